@@ -1,0 +1,310 @@
+// The engine: one GPUDevice, a pipeline cache, tensors, and a queue of kernel calls.
+// The browser (navigator.gpu), the worker, the CLI and the tests (npm `webgpu`, Dawn) all use it.
+//
+// Calls are recorded into one compute pass; `flush()` submits them inside `validation` and
+// `out-of-memory` error scopes, so a bad call becomes a thrown Error that names the kernel.
+
+import { foldDispatch, type KernelCall } from './kernel.ts';
+import { shaderSource, type ShaderName } from './shaders.ts';
+import { numel, shapeString, type DType, type Tensor } from './tensor.ts';
+import { packUniforms } from './uniforms.ts';
+
+export const NO_ADAPTER_HELP =
+  'No WebGPU adapter is available. In a browser, use a recent Chrome or Edge (or start Chromium with ' +
+  '--enable-unsafe-webgpu); in Node, install the Vulkan loader (apt-get install libvulkan1) and a Vulkan ' +
+  'driver, e.g. VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json from Debian\'s chromium package.';
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for CPU implementations (SwiftShader, lavapipe, llvmpipe, WARP). */
+  software: boolean;
+  features: string[];
+}
+
+export class EngineError extends Error {}
+
+const SOFTWARE_ADAPTERS = /swiftshader|lavapipe|llvmpipe|warp|software|cpu/i;
+
+export class Engine {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterSummary;
+  private readonly modules = new Map<ShaderName, GPUShaderModule>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new Map<string, { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingUniforms: GPUBuffer[] = [];
+  private lostReason: string | null = null;
+  private readonly failureListeners = new Set<(message: string) => void>();
+  bytesAllocated = 0;
+
+  private constructor(device: GPUDevice, adapter: AdapterSummary) {
+    this.device = device;
+    this.adapter = adapter;
+    device.lost.then((info) => {
+      if (info.reason === 'destroyed') return;
+      this.lostReason = `the GPU device was lost (${info.reason ?? 'unknown'}): ${info.message}`;
+      this.fail(this.lostReason);
+    });
+    device.addEventListener('uncapturederror', (event) => {
+      this.fail(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
+    });
+  }
+
+  /** Opens the adapter's device with its largest buffer and workgroup limits. */
+  static async create(gpu: GPU | undefined, options: GPURequestAdapterOptions = {}): Promise<Engine> {
+    if (!gpu) throw new EngineError(NO_ADAPTER_HELP);
+    const adapter = await gpu.requestAdapter(options);
+    if (!adapter) throw new EngineError(NO_ADAPTER_HELP);
+    const wanted: (keyof GPUSupportedLimits)[] = [
+      'maxBufferSize',
+      'maxStorageBufferBindingSize',
+      'maxStorageBuffersPerShaderStage',
+      'maxComputeWorkgroupStorageSize',
+      'maxComputeInvocationsPerWorkgroup',
+      'maxComputeWorkgroupSizeX',
+      'maxComputeWorkgroupSizeY',
+      'maxComputeWorkgroupsPerDimension',
+    ];
+    const requiredLimits: Record<string, number> = {};
+    for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
+    const requiredFeatures = (['timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+    const info = adapter.info;
+    const name = [info.vendor, info.architecture, info.device, info.description].join(' ');
+    return new Engine(device, {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      software: SOFTWARE_ADAPTERS.test(name) || Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+      features: [...adapter.features].sort(),
+    });
+  }
+
+  get adapterName(): string {
+    const a = this.adapter;
+    const parts = [a.vendor, a.architecture, a.description || a.device].filter(Boolean);
+    return (parts.join(' / ') || 'unknown adapter') + (a.software ? ' (software)' : '');
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  /** Called once for a lost device or an error no scope caught. */
+  onFailure(listener: (message: string) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  private fail(message: string): void {
+    for (const listener of this.failureListeners) listener(message);
+  }
+
+  private checkAlive(): void {
+    if (this.lostReason) throw new EngineError(this.lostReason);
+  }
+
+  // ---------------------------------------------------------------- tensors
+
+  /** Allocates a zero-filled tensor, checking the adapter's buffer limits first. */
+  tensor(shape: readonly number[], label: string, dtype: DType = 'f32'): Tensor {
+    this.checkAlive();
+    const bytes = Math.max(4, numel(shape) * 4);
+    const limits = this.device.limits;
+    if (bytes > limits.maxStorageBufferBindingSize) {
+      throw new EngineError(
+        `${label} ${shapeString(shape)} needs ${bytes} bytes, more than this adapter's maxStorageBufferBindingSize (${limits.maxStorageBufferBindingSize}); use a shorter sequence or a smaller batch`,
+      );
+    }
+    if (bytes > limits.maxBufferSize) {
+      throw new EngineError(
+        `${label} ${shapeString(shape)} needs ${bytes} bytes, more than this adapter's maxBufferSize (${limits.maxBufferSize})`,
+      );
+    }
+    const buffer = this.device.createBuffer({
+      label,
+      size: Math.ceil(bytes / 4) * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    this.bytesAllocated += buffer.size;
+    return { buffer, shape: [...shape], dtype, label };
+  }
+
+  /** A tensor holding `data` (f32, or u32 for ids). */
+  upload(data: Float32Array | Uint32Array, shape: readonly number[], label: string): Tensor {
+    if (data.length !== numel(shape)) {
+      throw new EngineError(`${label}: ${data.length} values do not fill shape ${shapeString(shape)}`);
+    }
+    const t = this.tensor(shape, label, data instanceof Uint32Array ? 'u32' : 'f32');
+    this.write(t, data);
+    return t;
+  }
+
+  write(tensor: Tensor, data: Float32Array | Uint32Array): void {
+    this.checkAlive();
+    this.device.queue.writeBuffer(tensor.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  release(...tensors: Tensor[]): void {
+    for (const t of tensors) {
+      this.bytesAllocated -= t.buffer.size;
+      t.buffer.destroy();
+    }
+  }
+
+  /** Submits pending work and copies the tensor back. */
+  async read(tensor: Tensor): Promise<Float32Array> {
+    const bytes = numel(tensor.shape) * 4;
+    const staging = this.device.createBuffer({
+      label: `${tensor.label}.readback`,
+      size: Math.max(4, bytes),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    const encoder = this.recorder();
+    this.endPass();
+    encoder.copyBufferToBuffer(tensor.buffer, 0, staging, 0, Math.max(4, bytes));
+    await this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.checkAlive();
+      throw e;
+    }
+    const out = new Float32Array(staging.getMappedRange().slice(0, bytes));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  async readU32(tensor: Tensor): Promise<Uint32Array> {
+    const f = await this.read(tensor);
+    return new Uint32Array(f.buffer);
+  }
+
+  // ---------------------------------------------------------------- kernels
+
+  private module(shader: ShaderName): GPUShaderModule {
+    let module = this.modules.get(shader);
+    if (!module) {
+      module = this.device.createShaderModule({ label: shader, code: shaderSource(shader) });
+      this.modules.set(shader, module);
+    }
+    return module;
+  }
+
+  private layout(outputs: number, inputs: number, uniforms: boolean) {
+    const key = `${outputs}:${inputs}:${uniforms}`;
+    let layout = this.layouts.get(key);
+    if (!layout) {
+      const entries: GPUBindGroupLayoutEntry[] = [];
+      for (let i = 0; i < outputs + inputs; i++) {
+        entries.push({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: i < outputs ? 'storage' : 'read-only-storage' } });
+      }
+      if (uniforms) entries.push({ binding: outputs + inputs, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+      const bindGroup = this.device.createBindGroupLayout({ label: `layout.${key}`, entries });
+      const pipeline = this.device.createPipelineLayout({ label: `layout.${key}`, bindGroupLayouts: [bindGroup] });
+      layout = { bindGroup, pipeline };
+      this.layouts.set(key, layout);
+    }
+    return layout;
+  }
+
+  private pipeline(call: KernelCall, layout: GPUPipelineLayout, layoutKey: string): GPUComputePipeline {
+    const constants = call.constants ?? {};
+    const key = [call.shader, call.entryPoint, layoutKey, ...Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`)].join('|');
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      pipeline = this.device.createComputePipeline({
+        label: `${call.shader}.${call.entryPoint}`,
+        layout,
+        compute: { module: this.module(call.shader), entryPoint: call.entryPoint, constants: { ...constants } },
+      });
+      this.pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  private recorder(): GPUCommandEncoder {
+    this.checkAlive();
+    if (!this.encoder) {
+      this.device.pushErrorScope('out-of-memory');
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder({ label: 'engine' });
+    }
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** Records one kernel call; it runs at the next `flush()` or `read()`. */
+  run(call: KernelCall): void {
+    const label = `${call.shader}.${call.entryPoint}`;
+    for (const t of [...call.outputs, ...call.inputs]) {
+      if (!t?.buffer) throw new EngineError(`${label}: a binding is missing`);
+    }
+    const encoder = this.recorder();
+    const hasUniforms = call.uniforms !== undefined;
+    const layoutKey = `${call.outputs.length}:${call.inputs.length}:${hasUniforms}`;
+    const layout = this.layout(call.outputs.length, call.inputs.length, hasUniforms);
+    const pipeline = this.pipeline(call, layout.pipeline, layoutKey);
+    const entries: GPUBindGroupEntry[] = [...call.outputs, ...call.inputs].map((t, i) => ({ binding: i, resource: { buffer: t.buffer } }));
+    if (call.uniforms) {
+      const data = packUniforms(call.uniforms);
+      const buffer = this.device.createBuffer({ label: `${label}.uniforms`, size: data.byteLength, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
+      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data));
+      buffer.unmap();
+      this.pendingUniforms.push(buffer);
+      entries.push({ binding: entries.length, resource: { buffer } });
+    }
+    const bindGroup = this.device.createBindGroup({ label, layout: layout.bindGroup, entries });
+    const [x, y, z] = foldDispatch(call.workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
+    if (x * y * z === 0) return;
+    if (!this.pass) this.pass = encoder.beginComputePass({ label: 'engine.pass' });
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(x, y, z);
+  }
+
+  /** Copies a whole tensor into another of the same size. */
+  copy(dst: Tensor, src: Tensor): void {
+    if (numel(dst.shape) !== numel(src.shape)) throw new EngineError(`copy ${src.label} -> ${dst.label}: sizes differ`);
+    const encoder = this.recorder();
+    this.endPass();
+    encoder.copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, numel(src.shape) * 4);
+  }
+
+  /** Submits recorded work and reports any validation or out-of-memory error it raised. */
+  async flush(): Promise<void> {
+    if (!this.encoder) return;
+    this.endPass();
+    const commands = this.encoder.finish();
+    this.encoder = null;
+    this.device.queue.submit([commands]);
+    for (const buffer of this.pendingUniforms) buffer.destroy();
+    this.pendingUniforms = [];
+    const validation = await this.device.popErrorScope();
+    const oom = await this.device.popErrorScope();
+    this.checkAlive();
+    if (oom) throw new EngineError(`the GPU ran out of memory: ${oom.message}`);
+    if (validation) throw new EngineError(`WebGPU validation error: ${validation.message}`);
+  }
+
+  /** Waits until the GPU has finished everything submitted so far. */
+  async sync(): Promise<void> {
+    await this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.checkAlive();
+  }
+
+  destroy(): void {
+    this.device.destroy();
+  }
+}
