@@ -1,0 +1,29 @@
+// The residual stream update (shaders/residual.wgsl): x += y, in place.
+
+import type { Engine } from '../engine.ts';
+import { ceilDiv } from '../kernel.ts';
+import { numel, shapeString, type Tensor } from '../tensor.ts';
+import { u32 } from '../uniforms.ts';
+
+const WG = 64;
+
+/** x += y elementwise; x and y have the same shape and are different buffers. */
+export function addInPlace(engine: Engine, x: Tensor, y: Tensor): void {
+  if (x.shape.length !== y.shape.length || x.shape.some((d, i) => d !== y.shape[i])) {
+    throw new Error(`residual: ${x.label} ${shapeString(x.shape)} and ${y.label} ${shapeString(y.shape)} differ in shape`);
+  }
+  if (x.buffer === y.buffer) {
+    // WebGPU rejects one buffer bound both writable and read-only in a bind group.
+    throw new Error(`residual: cannot add ${x.label} to itself in place`);
+  }
+  const n = numel(x.shape);
+  engine.run({
+    shader: 'residual',
+    entryPoint: 'add_in_place',
+    constants: { WG },
+    outputs: [x],
+    inputs: [y],
+    uniforms: { n: u32(n) },
+    workgroups: [ceilDiv(n, WG)],
+  });
+}

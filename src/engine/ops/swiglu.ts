@@ -1,0 +1,63 @@
+// The SwiGLU gate of Hugging Face's LlamaMLP (shaders/swiglu.wgsl): out = silu(gate) * up.
+//
+// Glossary: R rows (B*T tokens), I intermediate size.
+
+import type { Engine } from '../engine.ts';
+import { ceilDiv } from '../kernel.ts';
+import { numel, shapeString, type Tensor } from '../tensor.ts';
+import { u32 } from '../uniforms.ts';
+
+const WG = 64;
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** out[R, I] = silu(gate[R, I]) * up[R, I], silu(x) = x * sigmoid(x) without overflow for large |x|. */
+export function swigluForward(engine: Engine, out: Tensor, gate: Tensor, up: Tensor): void {
+  if (!sameShape(out.shape, gate.shape) || !sameShape(out.shape, up.shape)) {
+    throw new Error(
+      `swiglu: shapes differ: out ${shapeString(out.shape)}, gate ${shapeString(gate.shape)}, up ${shapeString(up.shape)}`,
+    );
+  }
+  if (out.buffer === gate.buffer || out.buffer === up.buffer) {
+    // WebGPU rejects one buffer bound both writable and read-only in a bind group.
+    throw new Error('swiglu: out must not alias gate or up');
+  }
+  const n = numel(out.shape);
+  engine.run({
+    shader: 'swiglu',
+    entryPoint: 'forward',
+    constants: { WG },
+    outputs: [out],
+    inputs: [gate, up],
+    uniforms: { n: u32(n) },
+    workgroups: [ceilDiv(n, WG)],
+  });
+}
+
+/**
+ * The gradients of swigluForward, all [R, I]: dgate = dout * up * silu'(gate) and
+ * dup = dout * silu(gate), stable (finite, no exp overflow) for any finite gate.
+ */
+export function swigluBackward(engine: Engine, dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor): void {
+  const shapes = [dgate, dup, dout, gate, up];
+  if (!shapes.every((t) => sameShape(t.shape, dout.shape))) {
+    throw new Error(`swiglu: shapes differ: ${shapes.map((t) => `${t.label} ${shapeString(t.shape)}`).join(', ')}`);
+  }
+  for (const out of [dgate, dup]) {
+    // WebGPU rejects one buffer bound both writable and read-only in a bind group.
+    if ([dout, gate, up].some((t) => t.buffer === out.buffer)) throw new Error(`swiglu: ${out.label} must not alias dout, gate or up`);
+  }
+  if (dgate.buffer === dup.buffer) throw new Error('swiglu: dgate and dup must be different buffers');
+  const n = numel(dout.shape);
+  engine.run({
+    shader: 'swiglu',
+    entryPoint: 'backward',
+    constants: { WG },
+    outputs: [dgate, dup],
+    inputs: [dout, gate, up],
+    uniforms: { n: u32(n) },
+    workgroups: [ceilDiv(n, WG)],
+  });
+}
