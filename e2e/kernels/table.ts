@@ -1,0 +1,607 @@
+// The kernels that e2e/kernels.spec.ts runs on real WebGPU in Chromium, one entry per kernel.
+//
+// This module is loaded twice: by the spec in Node, which draws the cases and computes the CPU
+// reference, and by the browser page from the Vite dev server, which runs the kernel. So:
+//   - `cases` and `reference` are plain TS (no GPU, no DOM); the spec calls them in Node.
+//   - `run` executes only in the browser. It imports its op with a dynamic, relative import, which
+//     the dev server resolves to /src/engine/ops/<family>.ts; Node never evaluates it. Keep other
+//     imports of this file type-only or pure (like random.ts), since both sides load it.
+//
+// Adding a kernel is one entry: seeded cases with awkward sizes (1, non-multiples of the workgroup
+// size), an independent float64 CPU reference, and a `run` that allocates outputs and records the op.
+
+import type { Engine } from '../../src/engine/engine.ts';
+import type { Rng } from '../../src/engine/random.ts';
+import type { Tensor } from '../../src/engine/tensor.ts';
+import { parsePositionMode, rotaryTables } from '../../src/model/positions.ts';
+
+/** A tensor's values as they cross page.evaluate (plain numbers survive serialization exactly). */
+export interface HostTensor {
+  data: number[];
+  shape: number[];
+  dtype: 'f32' | 'u32';
+}
+
+export interface KernelCase {
+  /** Shape description: the test step's title and the failure message's prefix. */
+  label: string;
+  inputs: Record<string, HostTensor>;
+  params: Record<string, number>;
+}
+
+export interface KernelEntry {
+  /** `family.entry`, as the kernel's label. */
+  name: string;
+  /** Allowed max |gpu - cpu| per output, as a fraction of that output's largest |cpu| value. */
+  tolerance: number;
+  cases(rng: Rng): KernelCase[];
+  /** Expected outputs, keyed like `run`'s result. Runs in Node. */
+  reference(c: KernelCase): Record<string, ArrayLike<number>>;
+  /** Allocates the outputs and records the kernel. Runs in the browser; the harness reads the outputs back. */
+  run(engine: Engine, inputs: Record<string, Tensor>, params: Record<string, number>): Promise<Record<string, Tensor>>;
+}
+
+export function f32(data: ArrayLike<number>, shape: number[]): HostTensor {
+  return { data: Array.from(Float32Array.from(data)), shape, dtype: 'f32' };
+}
+
+export function u32(data: ArrayLike<number>, shape: number[]): HostTensor {
+  return { data: Array.from(Uint32Array.from(data)), shape, dtype: 'u32' };
+}
+
+/** PyTorch's ignore_index as the API spells it (IGNORE_TARGET in src/engine/ops/cross_entropy.ts). */
+const IGNORE = 0xffffffff;
+
+/** A fresh output tensor holding a copy of `src`, for ops that write in place or accumulate. */
+function copyOf(engine: Engine, src: Tensor, label: string): Tensor {
+  const t = engine.tensor(src.shape, label, src.dtype);
+  engine.copy(t, src);
+  return t;
+}
+
+/** Element (i, j) of op(X), X stored row-major with `cols` columns, transposed when `trans`. */
+function opAt(x: ArrayLike<number>, cols: number, trans: boolean, i: number, j: number): number {
+  return trans ? x[j * cols + i] : x[i * cols + j];
+}
+
+interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  accumulate: boolean;
+  /** Rows of A's flattened leading dims split as [2, rows/2, cols]: checks the flattening. */
+  batched?: boolean;
+}
+
+/**
+ * Matmul cases: every transA/transB combination, accumulate, 1-sized dims, and sizes off the 4x4-per-
+ * invocation, up-to-64-wide tiles. Each (transA, transB, accumulate, tile shape) is one pipeline, and
+ * SwiftShader takes a second or two to compile each, so the cases share four of them: the tiled
+ * kernel's tile shape depends only on whether M <= 32 (decode-like, flatter workgroups) or not.
+ */
+function matmulCases(rng: Rng, draws: number): KernelCase[] {
+  const flags = [
+    { transA: false, transB: false, accumulate: false },
+    { transA: true, transB: true, accumulate: false },
+    { transA: true, transB: false, accumulate: true },
+  ];
+  const shapes: MatmulShape[] = [
+    // Decoding one token (M = 1) through an nn.Linear weight (transB).
+    { M: 1, N: 1, K: 1, transA: false, transB: true, accumulate: false },
+    { M: 1, N: 67, K: 33, transA: false, transB: true, accumulate: false },
+    { M: 66, N: 70, K: 19, ...flags[0] },
+    { M: 33, N: 1, K: 1, ...flags[0] },
+    { M: 33, N: 9, K: 65, ...flags[1] },
+    { M: 70, N: 65, K: 3, ...flags[2] },
+    { M: 40, N: 31, K: 12, ...flags[2], batched: true },
+    ...Array.from({ length: draws }, () => ({ M: rng.int(33, 80), N: rng.int(1, 80), K: rng.int(1, 80), ...rng.pick(flags) })),
+  ];
+  return shapes.map(({ M, N, K, transA, transB, accumulate, batched }) => {
+    const [aRows, aCols] = transA ? [K, M] : [M, K];
+    const [bRows, bCols] = transB ? [N, K] : [K, N];
+    const aShape = batched && aRows % 2 === 0 ? [2, aRows / 2, aCols] : [aRows, aCols];
+    return {
+      label: `M=${M} N=${N} K=${K}${transA ? ' transA' : ''}${transB ? ' transB' : ''}${accumulate ? ' accumulate' : ''}${aShape.length === 3 ? ` a=[${aShape}]` : ''}`,
+      inputs: {
+        a: f32(rng.normals(M * K), aShape),
+        b: f32(rng.normals(K * N), [bRows, bCols]),
+        // Without accumulate, C's previous contents must be overwritten, so it starts non-zero too.
+        c0: f32(rng.normals(M * N), [M, N]),
+      },
+      params: { transA: Number(transA), transB: Number(transB), accumulate: Number(accumulate) },
+    };
+  });
+}
+
+/** C = (accumulate ? C0 : 0) + op(A)·op(B), in float64. */
+function matmulReference({ inputs, params }: KernelCase): Record<string, ArrayLike<number>> {
+  const [M, N] = inputs.c0.shape;
+  const aCols = inputs.a.shape[inputs.a.shape.length - 1];
+  const bCols = inputs.b.shape[1];
+  const K = params.transA ? inputs.a.data.length / aCols : aCols;
+  const c = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let sum = params.accumulate ? inputs.c0.data[i * N + j] : 0;
+      for (let k = 0; k < K; k++) {
+        sum += opAt(inputs.a.data, aCols, Boolean(params.transA), i, k) * opAt(inputs.b.data, bCols, Boolean(params.transB), k, j);
+      }
+      c[i * N + j] = sum;
+    }
+  }
+  return { c };
+}
+
+interface AttentionCase {
+  B: number;
+  T: number;
+  H: number;
+  KVH: number;
+  D: number;
+  beta: number;
+  scale?: number;
+  /** q's standard deviation: 8 gives logits far past exp's f32 range unless the max is subtracted. */
+  qStd: number;
+}
+
+/**
+ * GQA and plain multi-head, D = 16 and 32 (the tiled kernel's query tile is 32 rows for both, see
+ * forwardTiles), T = 1, T off the tile (33, 45, 70), beta != 1 and an explicit scale.
+ */
+function attentionCases(rng: Rng): KernelCase[] {
+  const shapes: AttentionCase[] = [
+    { B: 1, T: 1, H: 4, KVH: 2, D: 16, beta: 1, qStd: 1 },
+    { B: 2, T: 33, H: 4, KVH: 2, D: 32, beta: 1.7, qStd: 1 },
+    { B: 1, T: 45, H: 4, KVH: 1, D: 16, beta: 0.6, qStd: 1 },
+    { B: 1, T: 70, H: 2, KVH: 2, D: 32, beta: 2.5, qStd: 8 },
+    { B: 3, T: 7, H: 4, KVH: 4, D: 16, beta: 1, scale: 0.05, qStd: 1 },
+    {
+      B: rng.int(1, 2),
+      T: rng.int(2, 60),
+      H: 4,
+      KVH: rng.pick([1, 2, 4]),
+      D: rng.pick([16, 32]),
+      beta: 0.5 + 2 * rng.next(),
+      qStd: 1,
+    },
+  ];
+  return shapes.map(({ B, T, H, KVH, D, beta, scale, qStd }) => ({
+    label: `B=${B} T=${T} H=${H} KVH=${KVH} D=${D} beta=${beta.toFixed(3)}${scale ? ` scale=${scale}` : ''}${qStd !== 1 ? ` qStd=${qStd}` : ''}`,
+    inputs: {
+      q: f32(rng.normals(B * T * H * D, qStd), [B * T, H * D]),
+      k: f32(rng.normals(B * T * KVH * D), [B * T, KVH * D]),
+      v: f32(rng.normals(B * T * KVH * D), [B * T, KVH * D]),
+    },
+    // scale 0 means "the default 1/sqrt(D)" (params are numbers only).
+    params: { B, T, H, KVH, D, beta: Math.fround(beta), scale: scale ?? 0 },
+  }));
+}
+
+/**
+ * HF's eager causal attention (LlamaAttention before o_proj) in float64: per query t of head h,
+ * logits_j = beta * scale * q·k_j over keys j <= t of kv head floor(h / (H/KVH)) (repeat_kv);
+ * out = softmax(logits) v; lse = ln(sum_j exp(logits_j)).
+ */
+function attentionReference({ inputs, params }: KernelCase): { out: Float64Array; lse: Float64Array } {
+  const { B, T, H, KVH, D, beta } = params;
+  const qkScale = beta * (params.scale || 1 / Math.sqrt(D));
+  const q = inputs.q.data;
+  const k = inputs.k.data;
+  const v = inputs.v.data;
+  const out = new Float64Array(B * T * H * D);
+  const lse = new Float64Array(B * H * T);
+  const logits = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const kvh = Math.floor(h / (H / KVH));
+      for (let t = 0; t < T; t++) {
+        const qBase = (b * T + t) * H * D + h * D;
+        let max = -Infinity;
+        for (let j = 0; j <= t; j++) {
+          const kBase = (b * T + j) * KVH * D + kvh * D;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase + d];
+          logits[j] = qkScale * dot;
+          max = Math.max(max, logits[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j <= t; j++) {
+          const w = Math.exp(logits[j] - max);
+          sum += w;
+          const vBase = (b * T + j) * KVH * D + kvh * D;
+          for (let d = 0; d < D; d++) out[qBase + d] += w * v[vBase + d];
+        }
+        for (let d = 0; d < D; d++) out[qBase + d] /= sum;
+        lse[(b * H + h) * T + t] = max + Math.log(sum);
+      }
+    }
+  }
+  return { out, lse };
+}
+
+/**
+ * RoPE cases with tables from positions.ts: plain rope and yarn:2 (whose tables carry HF's
+ * attention scaling, so cos^2 + sin^2 != 1), T past max_position_embeddings, a position offset,
+ * and tables with more rows than needed.
+ */
+function ropeCases(rng: Rng): KernelCase[] {
+  const shapes = [
+    { mode: 'rope', B: 1, T: 1, heads: 1, D: 2, offset: 0, maxPos: 8, extra: 0 },
+    { mode: 'rope', B: 2, T: 37, heads: 3, D: 16, offset: 0, maxPos: 32, extra: 5 },
+    { mode: 'yarn:2', B: 1, T: 50, heads: 2, D: 32, offset: 0, maxPos: 16, extra: 0 },
+    { mode: 'yarn:2', B: 3, T: 5, heads: 4, D: 16, offset: 7, maxPos: 16, extra: 3 },
+    {
+      mode: rng.pick(['rope', 'yarn:2']),
+      B: rng.int(1, 3),
+      T: rng.int(1, 40),
+      heads: rng.int(1, 4),
+      D: 2 * rng.int(1, 20),
+      offset: rng.int(0, 10),
+      maxPos: 32,
+      extra: rng.int(0, 4),
+    },
+  ];
+  return shapes.map(({ mode, B, T, heads, D, offset, maxPos, extra }) => {
+    const P = offset + T + extra;
+    const tables = rotaryTables(parsePositionMode(mode), { headDim: D, ropeTheta: 10000, maxPositionEmbeddings: maxPos }, P);
+    if (!tables) throw new Error(`${mode} has no rotary tables`);
+    const rows = B * T;
+    return {
+      label: `${mode} rows=${rows} T=${T} heads=${heads} D=${D} offset=${offset} table=[${P}, ${D / 2}] max_pos=${maxPos}`,
+      inputs: {
+        x: f32(rng.normals(rows * heads * D), [rows, heads * D]),
+        cos: f32(tables.cos, [P, D / 2]),
+        sin: f32(tables.sin, [P, D / 2]),
+      },
+      params: { T, heads, headDim: D, positionOffset: offset },
+    };
+  });
+}
+
+/**
+ * HF's apply_rotary_pos_emb in float64, rotate_half layout (dim k pairs with k + D/2):
+ * y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin at position offset + r % T. `sign` -1 negates the
+ * angle (sin -> -sin), the backward pass.
+ */
+function ropeReference({ inputs, params }: KernelCase, sign: 1 | -1): Record<string, ArrayLike<number>> {
+  const { T, heads, headDim: D, positionOffset } = params;
+  const half = D / 2;
+  const [rows] = inputs.x.shape;
+  const x = inputs.x.data;
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < rows; r++) {
+    const pos = positionOffset + (r % T);
+    for (let h = 0; h < heads; h++) {
+      const base = r * heads * D + h * D;
+      for (let k = 0; k < half; k++) {
+        const c = inputs.cos.data[pos * half + k];
+        const s = sign * inputs.sin.data[pos * half + k];
+        const x1 = x[base + k];
+        const x2 = x[base + k + half];
+        y[base + k] = x1 * c - x2 * s;
+        y[base + k + half] = x2 * c + x1 * s;
+      }
+    }
+  }
+  return { x: y };
+}
+
+export const KERNELS: KernelEntry[] = [
+  {
+    name: 'rmsnorm.forward',
+    // f32 accumulation over at most a few hundred channels: 1e-5 of the output's scale is ample.
+    tolerance: 1e-5,
+    cases(rng) {
+      // One row; rows and widths that are not multiples of the 64-wide workgroup; a few seeded draws.
+      const shapes = [
+        { rows: 1, C: 64 },
+        { rows: 1, C: 5 },
+        { rows: 3, C: 100 },
+        { rows: 65, C: 130 },
+        ...Array.from({ length: 3 }, () => ({ rows: rng.int(1, 70), C: rng.int(1, 300) })),
+      ];
+      return shapes.map(({ rows, C }) => ({
+        label: `rows=${rows} C=${C}`,
+        inputs: { x: f32(rng.normals(rows * C, 2), [rows, C]), weight: f32(rng.normals(C), [C]) },
+        params: { eps: 1e-5 },
+      }));
+    },
+    reference({ inputs, params }) {
+      // Hugging Face's LlamaRMSNorm, in float64: y = x / sqrt(mean(x^2) + eps) * weight.
+      const [rows, C] = inputs.x.shape;
+      const x = inputs.x.data;
+      const w = inputs.weight.data;
+      const y = new Float64Array(rows * C);
+      const rstd = new Float64Array(rows);
+      for (let r = 0; r < rows; r++) {
+        let sumSq = 0;
+        for (let c = 0; c < C; c++) sumSq += x[r * C + c] ** 2;
+        rstd[r] = 1 / Math.sqrt(sumSq / C + params.eps);
+        for (let c = 0; c < C; c++) y[r * C + c] = x[r * C + c] * rstd[r] * w[c];
+      }
+      return { y, rstd };
+    },
+    async run(engine, { x, weight }, { eps }) {
+      const { rmsnormForward } = await import('../../src/engine/ops/rmsnorm.ts');
+      const [rows, C] = x.shape;
+      const y = engine.tensor([rows, C], 'y');
+      const rstd = engine.tensor([rows], 'rstd');
+      rmsnormForward(engine, y, rstd, x, weight, eps);
+      return { y, rstd };
+    },
+  },
+  {
+    name: 'embedding.forward',
+    // A copy: the only error would be a wrong row.
+    tolerance: 1e-5,
+    cases(rng) {
+      const shapes = [
+        { R: 1, V: 1, C: 1, bad: false },
+        { R: 5, V: 7, C: 3, bad: false },
+        // R·C = 65·67 is off the 64-wide workgroup; one id past the vocabulary must give a zero row.
+        { R: 65, V: 13, C: 67, bad: true },
+        ...Array.from({ length: 2 }, () => ({ R: rng.int(1, 90), V: rng.int(1, 50), C: rng.int(1, 100), bad: false })),
+      ];
+      return shapes.map(({ R, V, C, bad }) => {
+        const ids = Array.from({ length: R }, () => rng.int(0, V - 1));
+        if (bad) ids[R >> 1] = V + 3;
+        return {
+          label: `R=${R} V=${V} C=${C}${bad ? ' (one id >= V)' : ''}`,
+          inputs: { ids: u32(ids, [R]), table: f32(rng.normals(V * C), [V, C]) },
+          params: {},
+        };
+      });
+    },
+    reference({ inputs }) {
+      // nn.Embedding: out[r] = table[ids[r]]; an out-of-range id gives zeros (the op's documented guard).
+      const [V, C] = inputs.table.shape;
+      const R = inputs.ids.data.length;
+      const out = new Float64Array(R * C);
+      for (let r = 0; r < R; r++) {
+        const id = inputs.ids.data[r];
+        if (id >= V) continue;
+        for (let c = 0; c < C; c++) out[r * C + c] = inputs.table.data[id * C + c];
+      }
+      return { out };
+    },
+    async run(engine, { ids, table }) {
+      const { embeddingForward } = await import('../../src/engine/ops/embedding.ts');
+      const out = engine.tensor([ids.shape[0], table.shape[1]], 'out');
+      embeddingForward(engine, out, ids, table);
+      return { out };
+    },
+  },
+  {
+    name: 'swiglu.forward',
+    // Elementwise, one exp each: f32 rounding is ~1e-7 of the value; 1e-5 of the scale is ample.
+    tolerance: 1e-5,
+    cases(rng) {
+      const shapes = [
+        { R: 1, I: 1, std: 1 },
+        { R: 3, I: 65, std: 1 },
+        // Gates of +-100 and beyond: exp(-gate) overflows f32 unless silu is computed with care.
+        { R: 7, I: 50, std: 60 },
+        ...Array.from({ length: 2 }, () => ({ R: rng.int(1, 40), I: rng.int(1, 200), std: 3 })),
+      ];
+      return shapes.map(({ R, I, std }) => ({
+        label: `R=${R} I=${I} gate std=${std}`,
+        inputs: { gate: f32(rng.normals(R * I, std), [R, I]), up: f32(rng.normals(R * I), [R, I]) },
+        params: {},
+      }));
+    },
+    reference({ inputs }) {
+      // LlamaMLP's act_fn(gate) * up with act_fn = SiLU: g * sigmoid(g) * u.
+      const g = inputs.gate.data;
+      const u = inputs.up.data;
+      const out = new Float64Array(g.length);
+      for (let i = 0; i < g.length; i++) out[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
+      return { out };
+    },
+    async run(engine, { gate, up }) {
+      const { swigluForward } = await import('../../src/engine/ops/swiglu.ts');
+      const out = engine.tensor(gate.shape, 'out');
+      swigluForward(engine, out, gate, up);
+      return { out };
+    },
+  },
+  {
+    name: 'residual.add_in_place',
+    // One f32 addition per element: within half an ulp of the float64 sum.
+    tolerance: 1e-5,
+    cases(rng) {
+      const shapes = [[1], [3, 65], [2, 5, 7], [rng.int(1, 100), rng.int(1, 100)]];
+      return shapes.map((shape) => {
+        const n = shape.reduce((a, b) => a * b, 1);
+        return {
+          label: `shape=[${shape}]`,
+          inputs: { x: f32(rng.normals(n, 2), shape), y: f32(rng.normals(n), shape) },
+          params: {},
+        };
+      });
+    },
+    reference({ inputs }) {
+      return { x: inputs.x.data.map((v, i) => v + inputs.y.data[i]) };
+    },
+    async run(engine, inputs) {
+      const { addInPlace } = await import('../../src/engine/ops/residual.ts');
+      // In place: the op writes a copy, so the harness still owns (and releases) its inputs.
+      const x = copyOf(engine, inputs.x, 'x');
+      addInPlace(engine, x, inputs.y);
+      return { x };
+    },
+  },
+  {
+    name: 'cross_entropy.forward',
+    // A 256-wide reduction over up to ~600 logits offset by up to 50: f32 rounding of the
+    // log-sum-exp is ~1e-6 of 50; 1e-4 of the largest nll leaves room.
+    tolerance: 1e-4,
+    cases(rng) {
+      const shapes = [
+        { R: 1, V: 1, offset: 0 },
+        { R: 4, V: 5, offset: 0 },
+        // V off the 256-wide workgroup, logits around 50: exp overflows without max subtraction.
+        { R: 6, V: 257, offset: 50 },
+        { R: 3, V: 600, offset: -20 },
+        ...Array.from({ length: 2 }, () => ({ R: rng.int(1, 20), V: rng.int(1, 400), offset: 0 })),
+      ];
+      return shapes.map(({ R, V, offset }) => {
+        // Every third row ignored, as the model ignores each sequence's last position.
+        const targets = Array.from({ length: R }, (_, r) => (r % 3 === 2 ? IGNORE : rng.int(0, V - 1)));
+        const logits = rng.normals(R * V, 4).map((v) => v + offset);
+        return {
+          label: `R=${R} V=${V} offset=${offset} ignored=${targets.filter((t) => t === IGNORE).length}`,
+          inputs: { logits: f32(logits, [R, V]), targets: u32(targets, [R]) },
+          params: {},
+        };
+      });
+    },
+    reference({ inputs }) {
+      // F.cross_entropy(reduction='none', ignore_index): logsumexp(row) - row[target], 0 if ignored.
+      const [R, V] = inputs.logits.shape;
+      const nll = new Float64Array(R);
+      for (let r = 0; r < R; r++) {
+        const target = inputs.targets.data[r];
+        if (target === IGNORE) continue;
+        const row = inputs.logits.data.slice(r * V, (r + 1) * V);
+        const max = Math.max(...row);
+        let sum = 0;
+        for (const v of row) sum += Math.exp(v - max);
+        nll[r] = max + Math.log(sum) - row[target];
+      }
+      return { nll };
+    },
+    async run(engine, { logits, targets }) {
+      const { nllForward, IGNORE_TARGET } = await import('../../src/engine/ops/cross_entropy.ts');
+      if (IGNORE_TARGET !== IGNORE) throw new Error(`IGNORE_TARGET is ${IGNORE_TARGET}, the table assumes ${IGNORE}`);
+      const nll = engine.tensor([logits.shape[0]], 'nll');
+      nllForward(engine, nll, logits, targets);
+      return { nll };
+    },
+  },
+  {
+    name: 'matmul.forward',
+    // Sums of up to 80 products of unit normals: f32 accumulation error is ~1e-6 of the largest
+    // |c|; 1e-4 allows any summation order.
+    tolerance: 1e-4,
+    cases: (rng) => matmulCases(rng, 2),
+    reference: matmulReference,
+    async run(engine, { a, b, c0 }, { transA, transB, accumulate }) {
+      const { matmul } = await import('../../src/engine/ops/matmul.ts');
+      const c = copyOf(engine, c0, 'c');
+      matmul(engine, c, a, b, { transA: Boolean(transA), transB: Boolean(transB), accumulate: Boolean(accumulate) });
+      return { c };
+    },
+  },
+  {
+    name: 'matmul.naive',
+    // As matmul.forward.
+    tolerance: 1e-4,
+    cases: (rng) => matmulCases(rng, 1),
+    reference: matmulReference,
+    async run(engine, { a, b, c0 }, { transA, transB, accumulate }) {
+      const { matmulNaive } = await import('../../src/engine/ops/matmul.ts');
+      const c = copyOf(engine, c0, 'c');
+      matmulNaive(engine, c, a, b, { transA: Boolean(transA), transB: Boolean(transB), accumulate: Boolean(accumulate) });
+      return { c };
+    },
+  },
+  {
+    name: 'matmul.linear',
+    // As matmul.forward.
+    tolerance: 1e-4,
+    cases(rng) {
+      // [R, in] · weight[out, in]^T, with a [B, T, in] activation as the model passes it.
+      const shapes = [
+        { x: [1, 1], out: 1 },
+        { x: [2, 24, 64], out: 97 },
+        { x: [37, 64], out: 176 },
+        { x: [rng.int(1, 70), rng.int(1, 70)], out: rng.int(1, 70) },
+      ];
+      return shapes.map(({ x, out }) => {
+        const inF = x[x.length - 1];
+        const R = x.reduce((p, d) => p * d, 1) / inF;
+        return {
+          label: `x=[${x}] weight=[${out}, ${inF}]`,
+          inputs: { x: f32(rng.normals(R * inF), x), weight: f32(rng.normals(out * inF, 0.2), [out, inF]) },
+          params: {},
+        };
+      });
+    },
+    reference({ inputs }) {
+      // nn.Linear without bias: y = x W^T.
+      const [out, inF] = inputs.weight.shape;
+      const R = inputs.x.data.length / inF;
+      const y = new Float64Array(R * out);
+      for (let r = 0; r < R; r++) {
+        for (let o = 0; o < out; o++) {
+          let sum = 0;
+          for (let i = 0; i < inF; i++) sum += inputs.x.data[r * inF + i] * inputs.weight.data[o * inF + i];
+          y[r * out + o] = sum;
+        }
+      }
+      return { y };
+    },
+    async run(engine, { x, weight }) {
+      const { linear } = await import('../../src/engine/ops/matmul.ts');
+      const y = engine.tensor([...x.shape.slice(0, -1), weight.shape[0]], 'y');
+      linear(engine, y, x, weight);
+      return { y };
+    },
+  },
+  {
+    name: 'attention.forward',
+    // Online softmax over up to 70 keys, D-long dot products, logits up to ~100 with qStd 8:
+    // f32 error ~1e-6 of the output and of lse; 1e-4 of each output's scale.
+    tolerance: 1e-4,
+    cases: attentionCases,
+    reference: attentionReference,
+    async run(engine, { q, k, v }, { B, T, H, KVH, D, beta, scale }) {
+      const { attentionForward } = await import('../../src/engine/ops/attention.ts');
+      const out = engine.tensor([B * T, H * D], 'out');
+      const lse = engine.tensor([B, H, T], 'lse');
+      attentionForward(engine, out, lse, q, k, v, { B, T, H, KVH, D }, { beta, ...(scale ? { scale } : {}) });
+      return { out, lse };
+    },
+  },
+  {
+    name: 'attention.naive',
+    // As attention.forward.
+    tolerance: 1e-4,
+    cases: attentionCases,
+    reference: (c) => ({ out: attentionReference(c).out }),
+    async run(engine, { q, k, v }, { B, T, H, KVH, D, beta, scale }) {
+      const { attentionNaive } = await import('../../src/engine/ops/attention.ts');
+      const out = engine.tensor([B * T, H * D], 'out');
+      attentionNaive(engine, out, q, k, v, { B, T, H, KVH, D }, { beta, ...(scale ? { scale } : {}) });
+      return { out };
+    },
+  },
+  {
+    name: 'rope.forward',
+    // Two products and a sum per element: within an ulp or two of float64.
+    tolerance: 1e-5,
+    cases: ropeCases,
+    reference: (c) => ropeReference(c, 1),
+    async run(engine, { x: x0, cos, sin }, { T, heads, headDim, positionOffset }) {
+      const { ropeForward } = await import('../../src/engine/ops/rope.ts');
+      const x = copyOf(engine, x0, 'x');
+      ropeForward(engine, x, cos, sin, { rows: x.shape[0], T, heads, headDim, positionOffset });
+      return { x };
+    },
+  },
+  {
+    name: 'rope.backward',
+    // As rope.forward.
+    tolerance: 1e-5,
+    cases: ropeCases,
+    reference: (c) => ropeReference(c, -1),
+    async run(engine, { x: dx0, cos, sin }, { T, heads, headDim, positionOffset }) {
+      const { ropeBackward } = await import('../../src/engine/ops/rope.ts');
+      const x = copyOf(engine, dx0, 'dx');
+      ropeBackward(engine, x, cos, sin, { rows: x.shape[0], T, heads, headDim, positionOffset });
+      return { x };
+    },
+  },
+];
