@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { embeddingBackward, embeddingForward } from '../../src/engine/ops/embedding.ts';
 import { Rng } from '../../src/engine/random.ts';
 import { expectClose } from '../helpers/compare.ts';
+import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 const WG = 64; // the kernel's workgroup size (src/engine/ops/embedding.ts)
@@ -183,15 +184,7 @@ describe('embedding.backward', () => {
       return l;
     };
     const h = 1e-3;
-    const fd = Float64Array.from(table, (_, i) => {
-      const keep = table[i];
-      table[i] = keep + h;
-      const up = loss(table);
-      table[i] = keep - h;
-      const down = loss(table);
-      table[i] = keep;
-      return (up - down) / (2 * h);
-    });
+    const fd = finiteDifferences(loss, table, h);
     const got = await runBackward(R, V, C, w, ids);
     expectClose(got, fd, { tolerance: 1e-6, what: 'dtable vs finite differences' });
     expect(Array.from(got.subarray(2 * C, 3 * C))).toEqual([0, 0, 0]);  // id 2 never occurs

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { rmsnormBackward, rmsnormForward } from '../../src/engine/ops/rmsnorm.ts';
 import { Rng } from '../../src/engine/random.ts';
 import { expectClose } from '../helpers/compare.ts';
+import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 /** CPU reference of LlamaRMSNorm in float64. */
@@ -91,19 +92,6 @@ function rmsnormLoss(x: Float64Array, weight: Float64Array, w: Float32Array, row
     for (let c = 0; c < C; c++) loss += x[r * C + c] * inv * weight[c] * w[r * C + c];
   }
   return loss;
-}
-
-/** Central differences (f(v + h e_i) - f(v - h e_i)) / 2h for every element i of v, in float64. */
-function finiteDifferences(f: (v: Float64Array) => number, v: Float64Array, h: number): Float64Array {
-  return Float64Array.from(v, (_, i) => {
-    const keep = v[i];
-    v[i] = keep + h;
-    const up = f(v);
-    v[i] = keep - h;
-    const down = f(v);
-    v[i] = keep;
-    return (up - down) / (2 * h);
-  });
 }
 
 describe('rmsnorm.backward', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { swigluBackward, swigluForward } from '../../src/engine/ops/swiglu.ts';
 import { Rng } from '../../src/engine/random.ts';
 import { expectClose } from '../helpers/compare.ts';
+import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 const WG = 64; // the kernel's workgroup size (src/engine/ops/swiglu.ts)
@@ -89,19 +90,6 @@ function swigluBackwardReference(dout: Float32Array, gate: Float32Array, up: Flo
     dup[i] = dout[i] * g * s;
   });
   return { dgate, dup };
-}
-
-/** Central differences (f(v + h e_i) - f(v - h e_i)) / 2h for every element i of v, in float64. */
-function finiteDifferences(f: (v: Float64Array) => number, v: Float64Array, h: number): Float64Array {
-  return Float64Array.from(v, (_, i) => {
-    const keep = v[i];
-    v[i] = keep + h;
-    const up = f(v);
-    v[i] = keep - h;
-    const down = f(v);
-    v[i] = keep;
-    return (up - down) / (2 * h);
-  });
 }
 
 describe('swiglu.backward', () => {
