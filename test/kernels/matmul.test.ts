@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import type { Engine } from '../../src/engine/engine.ts';
+import { linear, matmul, matmulNaive, type MatmulOptions } from '../../src/engine/ops/matmul.ts';
+import { Rng } from '../../src/engine/random.ts';
+import { expectClose } from '../helpers/compare.ts';
+import { testEngine } from '../helpers/gpu.ts';
+
+/**
+ * CPU reference in float64: C[M, N] (+)= op(A)·op(B) with A stored [M, K] ([K, M] if transA) and
+ * B stored [K, N] ([N, K] if transB), row-major. Written index by index from the definition, with
+ * nothing shared with the kernel.
+ */
+function matmulReference(
+  a: Float32Array,
+  b: Float32Array,
+  M: number,
+  N: number,
+  K: number,
+  options: MatmulOptions,
+  c0?: Float32Array,
+): Float64Array {
+  const c = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let sum = options.accumulate && c0 ? c0[m * N + n] : 0;
+      for (let k = 0; k < K; k++) {
+        const av = options.transA ? a[k * M + m] : a[m * K + k];
+        const bv = options.transB ? b[n * K + k] : b[k * N + n];
+        sum += av * bv;
+      }
+      c[m * N + n] = sum;
+    }
+  }
+  return c;
+}
+
+// The kernel sums K <= ~200 float32 products of N(0, 1) values. The worst-case rounding error of such
+// a sum is about K·2^-24·Σ|a·b| ≈ 200 · 6e-8 · 0.64·K ≈ 1.5e-3 for K = 200, while the output's scale
+// (its largest magnitude) is about 3·sqrt(K) ≈ 40: a relative error of 4e-5 at worst, typically far
+// less (rounding errors largely cancel). 1e-4 of the scale holds with margin, yet a wrong index, a
+// dropped tile or a missing K slice would be off by O(1) of the scale.
+const TOLERANCE = 1e-4;
+
+type Kernel = typeof matmul;
+
+interface Case {
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  accumulate?: boolean;
+}
+
+function describeCase({ M, N, K, transA, transB, accumulate }: Case): string {
+  const flags = [transA && 'transA', transB && 'transB', accumulate && 'accumulate'].filter(Boolean);
+  return `M=${M} N=${N} K=${K}${flags.length ? ` ${flags.join(' ')}` : ''}`;
+}
+
+async function checkCase(engine: Engine, kernel: Kernel, rng: Rng, testCase: Case): Promise<void> {
+  const { M, N, K } = testCase;
+  const options: MatmulOptions = { transA: testCase.transA, transB: testCase.transB, accumulate: testCase.accumulate };
+  const a = rng.normals(M * K);
+  const b = rng.normals(K * N);
+  const c0 = rng.normals(M * N);
+  const want = matmulReference(a, b, M, N, K, options, c0);
+  const ta = engine.upload(a, options.transA ? [K, M] : [M, K], 'a');
+  const tb = engine.upload(b, options.transB ? [N, K] : [K, N], 'b');
+  // Without accumulate, C starts out holding garbage: the kernel must overwrite all of it.
+  const tc = engine.upload(c0, [M, N], 'c');
+  kernel(engine, tc, ta, tb, options);
+  expectClose(await engine.read(tc), want, { tolerance: TOLERANCE, what: `C [${M}, ${N}] ${describeCase(testCase)}` });
+  engine.release(ta, tb, tc);
+}
+
+const ALL_TRANSPOSES = [
+  { transA: false, transB: false },
+  { transA: true, transB: false },
+  { transA: false, transB: true },
+  { transA: true, transB: true },
+];
+
+// Awkward sizes: a single element, one row (decoding one token), one column, K = 1, exact multiples
+// of the 64 x 64 x 16 tile, one past them, and odd sizes near the top of the range.
+const FIXED: Case[] = [
+  { M: 1, N: 1, K: 1 },
+  { M: 1, N: 200, K: 77 },
+  { M: 130, N: 1, K: 5 },
+  { M: 65, N: 67, K: 1 },
+  { M: 64, N: 64, K: 16 },
+  { M: 65, N: 129, K: 17 },
+  { M: 3, N: 5, K: 7 },
+  { M: 197, N: 199, K: 201 },
+].flatMap((shape) => ALL_TRANSPOSES.map((t) => ({ ...shape, ...t })));
+
+function randomCases(seed: number, count: number, maxSize: number): Case[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: count }, () => ({
+    M: rng.pick([1, rng.int(1, maxSize)]),
+    N: rng.int(1, maxSize),
+    K: rng.pick([1, rng.int(1, maxSize), rng.int(1, maxSize)]),
+    transA: rng.next() < 0.5,
+    transB: rng.next() < 0.5,
+    accumulate: rng.next() < 0.5,
+  }));
+}
+
+describe('matmul.forward', () => {
+  const rng = new Rng(2024);
+  const cases = [
+    ...FIXED,
+    ...ALL_TRANSPOSES.map((t) => ({ M: 37, N: 70, K: 45, ...t, accumulate: true })),
+    ...randomCases(7, 16, 200),
+  ];
+  for (const testCase of cases) {
+    it(describeCase(testCase), async () => checkCase(await testEngine(), matmul, rng, testCase));
+  }
+
+  it('flattens leading dimensions: linear() on x [2, 3, in] with weight [out, in]', async () => {
+    const engine = await testEngine();
+    const [B, T, inF, outF] = [2, 3, 40, 9];
+    const x = rng.normals(B * T * inF);
+    const w = rng.normals(outF * inF);
+    const want = matmulReference(x, w, B * T, outF, inF, { transB: true });
+    const tx = engine.upload(x, [B, T, inF], 'x');
+    const tw = engine.upload(w, [outF, inF], 'weight');
+    const ty = engine.tensor([B, T, outF], 'y');
+    linear(engine, ty, tx, tw);
+    expectClose(await engine.read(ty), want, { tolerance: TOLERANCE, what: `y [${B}, ${T}, ${outF}]` });
+    engine.release(tx, tw, ty);
+  });
+
+  it('rejects shapes that do not agree, with the tensors named', async () => {
+    const engine = await testEngine();
+    const a = engine.tensor([4, 5], 'a');
+    const b = engine.tensor([6, 3], 'b');
+    const c = engine.tensor([4, 3], 'c');
+    expect(() => matmul(engine, c, a, b)).toThrow(/inner dimensions differ: a \[4, 5\] is \[4, 5\] but b \[6, 3\] is \[6, 3\]/);
+    expect(() => matmul(engine, engine.tensor([4, 4], 'c2'), a, engine.tensor([5, 3], 'b2'))).toThrow(/output c2 \[4, 4\] is \[4, 4\] but .* is \[4, 3\]/);
+    expect(() => matmul(engine, c, a, engine.tensor([3, 5], 'bt'), { transB: true })).not.toThrow();
+    expect(() => matmul(engine, a, a, engine.tensor([5, 5], 'sq'))).toThrow(/also an input/);
+    expect(() => linear(engine, c, a, engine.tensor([1, 3, 5], 'w3'))).toThrow(/must be 2-D/);
+    expect(() => matmul(engine, c, engine.tensor([4, 5], 'ids', 'u32'), engine.tensor([5, 3], 'b3'))).toThrow(/u32/);
+    await engine.sync();
+  });
+});
+
+describe('matmul.naive', () => {
+  const rng = new Rng(99);
+  const cases = [
+    ...[{ M: 1, N: 1, K: 1 }, { M: 33, N: 65, K: 19 }].flatMap((shape) => ALL_TRANSPOSES.map((t) => ({ ...shape, ...t }))),
+    ...randomCases(11, 4, 120),
+  ];
+  for (const testCase of cases) {
+    it(describeCase(testCase), async () => checkCase(await testEngine(), matmulNaive, rng, testCase));
+  }
+});
