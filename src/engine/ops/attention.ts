@@ -1,0 +1,170 @@
+// Causal grouped-query attention (shaders/attention.wgsl): HF LlamaAttention's softmax(q·k) v
+// before o_proj, with DroPE's logit scale beta.
+
+import type { Engine } from '../engine.ts';
+import { ceilDiv } from '../kernel.ts';
+import { numel, shapeString, type Tensor } from '../tensor.ts';
+import { f32, u32, type Uniforms } from '../uniforms.ts';
+
+/** B batch, T sequence length, H query heads, KVH key/value heads, D head dim. */
+export interface AttentionShape {
+  B: number;
+  T: number;
+  H: number;
+  KVH: number;
+  D: number;
+}
+
+export interface AttentionOptions {
+  /** Multiplies q·k; defaults to 1/sqrt(D), HF LlamaAttention's `scaling`. */
+  scale?: number;
+  /** DroPE's logit scale, multiplied into scale; defaults to 1. */
+  beta?: number;
+}
+
+export interface AttentionForwardOptions extends AttentionOptions {
+  /** Tiles of `attention.forward`; defaults to `forwardTiles(D, adapter is software)`. For tests and benchmarks. */
+  tiles?: ForwardTiles;
+}
+
+export const MIN_HEAD_DIM = 16;
+export const MAX_HEAD_DIM = 128;
+
+/** WebGPU's guaranteed workgroup limits, which SwiftShader also has. */
+const MAX_WORKGROUP_BYTES = 32 * 1024;
+const MAX_INVOCATIONS = 256;
+
+/** Override constants of `attention.forward` (see the comments there). */
+export interface ForwardTiles {
+  /** vec4s of the head dim per invocation (divides D/4, at most 8). */
+  CH: number;
+  /** Invocations per head-dim slice. */
+  NQ: number;
+  /** Queries per invocation. */
+  QB: number;
+  /** Keys per K/V tile. */
+  BK: number;
+}
+
+/**
+ * Tiles for head dim D. On a software adapter (SwiftShader, tuned with src/cli/bench/attention.ts):
+ * four queries per invocation let one key load serve four queries (QB = 1, 2, 4 ran 0.87, 0.54,
+ * 0.37 CPU-seconds at T = 1024, D = 32), and 64 queries per workgroup leave enough workgroups for
+ * two cores at T = 128; other NQ and BK measured the same within noise. On a GPU (not tuned here)
+ * one query per invocation and more invocations per workgroup suit its thousands of threads and
+ * per-thread register budget better.
+ */
+export function forwardTiles(D: number, software = true): ForwardTiles {
+  if (D % 4 !== 0) throw new Error(`attention: head dim D=${D} must be a multiple of 4`);
+  const D4 = D / 4;
+  let CH = Math.min(8, D4);
+  while (D4 % CH !== 0) CH--;
+  const G = D4 / CH;
+  const QB = software ? 4 : 1;
+  // With slices, a multiple of 4 invocations per slice keeps each SIMD group of 4 lanes (see the
+  // shader) on one slice, reading one key address; and at most 256 invocations in all.
+  const NQ = Math.min((software ? 16 : 64) / (G === 1 ? 1 : G === 2 ? 2 : 4), 4 * Math.floor(64 / G));
+  let BK = G === 1 ? 32 : 16;
+  while (BK > 2 && workgroupBytes(D, { CH, NQ, QB, BK }) > MAX_WORKGROUP_BYTES) BK /= 2;
+  return { CH, NQ, QB, BK };
+}
+
+/** Workgroup memory of `attention.forward`: the K and V tiles, and the partial dot products when G > 1. */
+function workgroupBytes(D: number, { CH, NQ, QB, BK }: ForwardTiles): number {
+  const G = D / 4 / CH;
+  return 4 * (2 * BK * D + (G > 1 ? G * BK * NQ * QB : 1));
+}
+
+const NAIVE_WG = 64;
+
+function check(what: string, role: string, t: Tensor, elements: number, want: string): void {
+  const name = role === t.label ? role : `${role} (${t.label})`;
+  if (t.dtype !== 'f32') throw new Error(`${what}: ${name} must be f32, got ${t.dtype}`);
+  if (numel(t.shape) !== elements) {
+    throw new Error(`${what}: ${name} ${shapeString(t.shape)} should be ${want} (${elements} values)`);
+  }
+}
+
+/** Checks shapes and options; returns the uniforms both entry points share. */
+function validate(what: string, shape: AttentionShape, out: Tensor, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Uniforms {
+  const { B, T, H, KVH, D } = shape;
+  for (const [name, value] of Object.entries({ B, T, H, KVH, D })) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${value}`);
+  }
+  if (H % KVH !== 0) throw new Error(`${what}: KVH=${KVH} key/value heads must divide H=${H} query heads`);
+  if (D < MIN_HEAD_DIM || D > MAX_HEAD_DIM || D % 4 !== 0) {
+    throw new Error(`${what}: head dim D=${D} must be a multiple of 4 in ${MIN_HEAD_DIM}..${MAX_HEAD_DIM}`);
+  }
+  check(what, 'q', q, B * T * H * D, `[B*T, H*D] = [${B * T}, ${H * D}]`);
+  check(what, 'k', k, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
+  check(what, 'v', v, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
+  check(what, 'out', out, B * T * H * D, `[B*T, H*D] = [${B * T}, ${H * D}]`);
+  const scale = options.scale ?? 1 / Math.sqrt(D);
+  const beta = options.beta ?? 1;
+  // The kernels work in base 2: exp(x) = exp2(x * log2(e)).
+  const qkScale = beta * scale * Math.LOG2E;
+  if (!Number.isFinite(qkScale)) throw new Error(`${what}: scale ${scale} and beta ${beta} must be finite`);
+  return { B: u32(B), T: u32(T), H: u32(H), KVH: u32(KVH), qk_scale: f32(qkScale) };
+}
+
+/**
+ * out[B*T, H*D] = causal softmax(beta * scale * q k^T) v per head, with query head h reading kv head
+ * floor(h / (H/KVH)); lse[B, H, T] = log-sum-exp of each query's logits, for the backward pass.
+ * q [B*T, H*D], k and v [B*T, KVH*D]. One pass over the keys (online softmax), memory linear in T.
+ */
+export function attentionForward(
+  engine: Engine,
+  out: Tensor,
+  lse: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  shape: AttentionShape,
+  options: AttentionForwardOptions = {},
+): void {
+  const uniforms = validate('attention.forward', shape, out, q, k, v, options);
+  const { B, T, H, D } = shape;
+  check('attention.forward', 'lse', lse, B * H * T, `[B, H, T] = [${B}, ${H}, ${T}]`);
+  const tiles = options.tiles ?? forwardTiles(D, engine.adapter.software);
+  const { CH, NQ, QB, BK } = tiles;
+  const G = D / 4 / CH;
+  const fits = Number.isInteger(G) && CH <= 8 && QB >= 1 && QB <= 4 && BK >= 1;
+  if (!fits || NQ * G > MAX_INVOCATIONS || workgroupBytes(D, tiles) > MAX_WORKGROUP_BYTES) {
+    throw new Error(`attention.forward: tiles ${JSON.stringify(tiles)} do not fit head dim D=${D} and the workgroup limits`);
+  }
+  engine.run({
+    shader: 'attention',
+    entryPoint: 'forward',
+    constants: { HEAD_DIM: D, CH, NQ, QB, BK },
+    outputs: [out, lse],
+    inputs: [q, k, v],
+    uniforms,
+    workgroups: [B * H * ceilDiv(T, tiles.NQ * tiles.QB)],
+  });
+}
+
+/**
+ * The straightforward baseline of `attentionForward`, same arguments without lse: one invocation
+ * per query reading keys from global memory, two passes over the keys.
+ */
+export function attentionNaive(
+  engine: Engine,
+  out: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  shape: AttentionShape,
+  options: AttentionOptions = {},
+): void {
+  const uniforms = validate('attention.naive', shape, out, q, k, v, options);
+  const { B, T, H, D } = shape;
+  engine.run({
+    shader: 'attention',
+    entryPoint: 'naive',
+    constants: { HEAD_DIM: D, WG: NAIVE_WG },
+    outputs: [out],
+    inputs: [q, k, v],
+    uniforms,
+    workgroups: [ceilDiv(B * H * T, NAIVE_WG)],
+  });
+}
