@@ -1,0 +1,117 @@
+// Saving checkpoints: serializeCheckpoint + saveCheckpointDirectory, read back by the loader the
+// app uses (loadCheckpoint over directorySource), in each stored dtype.
+
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectedTensorShapes, loadCheckpoint } from '../../src/model/checkpoint.ts';
+import { initializeCheckpoint } from '../../src/model/init.ts';
+import { f16BitsToF32, f32ToBF16Bits, f32ToF16Bits, parseSafetensors } from '../../src/model/safetensors.ts';
+import { serializeCheckpoint, type SaveDType } from '../../src/model/save.ts';
+import { saveCheckpointDirectory } from '../../src/model/save-node.ts';
+import { directorySource } from '../../src/model/source-node.ts';
+
+const RAW_CONFIG = {
+  model_type: 'llama',
+  architectures: ['LlamaForCausalLM'],
+  vocab_size: 19,
+  hidden_size: 16,
+  intermediate_size: 24,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  max_position_embeddings: 32,
+  // Untied, so lm_head.weight is saved and loaded as well.
+  tie_word_embeddings: false,
+  torch_dtype: 'float32',
+  initializer_range: 0.5,
+};
+
+const work = mkdtempSync(join(tmpdir(), 'save-test-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** What a stored value reads back as: the dtype's own rounding, computed independently of the writer's path. */
+const roundTrip: Record<SaveDType, (x: number) => number> = {
+  F32: (x) => Math.fround(x),
+  F16: (x) => f16BitsToF32(f32ToF16Bits(x)),
+  BF16: (x) => new Float32Array(new Uint32Array([f32ToBF16Bits(x) << 16]).buffer)[0],
+};
+
+function checkpointFiles(dtype: SaveDType, seed: number) {
+  const { config, tensors } = initializeCheckpoint(RAW_CONFIG, seed);
+  // Norm gains are initialized to 1; make them varied so their rounding is exercised too.
+  for (const [name, data] of tensors) if (name.endsWith('norm.weight')) data.forEach((_, i) => (data[i] = 1 + 0.37 * Math.sin(i + 1)));
+  return { tensors, files: serializeCheckpoint(RAW_CONFIG, tensors, expectedTensorShapes(config), dtype) };
+}
+
+describe('serializeCheckpoint + saveCheckpointDirectory', () => {
+  for (const [dtype, torchDtype] of [['F32', 'float32'], ['F16', 'float16'], ['BF16', 'bfloat16']] as const) {
+    it(`round-trips through loadCheckpoint as ${dtype}`, async () => {
+      const { tensors, files } = checkpointFiles(dtype, 7);
+      expect([...files.keys()].sort()).toEqual(['config.json', 'model.safetensors']);
+      const dir = join(work, `ckpt-${dtype}`);
+      await saveCheckpointDirectory(dir, files, { 'tokenizer.json': '{"x": 1}\n' });
+
+      const configText = readFileSync(join(dir, 'config.json'), 'utf8');
+      expect(configText).toContain('\n  "'); // pretty-printed
+      const savedConfig = JSON.parse(configText);
+      expect(savedConfig.torch_dtype).toBe(torchDtype);
+      expect({ ...savedConfig, torch_dtype: 'float32' }).toEqual(RAW_CONFIG);
+      expect(readFileSync(join(dir, 'tokenizer.json'), 'utf8')).toBe('{"x": 1}\n');
+      const st = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), 'saved');
+      expect(st.metadata).toEqual({ format: 'pt' });
+      for (const info of st.tensors.values()) expect(info.dtype).toBe(dtype);
+
+      const loaded = await loadCheckpoint(directorySource(dir));
+      expect(loaded.config.vocabSize).toBe(19);
+      expect([...loaded.tensors.keys()].sort()).toEqual([...tensors.keys()].sort());
+      expect(loaded.tensors.has('lm_head.weight')).toBe(true);
+      for (const [name, data] of tensors) {
+        const got = loaded.tensors.get(name)!;
+        const want = Float32Array.from(data, roundTrip[dtype]);
+        // Exact: F16/BF16 widen to f32 without loss, so the only change is the one rounding on save.
+        expect(got, `${name} (${dtype})`).toEqual(want);
+        if (dtype !== 'F32') expect(got, `${name} is actually rounded to ${dtype}`).not.toEqual(data);
+      }
+      // Nothing temporary left behind, beside or inside the checkpoint.
+      expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+      expect(readdirSync(work).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    });
+  }
+
+  it('replaces an existing checkpoint, keeping unrelated files and leaving no temporary files', async () => {
+    const dir = join(work, 'overwrite');
+    await saveCheckpointDirectory(dir, checkpointFiles('F32', 1).files);
+    writeFileSync(join(dir, 'notes.txt'), 'keep me');
+    const second = checkpointFiles('F32', 2);
+    await saveCheckpointDirectory(dir, second.files);
+    expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'notes.txt']);
+    const loaded = await loadCheckpoint(directorySource(dir));
+    expect(loaded.tensors.get('model.embed_tokens.weight')).toEqual(second.tensors.get('model.embed_tokens.weight'));
+  });
+
+  it('leaves the old checkpoint untouched when a save fails', async () => {
+    const dir = join(work, 'failing');
+    const first = checkpointFiles('F32', 3);
+    await saveCheckpointDirectory(dir, first.files);
+    const before = readFileSync(join(dir, 'model.safetensors'));
+    await expect(saveCheckpointDirectory(dir, checkpointFiles('F32', 4).files, { 'sub/evil.json': '{}' })).rejects.toThrow(/plain file name/);
+    // config.json is staged last, so this fails after the new model.safetensors is already staged.
+    const bad = new Map(checkpointFiles('F32', 4).files);
+    bad.set('config.json', undefined as unknown as Uint8Array);
+    await expect(saveCheckpointDirectory(dir, bad)).rejects.toThrow(/cannot save checkpoint/);
+    expect(readFileSync(join(dir, 'model.safetensors')).equals(before)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors']);
+    // A new directory appears complete or not at all.
+    await expect(saveCheckpointDirectory(join(work, 'never'), bad)).rejects.toThrow(/cannot save checkpoint/);
+    expect(readdirSync(work).filter((f) => f.includes('never'))).toEqual([]);
+  });
+
+  it('rejects tensors and shapes that do not match', () => {
+    const tensors = new Map([['a', new Float32Array(6)]]);
+    expect(() => serializeCheckpoint({}, tensors, new Map([['a', [2, 4]]]))).toThrow(/tensor a: shape \[2, 4\] has 8 elements but the data has 6/);
+    expect(() => serializeCheckpoint({}, tensors, new Map())).toThrow(/tensor a: no shape/);
+    expect(() => serializeCheckpoint({}, tensors, new Map([['a', [6]], ['b', [1]]]))).toThrow(/tensor b: a shape is given but no data/);
+  });
+});
