@@ -5,7 +5,8 @@
 //   - `cases` and `reference` are plain TS (no GPU, no DOM); the spec calls them in Node.
 //   - `run` executes only in the browser. It imports its op with a dynamic, relative import, which
 //     the dev server resolves to /src/engine/ops/<family>.ts; Node never evaluates it. Keep other
-//     imports of this file type-only or pure (like random.ts), since both sides load it.
+//     imports of this file type-only or pure (like random.ts, or positions.ts for RoPE's tables),
+//     since both sides load it.
 //
 // Adding a kernel is one entry: seeded cases with awkward sizes (1, non-multiples of the workgroup
 // size), an independent float64 CPU reference, and a `run` that allocates outputs and records the op.
@@ -76,10 +77,11 @@ interface MatmulShape {
 }
 
 /**
- * Matmul cases: every transA/transB combination, accumulate, 1-sized dims, and sizes off the 4x4-per-
- * invocation, up-to-64-wide tiles. Each (transA, transB, accumulate, tile shape) is one pipeline, and
- * SwiftShader takes a second or two to compile each, so the cases share four of them: the tiled
- * kernel's tile shape depends only on whether M <= 32 (decode-like, flatter workgroups) or not.
+ * Matmul cases: every transA/transB combination, accumulate, 1-sized dims, and M, N, K off the
+ * kernel's 64 x 64 tiles and 16-deep K steps. Each (transA, transB, accumulate, tile shape) is one
+ * pipeline and SwiftShader takes a second or more to compile each, so the cases share four: the
+ * tiled kernel picks its tile shape from M alone (a flat one for decode-sized M <= 16, see tileShape
+ * in src/engine/ops/matmul.ts), so M = 1 cases go with transB, the rest have M > 32.
  */
 function matmulCases(rng: Rng, draws: number): KernelCase[] {
   const flags = [
