@@ -36,7 +36,7 @@ export class Engine {
   private readonly layouts = new Map<string, { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private pendingUniforms: GPUBuffer[] = [];
+  private pendingReleases: GPUBuffer[] = [];
   private lostReason: string | null = null;
   private readonly failureListeners = new Set<(message: string) => void>();
   bytesAllocated = 0;
@@ -111,10 +111,9 @@ export class Engine {
 
   // ---------------------------------------------------------------- tensors
 
-  /** Allocates a zero-filled tensor, checking the adapter's buffer limits first. */
-  tensor(shape: readonly number[], label: string, dtype: DType = 'f32'): Tensor {
-    this.checkAlive();
-    const bytes = Math.max(4, numel(shape) * 4);
+  /** Throws, naming the limit, when a tensor of this shape cannot exist on this device. */
+  assertFits(shape: readonly number[], label: string): void {
+    const bytes = numel(shape) * 4;
     const limits = this.device.limits;
     if (bytes > limits.maxStorageBufferBindingSize) {
       throw new EngineError(
@@ -123,9 +122,16 @@ export class Engine {
     }
     if (bytes > limits.maxBufferSize) {
       throw new EngineError(
-        `${label} ${shapeString(shape)} needs ${bytes} bytes, more than this adapter's maxBufferSize (${limits.maxBufferSize})`,
+        `${label} ${shapeString(shape)} needs ${bytes} bytes, more than this adapter's maxBufferSize (${limits.maxBufferSize}); use a shorter sequence or a smaller batch`,
       );
     }
+  }
+
+  /** Allocates a zero-filled tensor, checking the adapter's buffer limits first. */
+  tensor(shape: readonly number[], label: string, dtype: DType = 'f32'): Tensor {
+    this.checkAlive();
+    this.assertFits(shape, label);
+    const bytes = Math.max(4, numel(shape) * 4);
     const buffer = this.device.createBuffer({
       label,
       size: Math.ceil(bytes / 4) * 4,
@@ -145,9 +151,31 @@ export class Engine {
     return t;
   }
 
-  write(tensor: Tensor, data: Float32Array | Uint32Array): void {
+  /**
+   * Writes data into a tensor, ordered after the kernel calls recorded so far: with calls
+   * pending, through a staging copy in the same encoder (queue.writeBuffer would land before them).
+   */
+  write(tensor: Tensor, data: Float32Array | Uint32Array, start = 0): void {
     this.checkAlive();
-    this.device.queue.writeBuffer(tensor.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    if (start + data.length > numel(tensor.shape)) {
+      throw new EngineError(`${tensor.label}: writing ${data.length} values at ${start} overflows ${shapeString(tensor.shape)}`);
+    }
+    if (!this.encoder) {
+      this.device.queue.writeBuffer(tensor.buffer, start * 4, data.buffer, data.byteOffset, data.byteLength);
+      return;
+    }
+    const encoder = this.recorder();
+    this.endPass();
+    const staging = this.device.createBuffer({
+      label: `${tensor.label}.upload`,
+      size: Math.max(4, data.byteLength),
+      usage: GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    this.pendingReleases.push(staging);
+    if (data.byteLength > 0) encoder.copyBufferToBuffer(staging, 0, tensor.buffer, start * 4, data.byteLength);
   }
 
   release(...tensors: Tensor[]): void {
@@ -261,7 +289,7 @@ export class Engine {
       const buffer = this.device.createBuffer({ label: `${label}.uniforms`, size: data.byteLength, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
       new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data));
       buffer.unmap();
-      this.pendingUniforms.push(buffer);
+      this.pendingReleases.push(buffer);
       entries.push({ binding: entries.length, resource: { buffer } });
     }
     const bindGroup = this.device.createBindGroup({ label, layout: layout.bindGroup, entries });
@@ -273,12 +301,22 @@ export class Engine {
     this.pass.dispatchWorkgroups(x, y, z);
   }
 
-  /** Copies a whole tensor into another of the same size. */
-  copy(dst: Tensor, src: Tensor): void {
-    if (numel(dst.shape) !== numel(src.shape)) throw new EngineError(`copy ${src.label} -> ${dst.label}: sizes differ`);
+  /** Sets a tensor to zero, in order with the recorded calls. */
+  zero(tensor: Tensor): void {
     const encoder = this.recorder();
     this.endPass();
-    encoder.copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, numel(src.shape) * 4);
+    encoder.clearBuffer(tensor.buffer);
+  }
+
+  /** Copies `count` elements of `src` from `srcStart` into `dst` at `dstStart` (default: all of src). */
+  copy(dst: Tensor, src: Tensor, range: { srcStart?: number; dstStart?: number; count?: number } = {}): void {
+    const { srcStart = 0, dstStart = 0, count = numel(src.shape) - srcStart } = range;
+    if (srcStart + count > numel(src.shape) || dstStart + count > numel(dst.shape)) {
+      throw new EngineError(`copy ${src.label} -> ${dst.label}: ${count} elements do not fit`);
+    }
+    const encoder = this.recorder();
+    this.endPass();
+    encoder.copyBufferToBuffer(src.buffer, srcStart * 4, dst.buffer, dstStart * 4, count * 4);
   }
 
   /** Submits recorded work and reports any validation or out-of-memory error it raised. */
@@ -288,8 +326,8 @@ export class Engine {
     const commands = this.encoder.finish();
     this.encoder = null;
     this.device.queue.submit([commands]);
-    for (const buffer of this.pendingUniforms) buffer.destroy();
-    this.pendingUniforms = [];
+    for (const buffer of this.pendingReleases) buffer.destroy();
+    this.pendingReleases = [];
     const validation = await this.device.popErrorScope();
     const oom = await this.device.popErrorScope();
     this.checkAlive();

@@ -4,9 +4,25 @@
 
 import common from '../../shaders/common.wgsl?raw';
 import rmsnorm from '../../shaders/rmsnorm.wgsl?raw';
+import rope from '../../shaders/rope.wgsl?raw';
+import matmul from '../../shaders/matmul.wgsl?raw';
+import attention from '../../shaders/attention.wgsl?raw';
+import embedding from '../../shaders/embedding.wgsl?raw';
+import swiglu from '../../shaders/swiglu.wgsl?raw';
+import residual from '../../shaders/residual.wgsl?raw';
+import cross_entropy from '../../shaders/cross_entropy.wgsl?raw';
+import adamw from '../../shaders/adamw.wgsl?raw';
 
 const families = {
   rmsnorm,
+  rope,
+  matmul,
+  attention,
+  embedding,
+  swiglu,
+  residual,
+  cross_entropy,
+  adamw,
 } as const;
 
 export type ShaderName = keyof typeof families;

@@ -18,6 +18,8 @@
 // checkpoint fails at load and never halfway through a forward pass. How positions are encoded
 // (rope_scaling, …) is read from `raw` by src/model/positions.ts.
 
+import { MAX_HEAD_DIM, MIN_HEAD_DIM } from '../engine/ops/attention.ts';
+
 export type AttentionType = 'rope' | 'nope' | 'qk_norm_nope';
 
 export interface ModelConfig {
@@ -51,8 +53,6 @@ export class ConfigError extends Error {}
 
 const MODEL_TYPES = ['llama', 'llama_drope'];
 const ATTENTION_TYPES: readonly AttentionType[] = ['rope', 'nope', 'qk_norm_nope'];
-const MIN_HEAD_DIM = 8;
-const MAX_HEAD_DIM = 256;
 
 /** LlamaConfig's defaults for the keys that may be absent. */
 export const LLAMA_DEFAULTS = {
@@ -143,8 +143,8 @@ export function parseConfig(raw: unknown): ModelConfig {
   }
   const headDim = positiveInt(raw, 'head_dim', hiddenSize / numHeads);
   if (headDim % 2 !== 0) unsupported(`head_dim ${headDim} is odd (rotary embeddings pair dimension i with i + D/2)`);
-  if (headDim < MIN_HEAD_DIM || headDim > MAX_HEAD_DIM) {
-    unsupported(`head_dim ${headDim} is outside ${MIN_HEAD_DIM}..${MAX_HEAD_DIM}, the range the attention kernels support`);
+  if (headDim < MIN_HEAD_DIM || headDim > MAX_HEAD_DIM || headDim % 4 !== 0) {
+    unsupported(`head_dim ${headDim} is not a multiple of 4 in ${MIN_HEAD_DIM}..${MAX_HEAD_DIM}, what the attention kernels support`);
   }
 
   const rmsNormEps = positiveNumber(raw.rms_norm_eps ?? LLAMA_DEFAULTS.rms_norm_eps, 'rms_norm_eps');

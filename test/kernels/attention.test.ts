@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  attentionBackward,
   attentionForward,
   attentionNaive,
+  backwardTiles,
   forwardTiles,
   MAX_HEAD_DIM,
   MIN_HEAD_DIM,
@@ -9,7 +11,8 @@ import {
   type ForwardTiles,
 } from '../../src/engine/ops/attention.ts';
 import { Rng } from '../../src/engine/random.ts';
-import { expectClose } from '../helpers/compare.ts';
+import { expectClose, maxAbs } from '../helpers/compare.ts';
+import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 /**
@@ -163,6 +166,245 @@ describe('attention', () => {
     expect(() => attentionForward(engine, out, engine.tensor([4, 4], 'lse2'), q, kv, kv, { ...shape, B: 2, T: 2 })).not.toThrow();
     expect(() => attentionForward(engine, out, engine.tensor([3], 'lse3'), q, kv, kv, shape)).toThrow(/lse \(lse3\) \[3\] should be \[B, H, T\]/);
     expect(() => attentionNaive(engine, out, q, kv, kv, { ...shape, T: 0 })).toThrow(/T must be a positive integer/);
+    await engine.sync();
+  });
+});
+
+/**
+ * Float64 CPU forward and gradients of causal GQA attention, written from the definition rather
+ * than from the kernels' formulas: per (b, h, t), P = softmax over keys j <= t of L = c * q[t]·k[j]
+ * (c = beta * scale), out[t] = sum_j P[j] v[j]. For a loss with gradient dO = dout of out:
+ *   dv[j] += P[j] dO[t]                        (out is linear in v)
+ *   dL[j]  = P[j] (dO·v[j] - dO·out[t])         (softmax's Jacobian: diag(P) - P P^T)
+ *   dq[t] += c dL[j] k[j],   dk[j] += c dL[j] q[t]
+ * summed over the query heads of each kv head (HF's repeat_kv copies k and v to every head of the
+ * group, so their gradients add). The finite-difference test below checks this reference itself.
+ */
+function attentionGradReference(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  dout: ArrayLike<number>,
+  shape: AttentionShape,
+  c: number,
+) {
+  const { B, T, H, KVH, D } = shape;
+  const out = new Float64Array(B * T * H * D);
+  const dq = new Float64Array(B * T * H * D);
+  const dk = new Float64Array(B * T * KVH * D);
+  const dv = new Float64Array(B * T * KVH * D);
+  const P = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const kvh = Math.floor(h / (H / KVH));
+      for (let t = 0; t < T; t++) {
+        const qBase = (b * T + t) * H * D + h * D;
+        const kBase = (j: number) => (b * T + j) * KVH * D + kvh * D;
+        let max = -Infinity;
+        for (let j = 0; j <= t; j++) {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase(j) + d];
+          P[j] = c * dot;
+          max = Math.max(max, P[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j <= t; j++) sum += P[j] = Math.exp(P[j] - max);
+        for (let j = 0; j <= t; j++) P[j] /= sum;
+        for (let j = 0; j <= t; j++) for (let d = 0; d < D; d++) out[qBase + d] += P[j] * v[kBase(j) + d];
+        let doOut = 0;
+        for (let d = 0; d < D; d++) doOut += dout[qBase + d] * out[qBase + d];
+        for (let j = 0; j <= t; j++) {
+          let doV = 0;
+          for (let d = 0; d < D; d++) doV += dout[qBase + d] * v[kBase(j) + d];
+          const dL = P[j] * (doV - doOut);
+          for (let d = 0; d < D; d++) {
+            dq[qBase + d] += c * dL * k[kBase(j) + d];
+            dk[kBase(j) + d] += c * dL * q[qBase + d];
+            dv[kBase(j) + d] += P[j] * dout[qBase + d];
+          }
+        }
+      }
+    }
+  }
+  return { out, dq, dk, dv };
+}
+
+interface BackwardCase extends AttentionShape {
+  beta: number;
+  scale?: number;
+  qStd: number;
+  /** Tiles of the backward kernels other than this adapter's default. */
+  tiles?: ForwardTiles;
+}
+
+/** Runs attentionForward then attentionBackward on the GPU; returns the three gradients. */
+async function gpuGradients(c: BackwardCase, q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array) {
+  const engine = await testEngine();
+  const { B, T, H, KVH, D } = c;
+  const tq = engine.upload(q, [B * T, H * D], 'q');
+  const tk = engine.upload(k, [B * T, KVH * D], 'k');
+  const tv = engine.upload(v, [B * T, KVH * D], 'v');
+  const tdout = engine.upload(dout, [B * T, H * D], 'dout');
+  const out = engine.tensor([B * T, H * D], 'out');
+  const lse = engine.tensor([B, H, T], 'lse');
+  // Gradients start as garbage, not zero: the kernels must overwrite every value.
+  const dq = engine.upload(new Float32Array(B * T * H * D).fill(NaN), [B * T, H * D], 'dq');
+  const dk = engine.upload(new Float32Array(B * T * KVH * D).fill(NaN), [B * T, KVH * D], 'dk');
+  const dv = engine.upload(new Float32Array(B * T * KVH * D).fill(NaN), [B * T, KVH * D], 'dv');
+  const options = { beta: c.beta, scale: c.scale };
+  attentionForward(engine, out, lse, tq, tk, tv, c, options);
+  attentionBackward(engine, dq, dk, dv, tdout, tq, tk, tv, out, lse, c, { ...options, tiles: c.tiles });
+  const got = { dq: await engine.read(dq), dk: await engine.read(dk), dv: await engine.read(dv) };
+  engine.release(tq, tk, tv, tdout, out, lse, dq, dk, dv);
+  return got;
+}
+
+function describeBackward(c: BackwardCase): string {
+  return describeCase(c);
+}
+
+describe('attention backward', () => {
+  const rng = new Rng(20240705);
+  const { NQ, QB } = backwardTiles(32);
+  const BQ = NQ * QB; // queries (backward_dq) and keys (backward_dkv) per workgroup at D = 32
+  const HEADS_BW: [number, number][] = [
+    [1, 1],
+    [4, 2],
+    [4, 4],
+    [8, 1],
+  ];
+  const cases: BackwardCase[] = [
+    // One token: P = 1, so dq = dk = 0 exactly and dv = dO summed over the group's heads.
+    { B: 1, T: 1, H: 4, KVH: 2, D: 32, beta: 1, qStd: 1 },
+    // T one past a block of queries/keys and not a multiple of the tile BK; each head layout.
+    { B: 2, T: BQ + 1, H: 4, KVH: 2, D: 32, beta: 1.5, qStd: 1 },
+    { B: 1, T: 37, H: 8, KVH: 1, D: 16, beta: 0.7, qStd: 1 },
+    { B: 2, T: 19, H: 1, KVH: 1, D: 64, beta: 2, qStd: 1 },
+    { B: 1, T: 30, H: 4, KVH: 4, D: 64, beta: 1.3, scale: 0.1, qStd: 1 },
+    // Peaked softmaxes (logits of tens): P underflows for most keys, exp2 must not overflow.
+    { B: 1, T: 40, H: 4, KVH: 2, D: 32, beta: 3, qStd: 6 },
+    // The GPU's tiles (one row per invocation); then 3 or 2 rows per invocation, with the head dim
+    // split into 4 or 2 slices (D = 64 by default has 2), and tiles of BK that do not divide T.
+    // Each distinct set of tiles compiles three pipelines (~1-2 s each on SwiftShader), so the
+    // variants are few and small; D = 128 runs the same code as D = 64 with G = 4.
+    { B: 2, T: 45, H: 4, KVH: 2, D: 32, beta: 1.4, qStd: 1, tiles: backwardTiles(32, false) },
+    { B: 1, T: 29, H: 4, KVH: 2, D: 32, beta: 1.6, qStd: 1, tiles: { CH: 2, NQ: 8, QB: 3, BK: 8 } },
+    { B: 2, T: 17, H: 4, KVH: 2, D: 16, beta: 0.6, qStd: 1, tiles: { CH: 2, NQ: 4, QB: 2, BK: 5 } },
+    // Seeded random shapes.
+    ...Array.from({ length: 4 }, (): BackwardCase => {
+      const [H, KVH] = rng.pick(HEADS_BW);
+      return { B: rng.int(1, 2), T: rng.int(1, 80), H, KVH, D: rng.pick([16, 32, 64]), beta: 0.5 + 2 * rng.next(), qStd: 1 };
+    }),
+  ];
+
+  for (const c of cases) {
+    it(describeBackward(c), async () => {
+      const { B, T, H, KVH, D } = c;
+      const q = rng.normals(B * T * H * D, c.qStd);
+      const k = rng.normals(B * T * KVH * D);
+      const v = rng.normals(B * T * KVH * D);
+      const dout = rng.normals(B * T * H * D);
+      const want = attentionGradReference(q, k, v, dout, c, c.beta * (c.scale ?? 1 / Math.sqrt(D)));
+      const got = await gpuGradients(c, q, k, v, dout);
+
+      // Tolerance 1e-4 of each gradient's scale (its largest reference magnitude). The f32 error
+      // of a term dS = P (dO·v - dO·out) is ~D * 2^-24 of |dO||v| from the two dot products and
+      // their difference, plus P's relative error from the logit (~D * 2^-24 of |q||k| times
+      // beta*scale, and lse's rounding); terms add over at most (H/KVH) * T ~ 600 pairs, which
+      // grows the error only like sqrt(count) when rounding is unbiased. Observed errors stay under
+      // 1e-6 of the scale, and near 4e-6 with the peaked softmaxes (lse ~ 50 carries f32 rounding of
+      // ~50 * 2^-24, which scales every P by 1 + 3e-6): a 25x margin or more, while an indexing,
+      // masking or head-mapping bug moves values by O(1). The floor of the scale, 1e-3 of dv's,
+      // covers T = 1, where the exact dq and dk vanish and f32 may leave ~1e-7 of |dO||v| of
+      // cancellation noise.
+      const what = describeBackward(c);
+      const floor = 1e-3 * maxAbs(want.dv);
+      expectClose(got.dq, want.dq, { tolerance: 1e-4, minScale: floor, what: `dq ${what}` });
+      expectClose(got.dk, want.dk, { tolerance: 1e-4, minScale: floor, what: `dk ${what}` });
+      expectClose(got.dv, want.dv, { tolerance: 1e-4, minScale: floor, what: `dv ${what}` });
+    });
+  }
+
+  it('matches finite differences of a float64 attention forward, for q, k and v', async () => {
+    for (const c of [
+      { B: 1, T: 5, H: 4, KVH: 2, D: 16, beta: 1.3, qStd: 1 },
+      { B: 2, T: 3, H: 2, KVH: 1, D: 16, beta: 0.8, scale: 0.4, qStd: 1 },
+    ] as BackwardCase[]) {
+      const { B, T, H, KVH, D } = c;
+      const q = rng.normals(B * T * H * D);
+      const k = rng.normals(B * T * KVH * D);
+      const v = rng.normals(B * T * KVH * D);
+      const w = rng.normals(B * T * H * D); // loss = sum(w * out), so dO = w
+      const cs = c.beta * (c.scale ?? 1 / Math.sqrt(D));
+      const q64 = Float64Array.from(q);
+      const k64 = Float64Array.from(k);
+      const v64 = Float64Array.from(v);
+      const loss = (qq: Float64Array, kk: Float64Array, vv: Float64Array) => {
+        const { out } = attentionGradReference(qq, kk, vv, w, c, cs);
+        let s = 0;
+        for (let i = 0; i < out.length; i++) s += w[i] * out[i];
+        return s;
+      };
+      // h = 1e-4 in float64: central differences err by O(h^2) ~ 1e-8 (logits and their
+      // derivatives are O(1)), rounding by ~1e-16 * |loss| / h ~ 1e-11: both far below the f32
+      // gradient's ~1e-6 relative error, so the GPU must match within 1e-4 of each gradient's
+      // scale, and the float64 reference within 1e-6.
+      const fd = {
+        dq: finiteDifferences((x) => loss(x, k64, v64), q64, 1e-4),
+        dk: finiteDifferences((x) => loss(q64, x, v64), k64, 1e-4),
+        dv: finiteDifferences((x) => loss(q64, k64, x), v64, 1e-4),
+      };
+      const reference = attentionGradReference(q, k, v, w, c, cs);
+      const got = await gpuGradients(c, q, k, v, w);
+      const what = describeBackward(c);
+      for (const name of ['dq', 'dk', 'dv'] as const) {
+        expectClose(reference[name], fd[name], { tolerance: 1e-6, what: `reference ${name} vs finite differences ${what}` });
+        expectClose(got[name], fd[name], { tolerance: 1e-4, what: `${name} vs finite differences ${what}` });
+      }
+    }
+  });
+
+  it('is deterministic: the same inputs give bit-identical gradients', async () => {
+    const c: BackwardCase = { B: 2, T: 50, H: 8, KVH: 2, D: 32, beta: 1.2, qStd: 1 };
+    const { B, T, H, KVH, D } = c;
+    const q = rng.normals(B * T * H * D);
+    const k = rng.normals(B * T * KVH * D);
+    const v = rng.normals(B * T * KVH * D);
+    const dout = rng.normals(B * T * H * D);
+    const a = await gpuGradients(c, q, k, v, dout);
+    const b = await gpuGradients(c, q, k, v, dout);
+    for (const name of ['dq', 'dk', 'dv'] as const) expect(Array.from(b[name]), name).toEqual(Array.from(a[name]));
+  });
+
+  it('tiles every head dim within the workgroup limits', () => {
+    for (let D = MIN_HEAD_DIM; D <= MAX_HEAD_DIM; D += 4) for (const software of [true, false]) {
+      const { CH, NQ, QB, BK } = backwardTiles(D, software);
+      const G = D / 4 / CH;
+      expect(Number.isInteger(G) && CH >= 1 && CH <= 8, `D=${D} CH=${CH}`).toBe(true);
+      expect(NQ * G, `D=${D} invocations`).toBeLessThanOrEqual(256);
+      const bytes = 4 * (2 * BK * D + 2 * BK + (G > 1 ? 2 * G * BK * NQ * QB : 2));
+      expect(bytes, `D=${D} workgroup bytes`).toBeLessThanOrEqual(32 * 1024);
+    }
+  });
+
+  it('rejects bad shapes and aliasing with a clear message', async () => {
+    const engine = await testEngine();
+    const shape = { B: 1, T: 4, H: 4, KVH: 2, D: 16 };
+    const q = engine.tensor([4, 64], 'q');
+    const kv = engine.tensor([4, 32], 'kv');
+    const out = engine.tensor([4, 64], 'out');
+    const dout = engine.tensor([4, 64], 'dout');
+    const lse = engine.tensor([1, 4, 4], 'lse');
+    const dq = engine.tensor([4, 64], 'dq');
+    const dk = engine.tensor([4, 32], 'dk');
+    const dv = engine.tensor([4, 32], 'dv');
+    expect(() => attentionBackward(engine, dq, dk, dv, dout, q, kv, kv, out, lse, shape)).not.toThrow();
+    expect(() => attentionBackward(engine, dq, dk, dv, dout, q, kv, kv, out, lse, { ...shape, KVH: 3 })).toThrow(/KVH=3 .* must divide H=4/);
+    expect(() => attentionBackward(engine, dq, dk, dv, engine.tensor([4, 32], 'd2'), q, kv, kv, out, lse, shape)).toThrow(/dout \(d2\) \[4, 32\] should be \[B\*T, H\*D\]/);
+    expect(() => attentionBackward(engine, dq, dq, dv, dout, q, kv, kv, out, lse, shape)).toThrow(/dk \(dq\) \[4, 64\] should be/);
+    expect(() => attentionBackward(engine, dq, dk, dk, dout, q, kv, kv, out, lse, shape)).toThrow(/dk must not alias dv/);
+    expect(() => attentionBackward(engine, dout, dk, dv, dout, q, kv, kv, out, lse, shape)).toThrow(/dq must not alias dout/);
+    expect(() => attentionBackward(engine, dq, dk, dv, dout, q, kv, kv, out, engine.tensor([4], 'l'), shape)).toThrow(/lse \(l\) \[4\] should be \[B, H, T\]/);
     await engine.sync();
   });
 });

@@ -53,7 +53,7 @@ function expectSameTensors(actual: Map<string, Float32Array>, expected: Map<stri
   }
 }
 
-/** A tiny random config and matching tensors (8-wide heads, GQA), written as a checkpoint by `writeCheckpoint`. */
+/** A tiny random config and matching tensors (16-wide heads, GQA), written as a checkpoint by `writeCheckpoint`. */
 const tinyConfig = {
   model_type: 'llama',
   architectures: ['LlamaForCausalLM'],
@@ -63,7 +63,7 @@ const tinyConfig = {
   num_hidden_layers: 2,
   num_attention_heads: 2,
   num_key_value_heads: 1,
-  head_dim: 8,
+  head_dim: 16,
   max_position_embeddings: 32,
   tie_word_embeddings: false,
 };
@@ -248,8 +248,8 @@ describe('loadCheckpoint on written checkpoints', () => {
   it('loads qk_norm_nope checkpoints with q_norm and k_norm', async () => {
     const raw = { ...tinyConfig, model_type: 'llama_drope', architectures: ['DroPELlamaForCausalLM'], attention_type: 'qk_norm_nope' };
     const shapes = expectedTensorShapes(parseConfig(raw));
-    expect(shapes.get('model.layers.1.self_attn.q_norm.weight')).toEqual([16]);
-    expect(shapes.get('model.layers.1.self_attn.k_norm.weight')).toEqual([8]);
+    expect(shapes.get('model.layers.1.self_attn.q_norm.weight')).toEqual([32]) // heads × head_dim;
+    expect(shapes.get('model.layers.1.self_attn.k_norm.weight')).toEqual([16]) // kv heads × head_dim;
     const tensors = randomTensors(raw);
     const dir = scratchDir();
     writeCheckpoint(dir, raw, tensors);

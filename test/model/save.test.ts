@@ -16,7 +16,7 @@ const RAW_CONFIG = {
   model_type: 'llama',
   architectures: ['LlamaForCausalLM'],
   vocab_size: 19,
-  hidden_size: 16,
+  hidden_size: 32,
   intermediate_size: 24,
   num_hidden_layers: 2,
   num_attention_heads: 2,

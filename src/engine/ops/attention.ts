@@ -168,3 +168,126 @@ export function attentionNaive(
     workgroups: [ceilDiv(B * H * T, NAIVE_WG)],
   });
 }
+
+export interface AttentionBackwardOptions extends AttentionOptions {
+  /** Tiles of `attention.backward_dq` and `backward_dkv`; defaults to `backwardTiles(D, adapter is software)`. For tests and benchmarks. */
+  tiles?: ForwardTiles;
+}
+
+/**
+ * Workgroup memory of the backward kernels, the larger of the two: backward_dkv's q and dO tiles
+ * [BK, D] with their lse and delta [BK] (backward_dq stages k and v [BK, D] only), and in both
+ * the (q·k, dO·v) partial pairs when G > 1.
+ */
+function backwardWorkgroupBytes(D: number, { CH, NQ, QB, BK }: ForwardTiles): number {
+  const G = D / 4 / CH;
+  return 4 * (2 * BK * D + 2 * BK + (G > 1 ? 2 * G * BK * NQ * QB : 2));
+}
+
+/**
+ * Tiles of the backward kernels: forward's (`backward_dq` is forward's loop with a second dot
+ * product; `backward_dkv` its transpose, NQ*QB keys per workgroup and tiles of BK queries), with
+ * BK halved while the larger backward workgroup memory does not fit.
+ */
+export function backwardTiles(D: number, software = true): ForwardTiles {
+  const tiles = forwardTiles(D, software);
+  while (tiles.BK > 2 && backwardWorkgroupBytes(D, tiles) > MAX_WORKGROUP_BYTES) tiles.BK /= 2;
+  return tiles;
+}
+
+/**
+ * backward_delta's output, delta [B, H, T] = rowwise dO·out: scratch owned by this module, one per
+ * engine, grown to the largest B*H*T seen (a trainer's is fixed, so it is allocated once and
+ * shared by every layer, whose calls run in order). A smaller one it replaces is not destroyed,
+ * as recorded but unsubmitted calls may still bind it; it is left to garbage collection and no
+ * longer counted in engine.bytesAllocated.
+ */
+const deltaScratch = new WeakMap<Engine, Tensor>();
+
+function deltas(engine: Engine, n: number): Tensor {
+  let t = deltaScratch.get(engine);
+  if (!t || numel(t.shape) < n) {
+    if (t) engine.bytesAllocated -= t.buffer.size;
+    t = engine.tensor([Math.max(n, 2 * numel(t?.shape ?? [0]))], 'attention.delta');
+    deltaScratch.set(engine, t);
+  }
+  return t;
+}
+
+/**
+ * The gradients of `attentionForward` (FlashAttention-2's backward): dq [B*T, H*D], dk and dv
+ * [B*T, KVH*D], all overwritten, from dout [B*T, H*D] (the gradient of out), q, k, v as they
+ * entered the forward (after RoPE / QK-norm), and out and lse [B, H, T] saved by it; same shape,
+ * scale and beta. dk and dv sum over the query heads of each kv head (GQA) in a fixed order: three
+ * kernels (delta = dout·out per query; dq per query over its keys; dk, dv per key over the
+ * group's heads and later queries) with one writer per value, so the result is deterministic
+ * without atomics, and memory stays linear in T (the softmax is recomputed from lse).
+ */
+export function attentionBackward(
+  engine: Engine,
+  dq: Tensor,
+  dk: Tensor,
+  dv: Tensor,
+  dout: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  out: Tensor,
+  lse: Tensor,
+  shape: AttentionShape,
+  options: AttentionBackwardOptions = {},
+): void {
+  const what = 'attention.backward';
+  const uniforms = validate(what, shape, out, q, k, v, options);
+  const { B, T, H, KVH, D } = shape;
+  check(what, 'dout', dout, B * T * H * D, `[B*T, H*D] = [${B * T}, ${H * D}]`);
+  check(what, 'lse', lse, B * H * T, `[B, H, T] = [${B}, ${H}, ${T}]`);
+  check(what, 'dq', dq, B * T * H * D, `[B*T, H*D] = [${B * T}, ${H * D}]`);
+  check(what, 'dk', dk, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
+  check(what, 'dv', dv, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
+  // WebGPU rejects a buffer bound both writable and read-only in one dispatch; say which.
+  const outputs = { dq, dk, dv };
+  const inputs = { dout, q, k, v, out, lse };
+  for (const [oName, o] of Object.entries(outputs)) {
+    for (const [iName, t] of Object.entries({ ...outputs, ...inputs })) {
+      if (iName !== oName && t.buffer === o.buffer) throw new Error(`${what}: ${oName} must not alias ${iName}`);
+    }
+  }
+  const tiles = options.tiles ?? backwardTiles(D, engine.adapter.software);
+  const { CH, NQ, QB, BK } = tiles;
+  const G = D / 4 / CH;
+  const fits = Number.isInteger(G) && CH <= 8 && QB >= 1 && QB <= 4 && BK >= 1;
+  if (!fits || NQ * G > MAX_INVOCATIONS || backwardWorkgroupBytes(D, tiles) > MAX_WORKGROUP_BYTES) {
+    throw new Error(`${what}: tiles ${JSON.stringify(tiles)} do not fit head dim D=${D} and the workgroup limits`);
+  }
+  const delta = deltas(engine, B * H * T);
+  engine.run({
+    shader: 'attention',
+    entryPoint: 'backward_delta',
+    constants: { HEAD_DIM: D, WG: NAIVE_WG },
+    outputs: [delta],
+    inputs: [dout, out],
+    uniforms,
+    workgroups: [ceilDiv(B * H * T, NAIVE_WG)],
+  });
+  const constants = { HEAD_DIM: D, CH, NQ, QB, BK };
+  const blocks = ceilDiv(T, NQ * QB);
+  engine.run({
+    shader: 'attention',
+    entryPoint: 'backward_dq',
+    constants,
+    outputs: [dq],
+    inputs: [dout, q, k, v, lse, delta],
+    uniforms,
+    workgroups: [B * H * blocks],
+  });
+  engine.run({
+    shader: 'attention',
+    entryPoint: 'backward_dkv',
+    constants,
+    outputs: [dk, dv],
+    inputs: [q, k, v, dout, lse, delta],
+    uniforms,
+    workgroups: [B * KVH * blocks],
+  });
+}

@@ -1,0 +1,35 @@
+// `npm run bench`: throughput of our kernels against baselines run in the same process on the
+// same adapter, printed as one JSON object (also written to .bench/latest.json).
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { Engine } from '../engine/engine.ts';
+import { nodeGpu } from '../engine/node-gpu.ts';
+import { benchAttention } from './bench/attention.ts';
+import { benchMatmul } from './bench/matmul.ts';
+import { benchForward, benchTraining } from './bench/model.ts';
+
+const SECTIONS = { matmul: benchMatmul, attention: benchAttention, forward: benchForward, training: benchTraining } as const;
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const engine = await Engine.create(nodeGpu());
+  const figures: Record<string, unknown> = { adapter: engine.adapterName, date: new Date().toISOString() };
+  for (const [name, bench] of Object.entries(SECTIONS)) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    process.stderr.write(`bench: ${name}...\n`);
+    figures[name] = await bench(engine);
+  }
+  engine.destroy();
+  const json = JSON.stringify(figures, null, 2);
+  console.log(json);
+  await mkdir('.bench', { recursive: true });
+  await writeFile('.bench/latest.json', `${json}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    process.exit(1);
+  },
+);

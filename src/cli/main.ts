@@ -1,0 +1,148 @@
+// The command line: the same engine and model code as the app, on Dawn in Node.
+//   npm run cli -- info   --model DIR
+//   npm run cli -- logits --model DIR --ids IDS.json --out OUT.safetensors [--pos MODE] [--beta B]
+//   npm run cli -- ppl    --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--pos MODE]
+//                         [--beta-c C] [--train-ctx C_train] [--json]
+//   npm run cli -- grads  --model DIR --ids IDS.json --out OUT.safetensors [--pos MODE]
+//   npm run cli -- train  --out DIR (--init random --config CONFIG.json | --from DIR) --pos MODE
+//                         --steps N --ctx C --batch B --lr PEAK [--warmup W] [--seed S] [--resume] [--qk-norm]
+//   npm run cli -- fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...]
+// Progress goes to stderr; any error is one line on stderr and a non-zero exit.
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { perplexityByLength } from '../eval/perplexity.ts';
+import { formatPositionMode } from '../model/positions.ts';
+import { writeSafetensors } from '../model/safetensors.ts';
+import { directorySource } from '../model/source-node.ts';
+import { loadTokenizer } from '../model/tokenizer.ts';
+import { number, openModel, OPTIONS, positions, progress, progressDone, required, UsageError, type Args } from './args.ts';
+import { readIds } from './ids.ts';
+import { fitBeta, grads, train } from './train.ts';
+
+const USAGE = `usage: npm run cli -- <command> [options]
+  info   --model DIR
+  logits --model DIR --ids IDS.json --out OUT.safetensors [--pos MODE] [--beta B]
+  ppl    --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--pos MODE] [--beta-c C] [--train-ctx C] [--json]
+  grads  --model DIR --ids IDS.json --out OUT.safetensors [--pos MODE]
+  train  --out DIR (--init random --config CONFIG.json | --from DIR) --pos MODE --steps N --ctx C --batch B --lr PEAK
+         [--warmup W] [--seed S] [--resume] [--qk-norm] [--data DIR] [--save-minutes M]
+  fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...] [--tokens N] [--train-ctx C] [--pos MODE]
+MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says)`;
+
+async function info(args: Args): Promise<void> {
+  const { engine, model, dir } = await openModel(args);
+  const c = model.config;
+  const summary = {
+    model: dir,
+    architecture: `Llama, ${c.numLayers} layers, hidden ${c.hiddenSize}, MLP ${c.intermediateSize}, vocab ${c.vocabSize}`,
+    attention: `${c.numHeads} query heads, ${c.numKvHeads} key/value heads, head dim ${c.headDim}${c.qkNorm ? ', QK-norm' : ''}`,
+    positions: formatPositionMode(model.defaultPositions),
+    attention_type: c.attentionType,
+    max_position_embeddings: c.maxPositionEmbeddings,
+    rope_theta: c.ropeTheta,
+    tie_word_embeddings: c.tieWordEmbeddings,
+    adapter: engine.adapterName,
+  };
+  if (args.json) console.log(JSON.stringify(summary, null, 2));
+  else for (const [key, value] of Object.entries(summary)) console.log(`${key.padEnd(24)} ${value}`);
+  engine.destroy();
+}
+
+async function logits(args: Args): Promise<void> {
+  const { ids, B, T } = await readIds(required(args, 'ids'));
+  const out = required(args, 'out');
+  const beta = number(args.beta, 'beta', 1, (n) => Number.isFinite(n) && n > 0);
+  const { engine, model } = await openModel(args);
+  const options = { positions: positions(args), beta };
+  const V = model.config.vocabSize;
+  const logitValues = await model.logits(ids, B, T, options);
+  const nll = T > 1 ? await model.nll(ids, B, T, options) : new Float32Array(0);
+  await writeFile(
+    out,
+    writeSafetensors(
+      {
+        logits: { dtype: 'F32', shape: [B, T, V], data: logitValues },
+        nll: { dtype: 'F32', shape: [B, T - 1], data: nll },
+      },
+      { positions: formatPositionMode(options.positions ?? model.defaultPositions), beta: String(beta) },
+    ),
+  );
+  progress(`wrote logits [${B}, ${T}, ${V}] and nll [${B}, ${T - 1}] to ${out}`);
+  progressDone();
+  engine.destroy();
+}
+
+async function ppl(args: Args): Promise<void> {
+  const textPath = required(args, 'text');
+  const lengths = required(args, 'lengths')
+    .split(',')
+    .map((s) => number(s, 'lengths', NaN, (n) => Number.isInteger(n) && n >= 2));
+  const maxTokens = number(args.tokens, 'tokens', 16384, (n) => Number.isInteger(n) && n >= 2);
+  const betaC = number(args['beta-c'], 'beta-c', 0);
+  const pos = positions(args);
+  let text: string;
+  try {
+    text = await readFile(textPath, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${textPath}: ${(e as Error).message}`);
+  }
+  const dir = required(args, 'model');
+  const tokenizer = await loadTokenizer(directorySource(dir));
+  const { engine, model } = await openModel(args);
+  const trainContext = number(args['train-ctx'], 'train-ctx', model.config.maxPositionEmbeddings, (n) => n > 0);
+  const tokens = tokenizer.encode(text).slice(0, maxTokens);
+  const started = Date.now();
+  const result = await perplexityByLength(model, tokens, {
+    lengths,
+    positions: pos,
+    betaC,
+    trainContext,
+    onProgress: (done, total, L) => {
+      const elapsed = (Date.now() - started) / 1000;
+      const eta = done > 0 ? (elapsed * (total - done)) / done : 0;
+      progress(`ppl: length ${L}, window ${done}/${total}, ${elapsed.toFixed(0)}s elapsed, ~${eta.toFixed(0)}s left`);
+    },
+  });
+  progressDone();
+  const json = Object.fromEntries([...result].map(([L, value]) => [String(L), value]));
+  if (args.json) console.log(JSON.stringify(json));
+  else for (const [L, value] of result) console.log(`${String(L).padStart(6)}  ${value.toFixed(4)}`);
+  engine.destroy();
+}
+
+const COMMANDS: Record<string, (args: Args) => Promise<void>> = { info, logits, ppl, grads, train, 'fit-beta': fitBeta };
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const [command] = parsed.positionals;
+  const run = command ? COMMANDS[command] : undefined;
+  if (parsed.values.help || !run) {
+    process.stderr.write(`${command && !parsed.values.help ? `error: unknown command "${command}"\n` : ''}${USAGE}\n`);
+    return parsed.values.help ? 0 : 2;
+  }
+  try {
+    await run(parsed.values);
+    return 0;
+  } catch (e) {
+    progressDone();
+    // One line, but all of it: a checkpoint error lists its problems on the lines after the first.
+    const message = ((e as Error).message ?? String(e))
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .join(' ');
+    process.stderr.write(`error: ${message}\n`);
+    if (e instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+// Exit explicitly: a live Dawn instance would otherwise keep the process running.
+main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -1,0 +1,216 @@
+// Training commands of the CLI: `grads` (the gradient oracle check), `train` (pretraining and
+// DroPE recalibration, resumable) and `fit-beta` (DroPE's logit-scale c on held-out text).
+
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { logitScale, perplexityByLength } from '../eval/perplexity.ts';
+import { byteLevelTokenizerJson } from '../model/byte-tokenizer.ts';
+import { expectedTensorShapes, loadCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
+import { parseConfig } from '../model/config.ts';
+import { initializeCheckpoint } from '../model/init.ts';
+import { LlamaModel } from '../model/model.ts';
+import { formatPositionMode, parsePositionMode } from '../model/positions.ts';
+import { writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
+import { serializeCheckpoint } from '../model/save.ts';
+import { saveCheckpointDirectory } from '../model/save-node.ts';
+import { directorySource } from '../model/source-node.ts';
+import { loadTokenizer, tokenizerFromJson, type TextTokenizer } from '../model/tokenizer.ts';
+import { TokenStream, TRAIN_BOOKS } from '../train/data.ts';
+import { NonFiniteError, Trainer, TRAINER_STATE_FILE } from '../train/trainer.ts';
+import {
+  formatDuration,
+  isPositiveInteger,
+  number,
+  numberList,
+  openEngine,
+  openModel,
+  positions,
+  progress,
+  progressDone,
+  required,
+  UsageError,
+  type Args,
+} from './args.ts';
+import { readIds } from './ids.ts';
+
+/** `grads`: the mean next-token loss and its gradient for every tensor of the checkpoint. */
+export async function grads(args: Args): Promise<void> {
+  const { ids, B, T } = await readIds(required(args, 'ids'));
+  const out = required(args, 'out');
+  if (T < 2) throw new Error('grads needs sequences of at least 2 tokens');
+  const { engine, model } = await openModel(args);
+  const loss = await model.lossAndGradients(ids, B, T, { positions: positions(args) });
+  const tensors: Record<string, WritableTensor> = { loss: { dtype: 'F32', shape: [], data: Float32Array.of(loss) } };
+  for (const [name, grad] of model.grads) tensors[`grad.${name}`] = { dtype: 'F32', shape: [...grad.shape], data: await engine.read(grad) };
+  await writeFile(out, writeSafetensors(tensors));
+  progress(`wrote loss ${loss.toFixed(6)} and ${model.grads.size} gradients to ${out}`);
+  progressDone();
+  engine.destroy();
+}
+
+/** The five training novels, tokenized with the model's tokenizer. */
+async function trainingTokens(dataDir: string, tokenizer: TextTokenizer): Promise<TokenStream> {
+  const texts: string[] = [];
+  for (const book of TRAIN_BOOKS) {
+    const path = join(dataDir, book);
+    try {
+      texts.push(await readFile(path, 'utf8'));
+    } catch (e) {
+      throw new Error(`cannot read training text ${path}: ${(e as Error).message}`);
+    }
+  }
+  return new TokenStream(tokenizer.encode(texts.join('\n\n')));
+}
+
+/**
+ * The starting checkpoint of a run and its config as it will be saved: from a random
+ * initialization or an earlier checkpoint, with RoPE dropped (`--pos none`) as the DroPE code
+ * marks it: model_type llama_drope, attention_type nope, or qk_norm_nope with fresh QK-norm gains.
+ */
+async function startingPoint(args: Args): Promise<{ checkpoint: Checkpoint; tokenizerJson: string }> {
+  const dropping = args.pos === 'none';
+  let raw: Record<string, unknown>;
+  let checkpoint: Checkpoint;
+  let tokenizerJson: string;
+  if (args.init !== undefined) {
+    if (args.init !== 'random') throw new UsageError(`--init takes "random", got "${args.init}"`);
+    if (args.from !== undefined) throw new UsageError('give --init random --config FILE or --from DIR, not both');
+    const configPath = required(args, 'config');
+    try {
+      raw = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new Error(`cannot read --config ${configPath}: ${(e as Error).message}`);
+    }
+    checkpoint = { config: parseConfig(raw), tensors: new Map() };
+    tokenizerJson = JSON.stringify(byteLevelTokenizerJson());
+  } else {
+    const from = required(args, 'from');
+    checkpoint = await loadCheckpoint(directorySource(from));
+    raw = { ...checkpoint.config.raw };
+    tokenizerJson = await directorySource(from).readText('tokenizer.json');
+  }
+  if (dropping) {
+    raw = { ...raw, model_type: 'llama_drope', architectures: ['DroPELlamaForCausalLM'], attention_type: args['qk-norm'] ? 'qk_norm_nope' : 'nope' };
+  } else if (args['qk-norm']) {
+    throw new UsageError('--qk-norm goes with --pos none (DroPE with QK-norm)');
+  }
+  const seed = number(args.seed, 'seed', 0, Number.isInteger);
+  if (args.init !== undefined) return { checkpoint: initializeCheckpoint(raw, seed), tokenizerJson };
+  const config = parseConfig(raw);
+  const tensors = new Map(checkpoint.tensors);
+  for (const [name, shape] of expectedTensorShapes(config)) {
+    // New QK-norm gains start at 1: the identity scale, as a fresh RMSNorm does.
+    if (!tensors.has(name) && /\.(q|k)_norm\.weight$/.test(name)) tensors.set(name, new Float32Array(shape[0]).fill(1));
+  }
+  return { checkpoint: { config, tensors }, tokenizerJson };
+}
+
+/** `train`: pretraining or recalibration with checkpoints every few minutes and exact resume. */
+export async function train(args: Args): Promise<void> {
+  const out = required(args, 'out');
+  const pos = parsePositionMode(required(args, 'pos'));
+  const options = {
+    steps: number(required(args, 'steps'), 'steps', 0, isPositiveInteger),
+    ctx: number(required(args, 'ctx'), 'ctx', 0, (n) => Number.isInteger(n) && n >= 2),
+    batch: number(required(args, 'batch'), 'batch', 0, isPositiveInteger),
+    lr: number(required(args, 'lr'), 'lr', 0, (n) => n > 0),
+    warmup: 0,
+    seed: number(args.seed, 'seed', 0, Number.isInteger),
+    positions: pos,
+  };
+  options.warmup = number(args.warmup, 'warmup', Math.round(options.steps * 0.04), (n) => Number.isInteger(n) && n >= 0);
+  const saveSeconds = number(args['save-minutes'], 'save-minutes', 5, (n) => n > 0) * 60;
+  const resuming = Boolean(args.resume) && existsSync(join(out, TRAINER_STATE_FILE));
+  if (!args.resume && existsSync(join(out, TRAINER_STATE_FILE))) {
+    throw new UsageError(`${out} already holds a training run: add --resume to continue it, or choose another --out`);
+  }
+
+  const start = resuming ? null : await startingPoint(args);
+  const checkpoint = start?.checkpoint ?? (await loadCheckpoint(directorySource(out)));
+  const tokenizerJson = start?.tokenizerJson ?? (await directorySource(out).readText('tokenizer.json'));
+  const tokenizer = await tokenizerFromJson(JSON.parse(tokenizerJson), undefined, join(out, 'tokenizer.json'));
+  const data = await trainingTokens(args.data ?? 'public/data/austen', tokenizer);
+  const engine = await openEngine();
+  const model = LlamaModel.fromCheckpoint(engine, checkpoint);
+  const trainer = new Trainer(model, data, options);
+  if (resuming) trainer.restoreState(new Uint8Array(await readFile(join(out, TRAINER_STATE_FILE))));
+  const shapes = expectedTensorShapes(checkpoint.config);
+
+  const save = async () => {
+    const files = serializeCheckpoint(checkpoint.config.raw, await model.readWeights(), shapes, 'F32');
+    const log = {
+      positions: formatPositionMode(pos),
+      options: { ...options, positions: formatPositionMode(pos) },
+      tokens_in_training_text: data.tokens.length,
+      steps: trainer.log,
+    };
+    await saveCheckpointDirectory(out, files, {
+      'tokenizer.json': tokenizerJson,
+      'train_log.json': `${JSON.stringify(log)}\n`,
+      [TRAINER_STATE_FILE]: await trainer.saveState(),
+    });
+  };
+
+  progress(`train: ${resuming ? `resuming at step ${trainer.step}` : 'starting'}, ${data.tokens.length} training tokens, ${engine.adapterName}`);
+  progressDone();
+  const started = performance.now();
+  const startStep = trainer.step;
+  let lastSave = performance.now();
+  try {
+    while (!trainer.done) {
+      const record = await trainer.trainStep();
+      const elapsed = (performance.now() - started) / 1000;
+      const perStep = elapsed / (trainer.step - startStep);
+      const width = 24;
+      const filled = Math.round((width * trainer.step) / options.steps);
+      progress(
+        `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${trainer.step}/${options.steps} loss ${record.loss.toFixed(4)} ` +
+          `lr ${record.lr.toExponential(2)} ${Math.round(record.tokens_per_s)} tok/s, ${formatDuration(perStep * (options.steps - trainer.step))} left`,
+      );
+      if ((performance.now() - lastSave) / 1000 >= saveSeconds || trainer.done) {
+        await save();
+        lastSave = performance.now();
+      }
+    }
+  } catch (e) {
+    progressDone();
+    if (e instanceof NonFiniteError) {
+      const kept = existsSync(join(out, TRAINER_STATE_FILE)) ? `the last good checkpoint in ${out} is kept` : 'no checkpoint had been saved yet';
+      throw new Error(`${e.message}; ${kept}`);
+    }
+    throw e;
+  }
+  progressDone();
+  const last = trainer.log[trainer.log.length - 1];
+  console.log(JSON.stringify({ out, steps: trainer.step, final_loss: last?.loss }));
+  engine.destroy();
+}
+
+/** `fit-beta`: the c of beta = 1 + c·ln(T / C_train) that minimizes held-out perplexity. */
+export async function fitBeta(args: Args): Promise<void> {
+  const text = await readFile(required(args, 'text'), 'utf8').catch((e: Error) => {
+    throw new Error(`cannot read ${args.text}: ${e.message}`);
+  });
+  const lengths = numberList(required(args, 'lengths'), 'lengths', (n) => Number.isInteger(n) && n >= 2);
+  const grid = numberList(args.grid ?? '0,0.05,0.1,0.15,0.2,0.3,0.4,0.6', 'grid', (n) => Number.isFinite(n) && n >= 0);
+  const maxTokens = number(args.tokens, 'tokens', 16384, (n) => Number.isInteger(n) && n >= 2);
+  const tokenizer = await loadTokenizer(directorySource(required(args, 'model')));
+  const { engine, model } = await openModel(args);
+  const trainContext = number(args['train-ctx'], 'train-ctx', model.config.maxPositionEmbeddings, (n) => n > 0);
+  const tokens = tokenizer.encode(text).slice(0, maxTokens);
+  const scores: Record<string, Record<string, number>> = {};
+  let best = { c: 0, score: Infinity };
+  for (const [i, c] of grid.entries()) {
+    progress(`fit-beta: c = ${c} (${i + 1}/${grid.length})`);
+    const result = await perplexityByLength(model, tokens, { lengths, betaC: c, trainContext, positions: positions(args) });
+    scores[String(c)] = Object.fromEntries([...result].map(([L, p]) => [String(L), p]));
+    // One c for all lengths: the mean log-perplexity over them.
+    const score = [...result.values()].reduce((sum, p) => sum + Math.log(p), 0) / result.size;
+    if (score < best.score) best = { c, score };
+  }
+  progressDone();
+  const betas = Object.fromEntries(lengths.map((L) => [String(L), logitScale(best.c, L, trainContext)]));
+  console.log(JSON.stringify({ c: best.c, train_ctx: trainContext, beta: betas, ppl: scores }));
+  engine.destroy();
+}

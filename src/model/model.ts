@@ -1,0 +1,484 @@
+// A Llama-architecture causal LM on our WGSL kernels: the forward pass, one op per line in the
+// order of the math (Hugging Face LlamaForCausalLM, modeling_llama.py), so a reader can follow
+// one token from the embedding to its next-token loss, and the backward pass beside it, walking
+// the same lines in reverse.
+//
+// Glossary: B batch, T sequence length, R = B*T rows, C hidden size, H query heads,
+// KVH key/value heads, D head dim, I MLP width, V vocabulary, L layers.
+
+import type { Engine } from '../engine/engine.ts';
+import { attentionBackward, attentionForward, attentionNaive } from '../engine/ops/attention.ts';
+import { IGNORE_TARGET, nllBackward, nllForward } from '../engine/ops/cross_entropy.ts';
+import { embeddingBackward, embeddingForward } from '../engine/ops/embedding.ts';
+import { linear, matmul, matmulNaive } from '../engine/ops/matmul.ts';
+import { addInPlace } from '../engine/ops/residual.ts';
+import { rmsnormBackward, rmsnormForward } from '../engine/ops/rmsnorm.ts';
+import { ropeBackward, ropeForward } from '../engine/ops/rope.ts';
+import { swigluBackward, swigluForward } from '../engine/ops/swiglu.ts';
+import type { Tensor } from '../engine/tensor.ts';
+import { expectedTensorShapes, type Checkpoint } from './checkpoint.ts';
+import type { ModelConfig } from './config.ts';
+import { formatPositionMode, positionModeFromConfig, rotaryTables, type PositionMode } from './positions.ts';
+
+export interface ModelOptions {
+  /**
+   * Run matmul and attention on the straightforward baseline kernels instead of the tiled ones:
+   * the benchmark's reference point, never used for results.
+   */
+  baselineKernels?: boolean;
+}
+
+export interface ForwardOptions {
+  /** How positions enter attention; defaults to what config.json says. */
+  positions?: PositionMode;
+  /** DroPE's attention logit scale (logits × beta); 1 leaves attention as trained. */
+  beta?: number;
+}
+
+/** One layer's activations. Inference shares one set across layers; training keeps one per layer. */
+interface LayerActivations {
+  input: Tensor | null; //   [R, C]      residual entering the layer (training: rmsnorm backward reads it)
+  normed1: Tensor; //        [R, C]      input_layernorm output
+  rstd1: Tensor; //          [R]
+  q: Tensor; //              [R, H*D]    q_proj output (rotated in place unless QK-norm)
+  k: Tensor; //              [R, KVH*D]
+  v: Tensor; //              [R, KVH*D]
+  qNormed: Tensor | null; // [R, H*D]    QK-norm output, then rotated (qk_norm_nope only)
+  kNormed: Tensor | null; // [R, KVH*D]
+  qRstd: Tensor | null; //   [R]
+  kRstd: Tensor | null; //   [R]
+  attention: Tensor; //      [R, H*D]    per-head attention output before o_proj
+  lse: Tensor; //            [B, H, T]   log-sum-exp of each query's logits
+  mid: Tensor | null; //     [R, C]      residual after the attention block (training)
+  normed2: Tensor; //        [R, C]      post_attention_layernorm output
+  rstd2: Tensor; //          [R]
+  gate: Tensor; //           [R, I]
+  up: Tensor; //             [R, I]
+  hidden: Tensor; //         [R, I]      silu(gate) * up
+}
+
+interface Activations {
+  B: number;
+  T: number;
+  training: boolean;
+  ids: Tensor; //        [R] u32
+  residual: Tensor; //   [R, C]  the residual stream
+  projected: Tensor; //  [R, C]  o_proj or down_proj output, added to the residual
+  finalNormed: Tensor; // [R, C] model.norm output
+  finalRstd: Tensor; //  [R]
+  layers: LayerActivations[];
+}
+
+/** Buffers of the backward pass, per (B, T). */
+interface BackwardScratch {
+  targets: Tensor; //    [R] u32
+  logits: Tensor; //     [R, V]
+  nll: Tensor; //        [R]
+  dLogits: Tensor; //    [R, V]
+  dResidual: Tensor; //  [R, C]
+  dNormed: Tensor; //    [R, C]
+  dX: Tensor; //         [R, C]   a norm's input gradient before it joins dResidual
+  dAttention: Tensor; // [R, H*D]
+  dq: Tensor; //         [R, H*D]
+  dk: Tensor; //         [R, KVH*D]
+  dv: Tensor; //         [R, KVH*D]
+  dqRaw: Tensor | null; // [R, H*D]   gradient of q_proj's output through QK-norm
+  dkRaw: Tensor | null; // [R, KVH*D]
+  dGate: Tensor; //      [R, I]
+  dUp: Tensor; //        [R, I]
+  dHidden: Tensor; //    [R, I]
+}
+
+/** Rows of logits computed at once when only the loss is needed (bounds memory for a large V). */
+const LOGIT_CHUNK_ELEMENTS = 1 << 24;
+
+export class LlamaModel {
+  readonly engine: Engine;
+  readonly config: ModelConfig;
+  readonly defaultPositions: PositionMode;
+  private readonly baselineKernels: boolean;
+  /** Parameters under their Hugging Face names. */
+  readonly weights: Map<string, Tensor>;
+  /** Gradients under the same names, allocated by the first backward pass. */
+  readonly grads = new Map<string, Tensor>();
+  private acts: Activations | null = null;
+  private scratch: BackwardScratch | null = null;
+  private rotary: { key: string; cos: Tensor; sin: Tensor } | null = null;
+
+  private constructor(engine: Engine, config: ModelConfig, weights: Map<string, Tensor>, options: ModelOptions) {
+    this.engine = engine;
+    this.config = config;
+    this.weights = weights;
+    this.defaultPositions = positionModeFromConfig(config.raw);
+    this.baselineKernels = options.baselineKernels ?? false;
+  }
+
+  /** Uploads a checked checkpoint's tensors to the GPU under their Hugging Face names. */
+  static fromCheckpoint(engine: Engine, checkpoint: Checkpoint, options: ModelOptions = {}): LlamaModel {
+    const weights = new Map<string, Tensor>();
+    try {
+      for (const [name, shape] of expectedTensorShapes(checkpoint.config)) {
+        const data = checkpoint.tensors.get(name);
+        if (!data) throw new Error(`the checkpoint has no tensor ${name}`);
+        weights.set(name, engine.upload(data, shape, name));
+      }
+    } catch (e) {
+      engine.release(...weights.values());
+      throw e;
+    }
+    return new LlamaModel(engine, checkpoint.config, weights, options);
+  }
+
+  weight(name: string): Tensor {
+    const w = this.weights.get(name);
+    if (!w) throw new Error(`the checkpoint has no tensor ${name}`);
+    return w;
+  }
+
+  private grad(name: string): Tensor {
+    const g = this.grads.get(name);
+    if (!g) throw new Error(`no gradient buffer for ${name}`);
+    return g;
+  }
+
+  /** Reads every parameter back, for saving a checkpoint. */
+  async readWeights(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, tensor] of this.weights) out.set(name, await this.engine.read(tensor));
+    return out;
+  }
+
+  /** y[R, out] = x[R, in] · W[out, in]^T, on the tiled kernel or the baseline. */
+  private linear(y: Tensor, x: Tensor, weight: Tensor): void {
+    if (this.baselineKernels) matmulNaive(this.engine, y, x, weight, { transB: true });
+    else linear(this.engine, y, x, weight);
+  }
+
+  private get lmHeadName(): string {
+    return this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  }
+
+  /** Checks ids against the vocabulary before anything reaches the GPU. */
+  private checkIds(ids: ArrayLike<number>, B: number, T: number): void {
+    if (!(B >= 1 && T >= 1) || ids.length !== B * T) {
+      throw new Error(`expected ${B}x${T} token ids, got ${ids.length}`);
+    }
+    const V = this.config.vocabSize;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw new Error(`token id ${id} at [${Math.floor(i / T)}, ${i % T}] is outside the vocabulary (0..${V - 1})`);
+      }
+    }
+  }
+
+  /**
+   * Allocates every buffer of a forward pass at (B, T). The size table is checked first, so a
+   * length past the device's limits fails, naming the limit, before anything is allocated.
+   */
+  private activations(B: number, T: number, training: boolean): Activations {
+    const cached = this.acts;
+    if (cached && cached.B === B && cached.T === T && cached.training === training) return cached;
+    this.releaseActivations();
+    const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: I, qkNorm, numLayers } = this.config;
+    const R = B * T;
+    const layerShapes = {
+      input: training ? [R, C] : null,
+      normed1: [R, C],
+      rstd1: [R],
+      q: [R, H * D],
+      k: [R, KVH * D],
+      v: [R, KVH * D],
+      qNormed: qkNorm ? [R, H * D] : null,
+      kNormed: qkNorm ? [R, KVH * D] : null,
+      qRstd: qkNorm ? [R] : null,
+      kRstd: qkNorm ? [R] : null,
+      attention: [R, H * D],
+      lse: [B, H, T],
+      mid: training ? [R, C] : null,
+      normed2: [R, C],
+      rstd2: [R],
+      gate: [R, I],
+      up: [R, I],
+      hidden: [R, I],
+    };
+    for (const [name, shape] of Object.entries(layerShapes)) if (shape) this.engine.assertFits(shape, `acts.${name}`);
+    const allocateLayer = (l: number): LayerActivations => {
+      const entries = Object.entries(layerShapes).map(([name, shape]) => [name, shape ? this.engine.tensor(shape, `acts.${l}.${name}`) : null]);
+      return Object.fromEntries(entries) as unknown as LayerActivations;
+    };
+    const shared = training ? null : allocateLayer(0);
+    this.acts = {
+      B,
+      T,
+      training,
+      ids: this.engine.tensor([R], 'acts.ids', 'u32'),
+      residual: this.engine.tensor([R, C], 'acts.residual'),
+      projected: this.engine.tensor([R, C], 'acts.projected'),
+      finalNormed: this.engine.tensor([R, C], 'acts.finalNormed'),
+      finalRstd: this.engine.tensor([R], 'acts.finalRstd'),
+      layers: Array.from({ length: numLayers }, (_, l) => shared ?? allocateLayer(l)),
+    };
+    return this.acts;
+  }
+
+  private releaseActivations(): void {
+    const a = this.acts;
+    if (!a) return;
+    const layerTensors = new Set(a.layers.flatMap((layer) => Object.values(layer).filter((t): t is Tensor => t !== null)));
+    this.engine.release(a.ids, a.residual, a.projected, a.finalNormed, a.finalRstd, ...layerTensors);
+    this.acts = null;
+    this.releaseScratch();
+  }
+
+  private releaseScratch(): void {
+    if (!this.scratch) return;
+    this.engine.release(...Object.values(this.scratch).filter((t): t is Tensor => t !== null));
+    this.scratch = null;
+  }
+
+  /** cos/sin tables for this mode and length, or null when RoPE is dropped. */
+  private rotaryTables(mode: PositionMode, T: number): { cos: Tensor; sin: Tensor } | null {
+    const { headDim, ropeTheta, maxPositionEmbeddings } = this.config;
+    const key = `${formatPositionMode(mode)}@${T}`;
+    if (this.rotary?.key === key) return this.rotary;
+    const tables = rotaryTables(mode, { headDim, ropeTheta, maxPositionEmbeddings }, T);
+    if (this.rotary) this.engine.release(this.rotary.cos, this.rotary.sin);
+    this.rotary = null;
+    if (!tables) return null;
+    this.rotary = {
+      key,
+      cos: this.engine.upload(tables.cos, [T, headDim / 2], 'rotary.cos'),
+      sin: this.engine.upload(tables.sin, [T, headDim / 2], 'rotary.sin'),
+    };
+    return this.rotary;
+  }
+
+  /**
+   * Runs the transformer over ids [B, T] and leaves the final-norm output in `finalNormed` [R, C].
+   * Recorded, not yet submitted: `logits`, `nll` and `lossAndGradients` submit it.
+   */
+  private forward(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions, training: boolean): Activations {
+    this.checkIds(ids, B, T);
+    const engine = this.engine;
+    const { numLayers, numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = this.config;
+    const a = this.activations(B, T, training);
+    const rotary = this.rotaryTables(options.positions ?? this.defaultPositions, T);
+    const rotaryShape = (heads: number) => ({ rows: B * T, T, heads, headDim: D });
+    const beta = options.beta ?? 1;
+    engine.write(a.ids, Uint32Array.from(ids));
+
+    embeddingForward(engine, a.residual, a.ids, this.weight('model.embed_tokens.weight'));
+    for (let l = 0; l < numLayers; l++) {
+      const s = a.layers[l];
+      const w = (name: string) => this.weight(`model.layers.${l}.${name}.weight`);
+      // Attention block.
+      if (s.input) engine.copy(s.input, a.residual);
+      rmsnormForward(engine, s.normed1, s.rstd1, a.residual, w('input_layernorm'), eps);
+      this.linear(s.q, s.normed1, w('self_attn.q_proj'));
+      this.linear(s.k, s.normed1, w('self_attn.k_proj'));
+      this.linear(s.v, s.normed1, w('self_attn.v_proj'));
+      const q = s.qNormed ?? s.q;
+      const k = s.kNormed ?? s.k;
+      if (s.qNormed && s.kNormed && s.qRstd && s.kRstd) {
+        // DroPE's qk_norm_nope: RMSNorm over the whole projection, before the head split.
+        rmsnormForward(engine, s.qNormed, s.qRstd, s.q, w('self_attn.q_norm'), eps);
+        rmsnormForward(engine, s.kNormed, s.kRstd, s.k, w('self_attn.k_norm'), eps);
+      }
+      if (rotary) {
+        ropeForward(engine, q, rotary.cos, rotary.sin, rotaryShape(H));
+        ropeForward(engine, k, rotary.cos, rotary.sin, rotaryShape(KVH));
+      }
+      if (this.baselineKernels) attentionNaive(engine, s.attention, q, k, s.v, { B, T, H, KVH, D }, { beta });
+      else attentionForward(engine, s.attention, s.lse, q, k, s.v, { B, T, H, KVH, D }, { beta });
+      this.linear(a.projected, s.attention, w('self_attn.o_proj'));
+      addInPlace(engine, a.residual, a.projected);
+      // MLP block.
+      if (s.mid) engine.copy(s.mid, a.residual);
+      rmsnormForward(engine, s.normed2, s.rstd2, a.residual, w('post_attention_layernorm'), eps);
+      this.linear(s.gate, s.normed2, w('mlp.gate_proj'));
+      this.linear(s.up, s.normed2, w('mlp.up_proj'));
+      swigluForward(engine, s.hidden, s.gate, s.up);
+      this.linear(a.projected, s.hidden, w('mlp.down_proj'));
+      addInPlace(engine, a.residual, a.projected);
+    }
+    rmsnormForward(engine, a.finalNormed, a.finalRstd, a.residual, this.weight('model.norm.weight'), eps);
+    return a;
+  }
+
+  /** Logits [B, T, V] for ids [B, T]. */
+  async logits(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions = {}): Promise<Float32Array> {
+    const a = this.forward(ids, B, T, options, false);
+    this.engine.assertFits([B * T, this.config.vocabSize], 'logits');
+    const logits = this.engine.tensor([B * T, this.config.vocabSize], 'logits');
+    try {
+      this.linear(logits, a.finalNormed, this.weight(this.lmHeadName));
+      return await this.engine.read(logits);
+    } finally {
+      this.engine.release(logits);
+    }
+  }
+
+  /**
+   * Next-token NLL [B, T-1] for ids [B, T]: position t predicts ids[t + 1].
+   * The LM head runs over row chunks, so a large vocabulary never needs a [B*T, V] buffer.
+   */
+  async nll(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions = {}): Promise<Float32Array> {
+    const a = this.forward(ids, B, T, options, false);
+    const engine = this.engine;
+    const { hiddenSize: C, vocabSize: V } = this.config;
+    const R = B * T;
+    const targets = nextTokenTargets(ids, B, T);
+    const chunkRows = Math.max(1, Math.min(R, Math.floor(LOGIT_CHUNK_ELEMENTS / V)));
+    const perRow = new Float32Array(R);
+    const logits = engine.tensor([chunkRows, V], 'logits.chunk');
+    const hidden = engine.tensor([chunkRows, C], 'finalNormed.chunk');
+    const chunkTargets = engine.tensor([chunkRows], 'targets.chunk', 'u32');
+    const chunkNll = engine.tensor([chunkRows], 'nll.chunk');
+    try {
+      for (let start = 0; start < R; start += chunkRows) {
+        const rows = Math.min(chunkRows, R - start);
+        const view = (t: Tensor, width: number): Tensor => ({ ...t, shape: width ? [rows, width] : [rows] });
+        engine.copy(hidden, a.finalNormed, { srcStart: start * C, count: rows * C });
+        engine.write(chunkTargets, targets.subarray(start, start + rows));
+        this.linear(view(logits, V), view(hidden, C), this.weight(this.lmHeadName));
+        nllForward(engine, view(chunkNll, 0), view(logits, V), view(chunkTargets, 0));
+        perRow.set((await engine.read(chunkNll)).subarray(0, rows), start);
+      }
+    } finally {
+      engine.release(logits, hidden, chunkTargets, chunkNll);
+    }
+    return dropLastPosition(perRow, B, T);
+  }
+
+  private backwardScratch(B: number, T: number): BackwardScratch {
+    if (this.scratch) return this.scratch;
+    const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: I, vocabSize: V, qkNorm } = this.config;
+    const R = B * T;
+    const t = (shape: number[], label: string) => this.engine.tensor(shape, `grad.${label}`);
+    this.engine.assertFits([R, V], 'logits');
+    this.scratch = {
+      targets: this.engine.tensor([R], 'grad.targets', 'u32'),
+      logits: t([R, V], 'logits'),
+      nll: t([R], 'nll'),
+      dLogits: t([R, V], 'dLogits'),
+      dResidual: t([R, C], 'dResidual'),
+      dNormed: t([R, C], 'dNormed'),
+      dX: t([R, C], 'dX'),
+      dAttention: t([R, H * D], 'dAttention'),
+      dq: t([R, H * D], 'dq'),
+      dk: t([R, KVH * D], 'dk'),
+      dv: t([R, KVH * D], 'dv'),
+      dqRaw: qkNorm ? t([R, H * D], 'dqRaw') : null,
+      dkRaw: qkNorm ? t([R, KVH * D], 'dkRaw') : null,
+      dGate: t([R, I], 'dGate'),
+      dUp: t([R, I], 'dUp'),
+      dHidden: t([R, I], 'dHidden'),
+    };
+    return this.scratch;
+  }
+
+  /**
+   * One training pass: the mean next-token NLL over all B×(T-1) targets, and its gradient with
+   * respect to every parameter in `grads` (zeroed first, then accumulated).
+   */
+  async lossAndGradients(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions = {}): Promise<number> {
+    if (T < 2) throw new Error('training needs sequences of at least 2 tokens');
+    const engine = this.engine;
+    const a = this.forward(ids, B, T, options, true);
+    const g = this.backwardScratch(B, T);
+    const { numLayers, numHeads: H, numKvHeads: KVH, headDim: D } = this.config;
+    const R = B * T;
+    const rotary = this.rotaryTables(options.positions ?? this.defaultPositions, T);
+    const rotaryShape = (heads: number) => ({ rows: R, T, heads, headDim: D });
+    const beta = options.beta ?? 1;
+    const accumulate = { accumulate: true };
+    const dWeightOf = (dY: Tensor, x: Tensor, name: string) => matmul(engine, this.grad(name), dY, x, { transA: true, accumulate: true });
+
+    for (const [name, w] of this.weights) if (!this.grads.has(name)) this.grads.set(name, engine.tensor(w.shape, `grad.${name}`));
+    for (const grad of this.grads.values()) engine.zero(grad);
+
+    // Loss: logits, per-row NLL, and dLogits = (softmax - onehot) / N.
+    engine.write(g.targets, nextTokenTargets(ids, B, T));
+    const lmHead = this.weight(this.lmHeadName);
+    this.linear(g.logits, a.finalNormed, lmHead);
+    nllForward(engine, g.nll, g.logits, g.targets);
+    nllBackward(engine, g.dLogits, g.logits, g.targets, 1 / (B * (T - 1)));
+    // LM head: dW = dLogits^T · finalNormed; dFinalNormed = dLogits · W.
+    dWeightOf(g.dLogits, a.finalNormed, this.lmHeadName);
+    matmul(engine, g.dNormed, g.dLogits, lmHead);
+    rmsnormBackward(engine, g.dResidual, this.grad('model.norm.weight'), g.dNormed, a.residual, this.weight('model.norm.weight'), a.finalRstd, accumulate);
+
+    for (let l = numLayers - 1; l >= 0; l--) {
+      const s = a.layers[l];
+      const name = (n: string) => `model.layers.${l}.${n}.weight`;
+      const w = (n: string) => this.weight(name(n));
+      // MLP block, reversed: residual += down_proj(silu(gate_proj(x)) * up_proj(x)), x = norm2(mid).
+      dWeightOf(g.dResidual, s.hidden, name('mlp.down_proj'));
+      matmul(engine, g.dHidden, g.dResidual, w('mlp.down_proj'));
+      swigluBackward(engine, g.dGate, g.dUp, g.dHidden, s.gate, s.up);
+      dWeightOf(g.dGate, s.normed2, name('mlp.gate_proj'));
+      dWeightOf(g.dUp, s.normed2, name('mlp.up_proj'));
+      matmul(engine, g.dNormed, g.dGate, w('mlp.gate_proj'));
+      matmul(engine, g.dNormed, g.dUp, w('mlp.up_proj'), accumulate);
+      rmsnormBackward(engine, g.dX, this.grad(name('post_attention_layernorm')), g.dNormed, s.mid!, w('post_attention_layernorm'), s.rstd2, accumulate);
+      addInPlace(engine, g.dResidual, g.dX);
+      // Attention block, reversed: residual += o_proj(attention(q, k, v)), q/k/v from norm1(input).
+      dWeightOf(g.dResidual, s.attention, name('self_attn.o_proj'));
+      matmul(engine, g.dAttention, g.dResidual, w('self_attn.o_proj'));
+      const q = s.qNormed ?? s.q;
+      const k = s.kNormed ?? s.k;
+      attentionBackward(engine, g.dq, g.dk, g.dv, g.dAttention, q, k, s.v, s.attention, s.lse, { B, T, H, KVH, D }, { beta });
+      if (rotary) {
+        ropeBackward(engine, g.dq, rotary.cos, rotary.sin, rotaryShape(H));
+        ropeBackward(engine, g.dk, rotary.cos, rotary.sin, rotaryShape(KVH));
+      }
+      let dq = g.dq;
+      let dk = g.dk;
+      if (g.dqRaw && g.dkRaw && s.qRstd && s.kRstd) {
+        rmsnormBackward(engine, g.dqRaw, this.grad(name('self_attn.q_norm')), g.dq, s.q, w('self_attn.q_norm'), s.qRstd, accumulate);
+        rmsnormBackward(engine, g.dkRaw, this.grad(name('self_attn.k_norm')), g.dk, s.k, w('self_attn.k_norm'), s.kRstd, accumulate);
+        dq = g.dqRaw;
+        dk = g.dkRaw;
+      }
+      dWeightOf(dq, s.normed1, name('self_attn.q_proj'));
+      dWeightOf(dk, s.normed1, name('self_attn.k_proj'));
+      dWeightOf(g.dv, s.normed1, name('self_attn.v_proj'));
+      matmul(engine, g.dNormed, dq, w('self_attn.q_proj'));
+      matmul(engine, g.dNormed, dk, w('self_attn.k_proj'), accumulate);
+      matmul(engine, g.dNormed, g.dv, w('self_attn.v_proj'), accumulate);
+      rmsnormBackward(engine, g.dX, this.grad(name('input_layernorm')), g.dNormed, s.input!, w('input_layernorm'), s.rstd1, accumulate);
+      addInPlace(engine, g.dResidual, g.dX);
+    }
+    embeddingBackward(engine, this.grad('model.embed_tokens.weight'), g.dResidual, a.ids, accumulate);
+
+    const nll = await engine.read(g.nll);
+    let sum = 0;
+    for (let b = 0; b < B; b++) for (let t = 0; t + 1 < T; t++) sum += nll[b * T + t];
+    return sum / (B * (T - 1));
+  }
+
+  /** Frees every GPU buffer of this model. */
+  destroy(): void {
+    this.releaseActivations();
+    if (this.rotary) this.engine.release(this.rotary.cos, this.rotary.sin);
+    this.rotary = null;
+    this.engine.release(...this.weights.values(), ...this.grads.values());
+    this.weights.clear();
+    this.grads.clear();
+  }
+}
+
+/** targets[b, t] = ids[b, t + 1]; the last position of each sequence predicts nothing. */
+function nextTokenTargets(ids: ArrayLike<number>, B: number, T: number): Uint32Array {
+  const targets = new Uint32Array(B * T).fill(IGNORE_TARGET);
+  for (let b = 0; b < B; b++) for (let t = 0; t + 1 < T; t++) targets[b * T + t] = ids[b * T + t + 1];
+  return targets;
+}
+
+/** [B, T] per-position values to [B, T-1], dropping each sequence's last position. */
+function dropLastPosition(perRow: Float32Array, B: number, T: number): Float32Array {
+  const out = new Float32Array(B * (T - 1));
+  for (let b = 0; b < B; b++) out.set(perRow.subarray(b * T, b * T + T - 1), b * (T - 1));
+  return out;
+}
