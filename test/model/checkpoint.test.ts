@@ -262,7 +262,7 @@ describe('loadCheckpoint on written checkpoints', () => {
     without.delete('model.layers.0.self_attn.k_norm.weight');
     writeCheckpoint(missing, raw, without);
     await expect(loadCheckpoint(directorySource(missing))).rejects.toThrow(
-      /missing tensor model\.layers\.0\.self_attn\.k_norm\.weight \(expected shape \[8\]\) in model\.safetensors/,
+      /missing tensor model\.layers\.0\.self_attn\.k_norm\.weight \(expected shape \[16\]\) in model\.safetensors/,
     );
   });
 
