@@ -37,6 +37,7 @@ export class Engine {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pendingReleases: GPUBuffer[] = [];
+  private readonly scratchTensors = new Map<string, Tensor>();
   private lostReason: string | null = null;
   private readonly failureListeners = new Set<(message: string) => void>();
   bytesAllocated = 0;
@@ -183,6 +184,22 @@ export class Engine {
       this.bytesAllocated -= t.buffer.size;
       t.buffer.destroy();
     }
+  }
+
+  /**
+   * A kernel family's scratch buffer of at least `elements` elements, kept per label and grown by
+   * doubling; a replaced buffer is destroyed after the work recorded so far has been submitted.
+   */
+  scratch(label: string, elements: number, dtype: DType = 'f32'): Tensor {
+    const current = this.scratchTensors.get(label);
+    if (current && numel(current.shape) >= elements) return current;
+    const grown = this.tensor([Math.max(elements, 2 * numel(current?.shape ?? [0]))], label, dtype);
+    if (current) {
+      this.bytesAllocated -= current.buffer.size;
+      this.pendingReleases.push(current.buffer);
+    }
+    this.scratchTensors.set(label, grown);
+    return grown;
   }
 
   /** Submits pending work and copies the tensor back. */

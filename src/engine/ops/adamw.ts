@@ -81,22 +81,6 @@ export function adamwStep(engine: Engine, param: Tensor, grad: Tensor, m: Tensor
 }
 
 /**
- * sum_squares' partial sums, [MAX_PARTIALS]: scratch owned by this module, one per engine. Calls
- * run in recording order (WebGPU orders dispatches that share a writable buffer), so one buffer
- * serves every call.
- */
-const partialScratch = new WeakMap<Engine, Tensor>();
-
-function partials(engine: Engine): Tensor {
-  let t = partialScratch.get(engine);
-  if (!t) {
-    t = engine.tensor([MAX_PARTIALS], 'adamw.partials');
-    partialScratch.set(engine, t);
-  }
-  return t;
-}
-
-/**
  * squares[slot] = sum of x^2 over all of x (or += with `accumulate: true`), in f32 with a fixed
  * summation order: bit-reproducible. Give each gradient its own slot (or accumulate them into one),
  * read `squares` back, and pass it to globalGradNorm. A NaN or Inf in x makes the slot non-finite,
@@ -108,7 +92,7 @@ export function sumOfSquares(engine: Engine, squares: Tensor, x: Tensor, slot: n
   if (squares.buffer === x.buffer) throw new Error('adamw: squares must not alias x');
   const n = numel(x.shape);
   const P = Math.min(MAX_PARTIALS, Math.max(1, ceilDiv(n, WG * ITEMS)));
-  const scratch = partials(engine);
+  const scratch = engine.scratch('adamw.partials', MAX_PARTIALS);
   engine.run({
     shader: 'adamw',
     entryPoint: 'sum_squares',

@@ -196,25 +196,6 @@ export function backwardTiles(D: number, software = true): ForwardTiles {
 }
 
 /**
- * backward_delta's output, delta [B, H, T] = rowwise dO·out: scratch owned by this module, one per
- * engine, grown to the largest B*H*T seen (a trainer's is fixed, so it is allocated once and
- * shared by every layer, whose calls run in order). A smaller one it replaces is not destroyed,
- * as recorded but unsubmitted calls may still bind it; it is left to garbage collection and no
- * longer counted in engine.bytesAllocated.
- */
-const deltaScratch = new WeakMap<Engine, Tensor>();
-
-function deltas(engine: Engine, n: number): Tensor {
-  let t = deltaScratch.get(engine);
-  if (!t || numel(t.shape) < n) {
-    if (t) engine.bytesAllocated -= t.buffer.size;
-    t = engine.tensor([Math.max(n, 2 * numel(t?.shape ?? [0]))], 'attention.delta');
-    deltaScratch.set(engine, t);
-  }
-  return t;
-}
-
-/**
  * The gradients of `attentionForward` (FlashAttention-2's backward): dq [B*T, H*D], dk and dv
  * [B*T, KVH*D], all overwritten, from dout [B*T, H*D] (the gradient of out), q, k, v as they
  * entered the forward (after RoPE / QK-norm), and out and lse [B, H, T] saved by it; same shape,
@@ -260,7 +241,7 @@ export function attentionBackward(
   if (!fits || NQ * G > MAX_INVOCATIONS || backwardWorkgroupBytes(D, tiles) > MAX_WORKGROUP_BYTES) {
     throw new Error(`${what}: tiles ${JSON.stringify(tiles)} do not fit head dim D=${D} and the workgroup limits`);
   }
-  const delta = deltas(engine, B * H * T);
+  const delta = engine.scratch('attention.delta', B * H * T);
   engine.run({
     shader: 'attention',
     entryPoint: 'backward_delta',

@@ -43,24 +43,6 @@ export function embeddingForward(engine: Engine, out: Tensor, ids: Tensor, table
 }
 
 /**
- * backward_links' output, u32 [R]: scratch owned by this module, one per engine, grown to the
- * largest R seen (a trainer's R is fixed, so it is allocated once). A smaller one it replaces is
- * not destroyed, as recorded but unsubmitted calls may still bind it; it is left to garbage
- * collection and no longer counted in engine.bytesAllocated.
- */
-const linkScratch = new WeakMap<Engine, Tensor>();
-
-function links(engine: Engine, R: number): Tensor {
-  let t = linkScratch.get(engine);
-  if (!t || numel(t.shape) < R) {
-    if (t) engine.bytesAllocated -= t.buffer.size;
-    t = engine.tensor([Math.max(R, 2 * numel(t?.shape ?? [0]))], 'embedding.links', 'u32');
-    linkScratch.set(engine, t);
-  }
-  return t;
-}
-
-/**
  * The gradient of embeddingForward: dtable[V, C] = scatter-sum of dout[R, C] by ids[R] (rows with
  * the same id add up), overwriting dtable, or adding to it with `accumulate: true` (so the tied LM
  * head's gradient, computed by matmul into the same buffer, and the embedding's share sum).
@@ -98,7 +80,7 @@ export function embeddingBackward(
       workgroups: [ceilDiv(n, WG)],
     });
   }
-  const tLinks = links(engine, rows);
+  const tLinks = engine.scratch('embedding.links', rows, 'u32');
   engine.run({
     shader: 'embedding',
     entryPoint: 'backward_links',
