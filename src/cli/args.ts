@@ -4,9 +4,11 @@
 import { parseArgs } from 'node:util';
 import { Engine } from '../engine/engine.ts';
 import { nodeGpu } from '../engine/node-gpu.ts';
-import { loadCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
+import { directoryCache } from '../model/cache-node.ts';
+import { loadCheckpoint, type Checkpoint, type ModelSource } from '../model/checkpoint.ts';
 import { LlamaModel } from '../model/model.ts';
 import { parsePositionMode, type PositionMode } from '../model/positions.ts';
+import { DEFAULT_HUB_ENDPOINT, HubError, hubSource, type HubProgress } from '../model/source-hub.ts';
 import { directorySource } from '../model/source-node.ts';
 
 export class UsageError extends Error {}
@@ -38,8 +40,11 @@ export const OPTIONS = {
   'qk-norm': { type: 'boolean' },
   data: { type: 'string' },
   'save-minutes': { type: 'string' },
+  'stop-after': { type: 'string' },
   // fit-beta
   grid: { type: 'string' },
+  // eval
+  modes: { type: 'string' },
 } as const;
 
 export type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -81,9 +86,62 @@ export async function openEngine(): Promise<Engine> {
   return engine;
 }
 
+/** `--model hf:ORG/NAME[@REVISION]`: a model on the Hugging Face Hub (or the mirror HF_ENDPOINT names). */
+export const HUB_PREFIX = 'hf:';
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
+/**
+ * Download progress on stderr: on a terminal one line rewritten at most 5 times a second;
+ * otherwise (logs, CI) a line when a file is complete and one every 10 s for a long download.
+ */
+function downloadProgress(describe: string): HubProgress {
+  let lastShown = 0;
+  return (file, loaded, total) => {
+    const done = total !== undefined && loaded === total;
+    const now = Date.now();
+    const interval = process.stderr.isTTY ? 200 : 10_000;
+    if (!done && (loaded === 0 ? !process.stderr.isTTY : now - lastShown < interval)) return;
+    lastShown = now;
+    const size = total === undefined ? formatBytes(loaded) : `${formatBytes(loaded)} of ${formatBytes(total)} (${total === 0 ? 100 : Math.floor((100 * loaded) / total)}%)`;
+    progress(`download ${describe}/${file}: ${size}${done ? ', done' : ''}`);
+  };
+}
+
+/**
+ * Where `--model` points: `hf:ORG/NAME[@REVISION]` downloads from the Hub (HF_ENDPOINT from the
+ * environment, default https://huggingface.co) through the cache in DROPE_CACHE_DIR (default
+ * ~/.cache/drope-playground/hub), with progress on stderr; anything else is a checkpoint directory.
+ */
+export function modelSource(spec: string): ModelSource {
+  if (!spec.startsWith(HUB_PREFIX)) return directorySource(spec);
+  const rest = spec.slice(HUB_PREFIX.length);
+  const at = rest.indexOf('@');
+  const id = at < 0 ? rest : rest.slice(0, at);
+  const revision = at < 0 ? undefined : rest.slice(at + 1);
+  const endpoint = process.env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT;
+  try {
+    return hubSource(id, { endpoint, revision, cache: directoryCache(), onProgress: downloadProgress(`${HUB_PREFIX}${id}`) });
+  } catch (error) {
+    if (!(error instanceof HubError)) throw error;
+    const where = process.env.HF_ENDPOINT ? ` (HF_ENDPOINT=${process.env.HF_ENDPOINT})` : '';
+    throw new UsageError(`--model ${spec}${where}: ${error.message}`);
+  }
+}
+
 export async function openModel(args: Args, checkpoint?: Checkpoint): Promise<{ engine: Engine; model: LlamaModel; dir: string }> {
   const dir = required(args, 'model');
-  const loaded = checkpoint ?? (await loadCheckpoint(directorySource(dir)));
+  const loaded = checkpoint ?? (await loadCheckpoint(modelSource(dir)));
   const engine = await openEngine();
   return { engine, model: LlamaModel.fromCheckpoint(engine, loaded), dir };
 }

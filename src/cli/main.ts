@@ -7,16 +7,20 @@
 //   npm run cli -- train  --out DIR (--init random --config CONFIG.json | --from DIR) --pos MODE
 //                         --steps N --ctx C --batch B --lr PEAK [--warmup W] [--seed S] [--resume] [--qk-norm]
 //   npm run cli -- fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...]
+//   npm run cli -- eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C]
+//                         [--beta-c C] [--modes rope,pi,ntk,yarn,dynamic,none] [--out EVAL.json]
+// --model DIR may also be hf:ORG/NAME[@REVISION]: a model on the Hugging Face Hub (args.ts modelSource).
 // Progress goes to stderr; any error is one line on stderr and a non-zero exit.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { perplexityByLength } from '../eval/perplexity.ts';
+import { loadCheckpoint } from '../model/checkpoint.ts';
 import { formatPositionMode } from '../model/positions.ts';
 import { writeSafetensors } from '../model/safetensors.ts';
-import { directorySource } from '../model/source-node.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
-import { number, openModel, OPTIONS, positions, progress, progressDone, required, UsageError, type Args } from './args.ts';
+import { modelSource, number, openModel, OPTIONS, positions, progress, progressDone, required, UsageError, type Args } from './args.ts';
+import { evalCurves } from './eval.ts';
 import { readIds } from './ids.ts';
 import { fitBeta, grads, train } from './train.ts';
 
@@ -26,9 +30,13 @@ const USAGE = `usage: npm run cli -- <command> [options]
   ppl    --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--pos MODE] [--beta-c C] [--train-ctx C] [--json]
   grads  --model DIR --ids IDS.json --out OUT.safetensors [--pos MODE]
   train  --out DIR (--init random --config CONFIG.json | --from DIR) --pos MODE --steps N --ctx C --batch B --lr PEAK
-         [--warmup W] [--seed S] [--resume] [--qk-norm] [--data DIR] [--save-minutes M]
+         [--warmup W] [--seed S] [--resume] [--qk-norm] [--data DIR] [--save-minutes M] [--stop-after S]
   fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...] [--tokens N] [--train-ctx C] [--pos MODE]
-MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says)`;
+  eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C] [--beta-c C]
+         [--modes rope,pi,ntk,yarn,dynamic,none] [--out EVAL.json]   (perplexity curves of every mode)
+MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says)
+--model takes a checkpoint directory or hf:ORG/NAME[@REVISION], a Hugging Face Hub model (HF_ENDPOINT, default
+https://huggingface.co; downloads cached in DROPE_CACHE_DIR, default ~/.cache/drope-playground/hub)`;
 
 async function info(args: Args): Promise<void> {
   const { engine, model, dir } = await openModel(args);
@@ -87,9 +95,9 @@ async function ppl(args: Args): Promise<void> {
   } catch (e) {
     throw new Error(`cannot read ${textPath}: ${(e as Error).message}`);
   }
-  const dir = required(args, 'model');
-  const tokenizer = await loadTokenizer(directorySource(dir));
-  const { engine, model } = await openModel(args);
+  const source = modelSource(required(args, 'model'));
+  const tokenizer = await loadTokenizer(source);
+  const { engine, model } = await openModel(args, await loadCheckpoint(source));
   const trainContext = number(args['train-ctx'], 'train-ctx', model.config.maxPositionEmbeddings, (n) => n > 0);
   const tokens = tokenizer.encode(text).slice(0, maxTokens);
   const started = Date.now();
@@ -111,7 +119,7 @@ async function ppl(args: Args): Promise<void> {
   engine.destroy();
 }
 
-const COMMANDS: Record<string, (args: Args) => Promise<void>> = { info, logits, ppl, grads, train, 'fit-beta': fitBeta };
+const COMMANDS: Record<string, (args: Args) => Promise<void>> = { info, logits, ppl, grads, train, 'fit-beta': fitBeta, eval: evalCurves };
 
 async function main(argv: string[]): Promise<number> {
   let parsed;

@@ -1,17 +1,18 @@
 // Training commands of the CLI: `grads` (the gradient oracle check), `train` (pretraining and
 // DroPE recalibration, resumable) and `fit-beta` (DroPE's logit-scale c on held-out text).
 
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logitScale, perplexityByLength } from '../eval/perplexity.ts';
 import { byteLevelTokenizerJson } from '../model/byte-tokenizer.ts';
-import { expectedTensorShapes, loadCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
+import { expectedTensorShapes, loadCheckpoint, WEIGHTS_FILE, type Checkpoint } from '../model/checkpoint.ts';
 import { parseConfig } from '../model/config.ts';
 import { initializeCheckpoint } from '../model/init.ts';
 import { LlamaModel } from '../model/model.ts';
 import { formatPositionMode, parsePositionMode } from '../model/positions.ts';
-import { writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
+import { parseSafetensors, writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
 import { serializeCheckpoint } from '../model/save.ts';
 import { saveCheckpointDirectory } from '../model/save-node.ts';
 import { directorySource } from '../model/source-node.ts';
@@ -21,6 +22,7 @@ import { NonFiniteError, Trainer, TRAINER_STATE_FILE } from '../train/trainer.ts
 import {
   formatDuration,
   isPositiveInteger,
+  modelSource,
   number,
   numberList,
   openEngine,
@@ -106,7 +108,23 @@ async function startingPoint(args: Args): Promise<{ checkpoint: Checkpoint; toke
   return { checkpoint: { config, tensors }, tokenizerJson };
 }
 
-/** `train`: pretraining or recalibration with checkpoints every few minutes and exact resume. */
+/** Hex SHA-256 of the weights file: the trainer state names the weights it belongs with. */
+const fingerprint = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const WEIGHTS_FINGERPRINT_KEY = 'weights_sha256';
+
+/** Whether `dir` exists and holds anything: a run, a checkpoint, other files. */
+function nonEmptyDirectory(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  if (!statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} exists and is not a directory`);
+  return readdirSync(dir).length > 0;
+}
+
+/**
+ * `train`: pretraining or recalibration with checkpoints every few minutes and exact resume.
+ * `--steps` is the run's total (the learning-rate schedule spans it); `--stop-after S` stops after
+ * step S with a checkpoint, and `--resume` with the same options continues to the total, exactly
+ * as an uninterrupted run (or one resumed from a periodic checkpoint after a crash) would.
+ */
 export async function train(args: Args): Promise<void> {
   const out = required(args, 'out');
   const pos = parsePositionMode(required(args, 'pos'));
@@ -121,12 +139,24 @@ export async function train(args: Args): Promise<void> {
   };
   options.warmup = number(args.warmup, 'warmup', Math.round(options.steps * 0.04), (n) => Number.isInteger(n) && n >= 0);
   const saveSeconds = number(args['save-minutes'], 'save-minutes', 5, (n) => n > 0) * 60;
+  const stopAfter = number(args['stop-after'], 'stop-after', options.steps, isPositiveInteger);
+  if (stopAfter > options.steps) throw new UsageError(`--stop-after ${stopAfter} is past the run's last step (--steps ${options.steps})`);
   const resuming = Boolean(args.resume) && existsSync(join(out, TRAINER_STATE_FILE));
   if (!args.resume && existsSync(join(out, TRAINER_STATE_FILE))) {
     throw new UsageError(`${out} already holds a training run: add --resume to continue it, or choose another --out`);
   }
+  // Saving writes config.json and model.safetensors into --out: never over a checkpoint (e.g. the
+  // --from directory itself) or other files that are not this run's.
+  if (!resuming && nonEmptyDirectory(out)) {
+    throw new UsageError(`${out} is not empty and holds no training run (no ${TRAINER_STATE_FILE}): choose a new or empty --out`);
+  }
 
   const start = resuming ? null : await startingPoint(args);
+  let stateBytes: Uint8Array | null = null;
+  if (resuming) {
+    stateBytes = new Uint8Array(await readFile(join(out, TRAINER_STATE_FILE)));
+    await checkWeightsBelong(out, stateBytes);
+  }
   const checkpoint = start?.checkpoint ?? (await loadCheckpoint(directorySource(out)));
   const tokenizerJson = start?.tokenizerJson ?? (await directorySource(out).readText('tokenizer.json'));
   const tokenizer = await tokenizerFromJson(JSON.parse(tokenizerJson), undefined, join(out, 'tokenizer.json'));
@@ -134,11 +164,18 @@ export async function train(args: Args): Promise<void> {
   const engine = await openEngine();
   const model = LlamaModel.fromCheckpoint(engine, checkpoint);
   const trainer = new Trainer(model, data, options);
-  if (resuming) trainer.restoreState(new Uint8Array(await readFile(join(out, TRAINER_STATE_FILE))));
+  if (stateBytes) {
+    try {
+      trainer.restoreState(stateBytes);
+    } catch (e) {
+      throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`);
+    }
+  }
   const shapes = expectedTensorShapes(checkpoint.config);
 
   const save = async () => {
     const files = serializeCheckpoint(checkpoint.config.raw, await model.readWeights(), shapes, 'F32');
+    const weightsFingerprint = { [WEIGHTS_FINGERPRINT_KEY]: fingerprint(files.get(WEIGHTS_FILE)!) };
     const log = {
       positions: formatPositionMode(pos),
       options: { ...options, positions: formatPositionMode(pos) },
@@ -148,7 +185,7 @@ export async function train(args: Args): Promise<void> {
     await saveCheckpointDirectory(out, files, {
       'tokenizer.json': tokenizerJson,
       'train_log.json': `${JSON.stringify(log)}\n`,
-      [TRAINER_STATE_FILE]: await trainer.saveState(),
+      [TRAINER_STATE_FILE]: await trainer.saveState(weightsFingerprint),
     });
   };
 
@@ -158,7 +195,7 @@ export async function train(args: Args): Promise<void> {
   const startStep = trainer.step;
   let lastSave = performance.now();
   try {
-    while (!trainer.done) {
+    while (!trainer.done && trainer.step < stopAfter) {
       const record = await trainer.trainStep();
       const elapsed = (performance.now() - started) / 1000;
       const perStep = elapsed / (trainer.step - startStep);
@@ -168,7 +205,7 @@ export async function train(args: Args): Promise<void> {
         `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${trainer.step}/${options.steps} loss ${record.loss.toFixed(4)} ` +
           `lr ${record.lr.toExponential(2)} ${Math.round(record.tokens_per_s)} tok/s, ${formatDuration(perStep * (options.steps - trainer.step))} left`,
       );
-      if ((performance.now() - lastSave) / 1000 >= saveSeconds || trainer.done) {
+      if ((performance.now() - lastSave) / 1000 >= saveSeconds || trainer.done || trainer.step === stopAfter) {
         await save();
         lastSave = performance.now();
       }
@@ -183,8 +220,39 @@ export async function train(args: Args): Promise<void> {
   }
   progressDone();
   const last = trainer.log[trainer.log.length - 1];
-  console.log(JSON.stringify({ out, steps: trainer.step, final_loss: last?.loss }));
+  if (!trainer.done) progress(`train: stopped after step ${trainer.step} of ${options.steps}; run again with --resume to continue`);
+  progressDone();
+  console.log(JSON.stringify({ out, steps: trainer.step, total_steps: options.steps, final_loss: last?.loss }));
   engine.destroy();
+}
+
+/**
+ * A save writes the weights and the trainer state as separate files, each renamed into place; one
+ * interrupted between those renames leaves weights of one step beside moments of another. The
+ * trainer state records the SHA-256 of the weights it was saved with (states from before this
+ * check have none and are trusted).
+ */
+async function checkWeightsBelong(out: string, stateBytes: Uint8Array): Promise<void> {
+  let expected: string | undefined;
+  try {
+    expected = parseSafetensors(stateBytes, TRAINER_STATE_FILE).metadata[WEIGHTS_FINGERPRINT_KEY];
+  } catch (e) {
+    throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`);
+  }
+  if (expected === undefined) return;
+  const weightsPath = join(out, WEIGHTS_FILE);
+  let actual: string;
+  try {
+    actual = fingerprint(new Uint8Array(await readFile(weightsPath)));
+  } catch (e) {
+    throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`);
+  }
+  if (actual !== expected) {
+    throw new Error(
+      `cannot resume the run in ${out}: ${WEIGHTS_FILE} is not the one ${TRAINER_STATE_FILE} was saved with (was a save interrupted?), ` +
+        'so the run cannot continue exactly; start a new run',
+    );
+  }
 }
 
 /** `fit-beta`: the c of beta = 1 + c·ln(T / C_train) that minimizes held-out perplexity. */
@@ -195,8 +263,9 @@ export async function fitBeta(args: Args): Promise<void> {
   const lengths = numberList(required(args, 'lengths'), 'lengths', (n) => Number.isInteger(n) && n >= 2);
   const grid = numberList(args.grid ?? '0,0.05,0.1,0.15,0.2,0.3,0.4,0.6', 'grid', (n) => Number.isFinite(n) && n >= 0);
   const maxTokens = number(args.tokens, 'tokens', 16384, (n) => Number.isInteger(n) && n >= 2);
-  const tokenizer = await loadTokenizer(directorySource(required(args, 'model')));
-  const { engine, model } = await openModel(args);
+  const source = modelSource(required(args, 'model'));
+  const tokenizer = await loadTokenizer(source);
+  const { engine, model } = await openModel(args, await loadCheckpoint(source));
   const trainContext = number(args['train-ctx'], 'train-ctx', model.config.maxPositionEmbeddings, (n) => n > 0);
   const tokens = tokenizer.encode(text).slice(0, maxTokens);
   const scores: Record<string, Record<string, number>> = {};

@@ -119,14 +119,18 @@ export class Trainer {
     return record;
   }
 
-  /** Optimizer moments, step, data RNG and log, as one safetensors file. */
-  async saveState(): Promise<Uint8Array> {
+  /**
+   * Optimizer moments, step, data RNG and log, as one safetensors file. `extraMetadata` (e.g. a
+   * fingerprint of the weights saved beside it) is stored too; it cannot replace the trainer's keys.
+   */
+  async saveState(extraMetadata: Record<string, string> = {}): Promise<Uint8Array> {
     const tensors: Record<string, WritableTensor> = {};
     for (const [name, { m, v }] of this.moments) {
       tensors[`m.${name}`] = { dtype: 'F32', shape: [...m.shape], data: await this.engine.read(m) };
       tensors[`v.${name}`] = { dtype: 'F32', shape: [...v.shape], data: await this.engine.read(v) };
     }
     return writeSafetensors(tensors, {
+      ...extraMetadata,
       format: TRAINER_STATE_FORMAT,
       version: TRAINER_STATE_VERSION,
       step: String(this.step),
@@ -147,7 +151,9 @@ export class Trainer {
     const saved = JSON.parse(meta.options) as Record<string, unknown>;
     for (const key of ['ctx', 'batch', 'lr', 'warmup', 'seed', 'steps', 'weightDecay', 'maxGradNorm'] as const) {
       if (saved[key] !== this.options[key]) {
-        throw new Error(`cannot resume: the saved run has ${key} = ${saved[key]}, this one ${this.options[key]}`);
+        // The schedule spans the total steps, so a run continues only to the total it started with.
+        const why = key === 'steps' ? ' (the learning-rate schedule spans the total steps, so a resumed run keeps its total)' : '';
+        throw new Error(`cannot resume: the saved run has ${key} = ${saved[key]}, this one ${this.options[key]}${why}`);
       }
     }
     if (formatPositionMode(parsePositionMode(String(saved.positions))) !== formatPositionMode(this.options.positions)) {

@@ -1,0 +1,129 @@
+// `eval`: perplexity against length for every position mode in one run, the model loaded and the
+// text tokenized once, written as a perplexity-curve file (src/eval/curves.ts: which series, the
+// mode of each at each length, and the file format the web app reads).
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import {
+  defaultSeriesKinds,
+  parseEvalJson,
+  parseSeriesKinds,
+  planSeries,
+  seriesRecord,
+  EVAL_FORMAT,
+  EVAL_VERSION,
+  type EvalFile,
+} from '../eval/curves.ts';
+import { perplexityByLength } from '../eval/perplexity.ts';
+import { loadCheckpoint } from '../model/checkpoint.ts';
+import { loadTokenizer } from '../model/tokenizer.ts';
+import {
+  formatDuration,
+  HUB_PREFIX,
+  modelSource,
+  number,
+  numberList,
+  openModel,
+  progress,
+  progressDone,
+  required,
+  UsageError,
+  type Args,
+} from './args.ts';
+
+export async function evalCurves(args: Args): Promise<void> {
+  const textPath = required(args, 'text');
+  const lengths = numberList(required(args, 'lengths'), 'lengths', (n) => Number.isInteger(n) && n >= 2).sort((a, b) => a - b);
+  const repeated = lengths.find((L, i) => i > 0 && L === lengths[i - 1]);
+  if (repeated !== undefined) throw new UsageError(`--lengths lists ${repeated} twice`);
+  const maxTokens = number(args.tokens, 'tokens', 16384, (n) => Number.isInteger(n) && n >= 2);
+  const betaCGiven = args['beta-c'] !== undefined;
+  const betaC = number(args['beta-c'], 'beta-c', 0, (n) => Number.isFinite(n) && n >= 0);
+  let requested;
+  try {
+    requested = args.modes === undefined ? undefined : parseSeriesKinds(args.modes);
+  } catch (e) {
+    throw new UsageError(`--modes: ${(e as Error).message}`);
+  }
+  if (requested && betaCGiven && !requested.includes('none')) {
+    throw new UsageError('--beta-c scales the "none" series, which --modes leaves out: add none to --modes');
+  }
+  if (args.pos !== undefined) throw new UsageError('eval runs every position mode: choose the series with --modes, not --pos');
+
+  let text: string;
+  try {
+    text = await readFile(textPath, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${textPath}: ${(e as Error).message}`);
+  }
+  const dir = required(args, 'model');
+  const source = modelSource(dir);
+  const tokenizer = await loadTokenizer(source);
+  const { engine, model } = await openModel(args, await loadCheckpoint(source));
+  const config = model.config;
+  const trainContext = number(args['train-ctx'], 'train-ctx', config.maxPositionEmbeddings, (n) => Number.isFinite(n) && n > 0);
+  const tokens = tokenizer.encode(text).slice(0, maxTokens);
+  const longest = lengths[lengths.length - 1];
+  if (tokens.length < longest) throw new Error(`${textPath} has ${tokens.length} tokens, fewer than one window of ${longest}`);
+
+  const kinds = requested ?? defaultSeriesKinds(config.attentionType, betaCGiven);
+  const plans = planSeries(kinds, lengths, {
+    trainContext,
+    maxPositionEmbeddings: config.maxPositionEmbeddings,
+    betaC,
+    attentionType: config.attentionType,
+  });
+
+  // Progress over all series together: every series runs the same windows.
+  const windowsPerSeries = lengths.reduce((sum, L) => sum + Math.floor(tokens.length / L), 0);
+  const totalWindows = windowsPerSeries * plans.length;
+  const started = Date.now();
+  const series = [];
+  for (const [i, plan] of plans.entries()) {
+    const result = await perplexityByLength(model, tokens, {
+      lengths,
+      positions: (L) => plan.modes.get(L)!,
+      betaC: plan.beta_c,
+      trainContext,
+      onProgress: (done, total, L) => {
+        const allDone = i * windowsPerSeries + done;
+        const elapsed = (Date.now() - started) / 1000;
+        const left = (elapsed * (totalWindows - allDone)) / allDone;
+        progress(`eval: ${plan.label} (${i + 1}/${plans.length}), length ${L}, window ${done}/${total}, ${formatDuration(elapsed)} elapsed, ~${formatDuration(left)} left`);
+      },
+    });
+    series.push(seriesRecord(plan, result));
+  }
+  progressDone();
+  engine.destroy();
+
+  const file: EvalFile = {
+    format: EVAL_FORMAT,
+    version: EVAL_VERSION,
+    // A directory's name, or the Hub id as given (hf:ORG/NAME[@REVISION]).
+    model: dir.startsWith(HUB_PREFIX) ? dir : basename(resolve(dir)),
+    text: basename(textPath),
+    tokens: tokens.length,
+    train_ctx: trainContext,
+    lengths,
+    series,
+  };
+  // What the web app will read back must pass its reader.
+  parseEvalJson(file, 'the eval result');
+
+  if (args.out === undefined) {
+    console.log(JSON.stringify(file));
+    return;
+  }
+  await writeFile(args.out, `${JSON.stringify(file, null, 2)}\n`).catch((e: Error) => {
+    throw new Error(`cannot write ${args.out}: ${e.message}`);
+  });
+  // A table for the reader; the file holds the numbers.
+  const width = Math.max(10, ...series.map((s) => s.label.length + 2));
+  console.log(['length'.padStart(8), ...series.map((s) => s.label.padStart(width))].join(''));
+  for (const L of lengths) {
+    console.log([String(L).padStart(8), ...series.map((s) => s.ppl[String(L)].toFixed(3).padStart(width))].join(''));
+  }
+  progress(`wrote ${series.length} series × ${lengths.length} lengths to ${args.out}`);
+  progressDone();
+}
