@@ -41,6 +41,8 @@ export const OPTIONS = {
   data: { type: 'string' },
   'save-minutes': { type: 'string' },
   'stop-after': { type: 'string' },
+  // convert
+  dtype: { type: 'string' },
   // fit-beta
   grid: { type: 'string' },
   // eval

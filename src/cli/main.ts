@@ -21,6 +21,7 @@ import { writeSafetensors } from '../model/safetensors.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import { modelSource, number, openModel, OPTIONS, positions, progress, progressDone, required, UsageError, type Args } from './args.ts';
 import { evalCurves } from './eval.ts';
+import { convert } from './convert.ts';
 import { readIds } from './ids.ts';
 import { fitBeta, grads, train } from './train.ts';
 
@@ -34,6 +35,7 @@ const USAGE = `usage: npm run cli -- <command> [options]
   fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...] [--tokens N] [--train-ctx C] [--pos MODE]
   eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C] [--beta-c C]
          [--modes rope,pi,ntk,yarn,dynamic,none] [--out EVAL.json]   (perplexity curves of every mode)
+  convert --model DIR --out DIR [--dtype F16|BF16|F32]   (re-save the weights in another dtype)
 MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says)
 --model takes a checkpoint directory or hf:ORG/NAME[@REVISION], a Hugging Face Hub model (HF_ENDPOINT, default
 https://huggingface.co; downloads cached in DROPE_CACHE_DIR, default ~/.cache/drope-playground/hub)`;
@@ -119,7 +121,7 @@ async function ppl(args: Args): Promise<void> {
   engine.destroy();
 }
 
-const COMMANDS: Record<string, (args: Args) => Promise<void>> = { info, logits, ppl, grads, train, 'fit-beta': fitBeta, eval: evalCurves };
+const COMMANDS: Record<string, (args: Args) => Promise<void>> = { info, logits, ppl, grads, train, 'fit-beta': fitBeta, eval: evalCurves, convert };
 
 async function main(argv: string[]): Promise<number> {
   let parsed;

@@ -211,13 +211,12 @@ warnIfNoFixtures('the CLI logits test against the transformers fixtures');
 describe.skipIf(!haveFixtures)('logits vs the transformers fixtures', () => {
   const T = 48;
 
-  async function logitsRun(name: string, extra: string[] = []) {
-    const dir = join(FIXTURES, name);
-    const expected = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))), `${name}/expected.safetensors`);
+  async function logitsRun(name: string, extra: string[] = [], dir = join(FIXTURES, name)) {
+    const expected = parseSafetensors(new Uint8Array(readFileSync(join(FIXTURES, name, 'expected.safetensors'))), `${name}/expected.safetensors`);
     const ids = expected.getI32(`T${T}.input_ids`);
     const B = ids.length / T;
     const rows = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)));
-    const tag = `${name}${extra.join('').replace(/[^a-z0-9.]/gi, '_')}`;
+    const tag = `${name}${extra.join('').replace(/[^a-z0-9.]/gi, '_')}${dir === join(FIXTURES, name) ? '' : '.converted'}`;
     const idsPath = writeJson(`${tag}.ids.json`, rows);
     const out = join(work, `${tag}.out.safetensors`);
     const run = await cli(['logits', '--model', dir, '--ids', idsPath, '--out', out, ...extra]);
@@ -241,6 +240,18 @@ describe.skipIf(!haveFixtures)('logits vs the transformers fixtures', () => {
     for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
     return m;
   };
+
+  it('convert --dtype F16 halves the weights and keeps the logits within F16 rounding', async () => {
+    const out = join(work, 'llama-rope-f16');
+    expectSuccess(await cli(['convert', '--model', join(FIXTURES, 'llama-rope'), '--out', out, '--dtype', 'F16']));
+    const weights = parseSafetensors(new Uint8Array(readFileSync(join(out, 'model.safetensors'))), 'converted');
+    expect(weights.info('model.embed_tokens.weight').dtype).toBe('F16');
+    const converted = await logitsRun('llama-rope', [], out);
+    // F16 keeps 11 significant bits: weights move by ~5e-4 relative, logits of ±20 by a few 1e-2.
+    const diff = maxAbsDiff(converted.logits, converted.want.logits);
+    expect(diff).toBeGreaterThan(0);
+    expect(diff).toBeLessThan(0.1);
+  });
 
   for (const [name, other] of [['llama-rope', 'none'], ['llama-nope', 'rope']] as const) {
     it(`${name}: matches transformers; --pos ${other} changes it${name === 'llama-rope' ? '; --beta 1.5 changes it' : ''}`, async () => {
