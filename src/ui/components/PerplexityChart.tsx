@@ -1,0 +1,134 @@
+// The main chart: perplexity against sequence length, both axes logarithmic, one line per series
+// (each with its own colour and dash pattern), the training length marked. Recharts 3 keeps its
+// accessibility layer on by default: the chart takes focus and arrow keys move the tooltip.
+// Filled dots are measured in this page, hollow ones recorded in the model's eval.json.
+
+import { memo } from 'react';
+import { CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import type { Series } from '../store/run-slice.ts';
+import { formatPpl, logTicks, seriesStyle } from './chart-style.ts';
+
+export const PERPLEXITY_CHART_TITLE = 'Perplexity vs sequence length';
+
+interface Props {
+  series: Series[];
+  lengths: number[];
+  trainContext: number | null;
+  currentId: string | null;
+  height: number;
+}
+
+type Row = Record<string, number | string | undefined>;
+
+const dataKey = (i: number) => `s${i}`;
+
+interface DotProps {
+  cx?: number;
+  cy?: number;
+  index?: number;
+  dataKey?: unknown;
+  payload?: Row;
+  stroke?: string;
+}
+
+function renderDot(props: DotProps) {
+  const key = `${String(props.dataKey)}-${props.index}`;
+  const value = props.payload?.[String(props.dataKey)];
+  if (props.cx === undefined || props.cy === undefined || value === undefined || value === null) return <g key={key} />;
+  const recorded = props.payload?.[`${String(props.dataKey)}_source`] === 'recorded';
+  return <circle key={key} cx={props.cx} cy={props.cy} r={3.5} stroke={props.stroke} strokeWidth={1.5} fill={recorded ? 'var(--card)' : props.stroke} />;
+}
+
+/** Memoized: it re-renders only when its series, lengths or highlighted series change. */
+export const PerplexityChart = memo(function PerplexityChart({ series, lengths, trainContext, currentId, height }: Props) {
+  const allLengths = [...new Set([...lengths, ...series.flatMap((s) => s.points.map((p) => p.length))])].sort((a, b) => a - b);
+  const rows: Row[] = allLengths.map((length) => {
+    const row: Row = { length };
+    series.forEach((s, i) => {
+      const point = s.points.find((p) => p.length === length);
+      if (point) {
+        row[dataKey(i)] = point.ppl;
+        row[`${dataKey(i)}_source`] = point.source;
+      }
+    });
+    return row;
+  });
+  const values = series.flatMap((s) => s.points.map((p) => p.ppl));
+  const y = logTicks(values.length ? Math.min(...values) : 1, values.length ? Math.max(...values) : 10);
+  const xDomain: [number, number] = allLengths.length ? [allLengths[0], allLengths[allLengths.length - 1]] : [1, 2];
+  const nameOf = (key: string) => series[Number(key.slice(1))]?.label ?? key;
+
+  return (
+    <LineChart
+      title={PERPLEXITY_CHART_TITLE}
+      desc="Per-token perplexity on held-out text (log scale) against the evaluated sequence length in tokens (log scale), one line per model variant and setting; the vertical line marks the training length."
+      data={rows}
+      responsive
+      style={{ width: '100%', height }}
+      margin={{ top: 24, right: 24, bottom: 28, left: 12 }}
+    >
+      <CartesianGrid stroke="var(--grid)" strokeDasharray="3 3" />
+      <XAxis
+        dataKey="length"
+        type="number"
+        scale="log"
+        domain={xDomain}
+        ticks={allLengths}
+        allowDataOverflow
+        tick={{ fill: 'var(--muted)', fontSize: 13 }}
+        stroke="var(--axis)"
+        label={{ value: 'Sequence length (tokens, log scale)', position: 'insideBottom', offset: -18, fill: 'var(--fg)', fontSize: 14 }}
+      />
+      <YAxis
+        type="number"
+        scale="log"
+        domain={y.domain}
+        ticks={y.ticks}
+        allowDataOverflow
+        tickFormatter={(v: number) => String(v)}
+        tick={{ fill: 'var(--muted)', fontSize: 13 }}
+        stroke="var(--axis)"
+        width={56}
+        label={{ value: 'Perplexity per token (log scale)', angle: -90, position: 'insideLeft', offset: 4, style: { textAnchor: 'middle' }, fill: 'var(--fg)', fontSize: 14 }}
+      />
+      <Tooltip
+        isAnimationActive={false}
+        formatter={(value, name) => [typeof value === 'number' ? formatPpl(value) : String(value), nameOf(String(name))]}
+        labelFormatter={(label) => {
+          const L = Number(label);
+          return trainContext ? `${L} tokens (${(L / trainContext).toLocaleString('en-US', { maximumFractionDigits: 2 })}× training length)` : `${L} tokens`;
+        }}
+        contentStyle={{ background: 'var(--card)', border: '1px solid var(--border)', borderRadius: 6, color: 'var(--fg)', fontSize: 14 }}
+        wrapperStyle={{ maxWidth: 'min(22rem, 80vw)', whiteSpace: 'normal', zIndex: 2 }}
+      />
+      {trainContext !== null && (
+        <ReferenceLine
+          x={trainContext}
+          stroke="var(--fg)"
+          strokeDasharray="2 2"
+          ifOverflow="extendDomain"
+          // Anchored at the line and running right, clear of the y axis's tick labels.
+          label={{ value: `training length ${trainContext}`, position: 'top', textAnchor: 'start', dx: -4, fill: 'var(--fg)', fontSize: 13 }}
+        />
+      )}
+      {series.map((s, i) => {
+        const style = seriesStyle(s.style);
+        return (
+          <Line
+            key={s.id}
+            dataKey={dataKey(i)}
+            name={dataKey(i)}
+            type="linear"
+            stroke={style.colour}
+            strokeDasharray={style.dash || undefined}
+            strokeWidth={s.id === currentId ? 3.5 : 2}
+            dot={renderDot}
+            activeDot={{ r: 5 }}
+            connectNulls
+            isAnimationActive={false}
+          />
+        );
+      })}
+    </LineChart>
+  );
+});

@@ -1,0 +1,182 @@
+// The results column: the chart with its legend, what is being measured (progress, Cancel), and
+// the "Show data" table of the same numbers.
+
+import { useDeferredValue, useEffect, useState } from 'react';
+import type { Controller } from '../controller.ts';
+import { evaluationLengths } from '../settings.ts';
+import type { Series } from '../store/run-slice.ts';
+import { currentSeriesId, fitting, recalibrating, useApp, useAppShallow } from '../store/store.ts';
+import { formatPpl, seriesStyle } from './chart-style.ts';
+import { PERPLEXITY_CHART_TITLE, PerplexityChart } from './PerplexityChart.tsx';
+
+/** Chart height: shorter on a phone, where the legend wraps below it. */
+function useChartHeight(): number {
+  const query = '(max-width: 640px)';
+  const [narrow, setNarrow] = useState(() => window.matchMedia(query).matches);
+  useEffect(() => {
+    const list = window.matchMedia(query);
+    const update = () => setNarrow(list.matches);
+    list.addEventListener('change', update);
+    return () => list.removeEventListener('change', update);
+  }, []);
+  return narrow ? 300 : 430;
+}
+
+function Swatch({ style }: { style: number }) {
+  const { colour, dash } = seriesStyle(style);
+  return (
+    <svg className="swatch" width="36" height="12" aria-hidden="true">
+      <line x1="1" y1="6" x2="35" y2="6" stroke={colour} strokeWidth="3" strokeDasharray={dash || undefined} />
+    </svg>
+  );
+}
+
+function Legend({ series, currentId, trainContext }: { series: Series[]; currentId: string | null; trainContext: number | null }) {
+  return (
+    <ul className="legend" aria-label="Legend">
+      {series.map((s) => (
+        <li key={s.id} className={s.id === currentId ? 'current' : undefined}>
+          <Swatch style={s.style} />
+          <span>{s.label}</span>
+          {s.id === currentId && <span className="tag">current</span>}
+        </li>
+      ))}
+      {trainContext !== null && (
+        <li>
+          <svg className="swatch" width="36" height="12" aria-hidden="true">
+            <line x1="18" y1="0" x2="18" y2="12" stroke="currentColor" strokeWidth="2" strokeDasharray="2 2" />
+          </svg>
+          <span>Training length ({trainContext} tokens)</span>
+        </li>
+      )}
+    </ul>
+  );
+}
+
+function DataTable({ series, lengths }: { series: Series[]; lengths: number[] }) {
+  const hasRecorded = series.some((s) => s.points.some((p) => p.source === 'recorded'));
+  return (
+    <>
+      {hasRecorded && (
+        <p className="small muted table-note">* recorded in the model’s eval.json; the other values were measured in this page.</p>
+      )}
+      <div className="table-scroll" tabIndex={0} role="region" aria-label="Plotted values">
+        <table className="data">
+          <caption>Perplexity by sequence length (tokens)</caption>
+          <thead>
+            <tr>
+              <th scope="col">Series</th>
+              {lengths.map((L) => (
+                <th key={L} scope="col" className="num">
+                  {L}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {series.map((s) => (
+              <tr key={s.id}>
+                <th scope="row">{s.label}</th>
+                {lengths.map((L) => {
+                  const p = s.points.find((point) => point.length === L);
+                  return (
+                    <td key={L} className="num">
+                      {p ? `${formatPpl(p.ppl)}${p.source === 'recorded' ? '*' : ''}` : '–'}
+                    </td>
+                  );
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function EvaluationStatus({ controller }: { controller: Controller }) {
+  const evaluation = useApp((s) => s.evaluation);
+  const gpuReady = useApp((s) => s.gpu.kind === 'ready');
+  const weights = useApp((s) => s.weights.kind);
+  const busy = useApp((s) => recalibrating(s) || fitting(s));
+  const missing = useApp((s) => controller.missingLengths(s).length);
+
+  if (evaluation) {
+    return (
+      <div className="status-row">
+        <div className="grow">
+          <p className="status-text" role="status">
+            Measuring {evaluation.label}
+            {evaluation.total > 0 ? `: length ${evaluation.length}, ${evaluation.done} of ${evaluation.total} windows` : '…'}
+          </p>
+          <progress aria-label="Evaluation progress" max={evaluation.total || 1} value={evaluation.total ? evaluation.done : undefined} />
+        </div>
+        <button type="button" onClick={() => controller.cancel()}>
+          Cancel
+        </button>
+      </div>
+    );
+  }
+  let text: string;
+  if (!gpuReady) text = 'Showing recorded curves only: measuring needs WebGPU.';
+  else if (weights === 'loading') text = 'Loading the model’s weights…';
+  else if (weights !== 'ready') text = '';
+  else if (busy) text = 'Measuring waits while the worker trains or fits c.';
+  else if (missing > 0) text = 'The current settings are not fully measured.';
+  else text = 'Every length of the current settings is measured.';
+  return (
+    <div className="status-row">
+      <p className="status-text grow" role="status">
+        {text}
+      </p>
+      {gpuReady && weights === 'ready' && !busy && missing > 0 && (
+        <button type="button" onClick={() => controller.evaluate()}>
+          Evaluate
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function PerplexityPanel({ controller }: { controller: Controller }) {
+  const series = useApp((s) => s.series);
+  const trainContext = useApp((s) => s.meta?.trainContext ?? null);
+  const currentId = useApp(currentSeriesId);
+  const showData = useApp((s) => s.showData);
+  const toggleShowData = useApp((s) => s.toggleShowData);
+  const lengths = useAppShallow((s) => {
+    const base = s.meta ? evaluationLengths(s.meta.trainContext) : [];
+    return [...new Set([...base, ...s.series.flatMap((x) => x.points.map((p) => p.length))])].sort((a, b) => a - b);
+  });
+  const height = useChartHeight();
+  // The chart renders at transition priority (interruptible), a step behind the legend and table,
+  // so a burst of measurements never holds the main thread for a whole frame.
+  const chartSeries = useDeferredValue(series);
+  const chartCurrentId = useDeferredValue(currentId);
+
+  return (
+    <section className="card results" aria-labelledby="results-heading">
+      <div className="card-head">
+        <h2 id="results-heading">{PERPLEXITY_CHART_TITLE}</h2>
+        <button type="button" className="toggle" aria-pressed={showData} onClick={toggleShowData}>
+          Show data
+        </button>
+      </div>
+      <EvaluationStatus controller={controller} />
+      <figure className="chart" aria-label={PERPLEXITY_CHART_TITLE}>
+        {series.length > 0 ? (
+          <PerplexityChart series={chartSeries} lengths={lengths} trainContext={trainContext} currentId={chartCurrentId} height={height} />
+        ) : (
+          <div className="chart-empty" style={{ height }}>
+            <p className="muted">No curves yet: choose a model, or wait for the first measurement.</p>
+          </div>
+        )}
+        <figcaption>
+          <Legend series={series} currentId={currentId} trainContext={trainContext} />
+          <p className="muted small">Filled dots: measured here. Hollow dots: recorded when the model was trained. Lower is better.</p>
+        </figcaption>
+      </figure>
+      {showData && <DataTable series={series} lengths={lengths} />}
+    </section>
+  );
+}

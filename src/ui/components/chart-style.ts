@@ -1,0 +1,37 @@
+// How series look and where log axes put their ticks. Colours start with the Okabe-Ito palette
+// (readable with the common colour-vision deficiencies); each series also gets its own dash pattern, so the
+// lines stay apart in greyscale and on a washed-out projector.
+
+// Okabe-Ito, then Tol's wine and olive: every colour reads on the light and the dark background.
+const COLOURS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#AA4499', '#999933'];
+const DASHES = ['', '8 4', '2 4', '12 4 2 4', '4 3', '16 5', '1 3', '10 3 2 3 2 3'];
+
+export interface SeriesStyle {
+  colour: string;
+  dash: string;
+}
+
+/** Style n: colours and dashes advance together but with co-prime periods past the first 8. */
+export function seriesStyle(n: number): SeriesStyle {
+  return { colour: COLOURS[n % COLOURS.length], dash: DASHES[(n + Math.floor(n / DASHES.length)) % DASHES.length] };
+}
+
+/** 1-2-5 ticks per decade covering [lo, hi] (lo > 0), with the domain rounded out to ticks. */
+export function logTicks(lo: number, hi: number): { ticks: number[]; domain: [number, number] } {
+  if (!(lo > 0) || !(hi >= lo)) return { ticks: [1, 10], domain: [1, 10] };
+  const steps = [1, 2, 5];
+  const candidates: number[] = [];
+  for (let exp = Math.floor(Math.log10(lo)) - 1; exp <= Math.ceil(Math.log10(hi)) + 1; exp++) {
+    for (const s of steps) candidates.push(Number((s * 10 ** exp).toPrecision(3)));
+  }
+  const below = candidates.filter((t) => t <= lo).pop() ?? candidates[0];
+  const above = candidates.find((t) => t >= hi) ?? candidates[candidates.length - 1];
+  const ticks = candidates.filter((t) => t >= below && t <= above);
+  return { ticks: ticks.length >= 2 ? ticks : [below, above], domain: [below, above === below ? above * 2 : above] };
+}
+
+/** Perplexity as the table and tooltip show it: 3 significant digits, no exponent. */
+export function formatPpl(ppl: number): string {
+  if (ppl >= 1000) return Math.round(ppl).toLocaleString('en-US');
+  return ppl >= 100 ? ppl.toFixed(0) : ppl >= 10 ? ppl.toFixed(1) : ppl.toFixed(2);
+}

@@ -1,0 +1,509 @@
+// The page's side of the engine worker: starts it, numbers commands, routes each event to the
+// store by its request id, and decides when to evaluate. Components read the store and call the
+// controller's actions; none of them talks to the worker.
+//
+// Evaluation is automatic: whenever the current settings (variant, RoPE, scaling, c) name a series
+// that lacks a measured point at some evaluated length, the controller asks the worker for the
+// missing lengths, after a short pause so a dragged slider asks once. A newer request cancels an
+// older one that is still running. Cancelling by hand stops that until the user asks again.
+
+import { parseConfig } from '../model/config.ts';
+import { positionModeFromConfig } from '../model/positions.ts';
+import { TRAIN_BOOKS, VALIDATION_BOOK } from '../train/data.ts';
+import { readRecordedEval, type RecordedCurve } from './recorded-curves.ts';
+import { BASE_VARIANT, effectiveMode, evaluationLengths, seriesLabel, type VariantInfo } from './settings.ts';
+import type { ModelEntry, ModelMeta } from './store/run-slice.ts';
+import { activeVariant, currentSeriesId, fitting, recalibrating, type AppState, type AppStore } from './store/store.ts';
+import { parseUrlConfig, syncUrl } from './store/url-state.ts';
+import type { CommandBody, WorkerEvent } from './worker/protocol.ts';
+
+/** How long settings must stay still before an evaluation starts. */
+const EVALUATE_DELAY_MS = 350;
+
+/**
+ * Worker events are applied in batches at most this often: one store update, so one React render,
+ * per batch, however fast points, progress and training steps arrive.
+ */
+const EVENT_BATCH_MS = 100;
+
+/** The c values "Fit c" tries (the slider's range, denser where the reference runs found the best c). */
+export const FIT_GRID = [0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1];
+
+type Route =
+  | { kind: 'init' }
+  | { kind: 'load'; name: string }
+  | { kind: 'evaluate'; seriesId: string; label: string }
+  | { kind: 'fit' }
+  | { kind: 'drop' }
+  | { kind: 'recalibrate' };
+
+/** Paths under the site's base (Vite's BASE_URL), as absolute URLs the worker can fetch. */
+function siteUrl(path: string): string {
+  return new URL(`${import.meta.env.BASE_URL}${path}`, window.location.href).href;
+}
+
+/** Why there is no WebGPU, as far as the page can tell without asking the worker. */
+export function pageWebGpuProblem(): string | null {
+  if (!window.isSecureContext) {
+    return 'This page is not a secure context, and browsers expose WebGPU only over https or on localhost.';
+  }
+  if (!navigator.gpu) return 'This browser does not expose WebGPU (navigator.gpu is missing).';
+  return null;
+}
+
+/** A file's text, or undefined when it is missing (a dev server answers that with its index.html). */
+async function fetchText(url: string): Promise<string | undefined> {
+  const response = await fetch(url);
+  if (!response.ok || (response.headers.get('content-type') ?? '').includes('text/html')) return undefined;
+  return response.text();
+}
+
+async function fetchJson(url: string): Promise<unknown | undefined> {
+  const text = await fetchText(url);
+  return text === undefined ? undefined : JSON.parse(text);
+}
+
+function readModelIndex(json: unknown): ModelEntry[] {
+  if (!Array.isArray(json)) return [];
+  const models: ModelEntry[] = [];
+  for (const item of json) {
+    if (typeof item !== 'object' || item === null) continue;
+    const { name, label, description } = item as Record<string, unknown>;
+    if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) continue;
+    models.push({ name, label: typeof label === 'string' ? label : name, description: typeof description === 'string' ? description : '' });
+  }
+  return models;
+}
+
+function compactCount(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : String(n);
+}
+
+export class Controller {
+  private readonly store: AppStore;
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly routes = new Map<number, Route>();
+  private evaluateTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Series whose evaluation the user cancelled: not restarted automatically. */
+  private readonly held = new Set<string>();
+  private modelToken = 0;
+  private stopListening: (() => void) | null = null;
+  private lastTrigger = '';
+  private pendingEvents: WorkerEvent[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastFlush = -Infinity;
+
+  constructor(store: AppStore) {
+    this.store = store;
+  }
+
+  private get state(): AppState {
+    return this.store.getState();
+  }
+
+  /** Reads the URL, checks for WebGPU, starts the worker and reads the model index. */
+  start(): void {
+    this.state.replaceConfig(parseUrlConfig(window.location.search));
+    syncUrl(this.state.config, window);
+    this.stopListening = this.store.subscribe((state, previous) => {
+      if (state.config !== previous.config) syncUrl(state.config, window);
+      if (state.config.model !== previous.config.model) void this.selectModel(state.config.model);
+      // Only what decides whether to evaluate: progress events alone must not push the timer back.
+      const trigger = this.evaluationTrigger(state);
+      if (trigger !== this.lastTrigger) {
+        this.lastTrigger = trigger;
+        this.scheduleEvaluation();
+      }
+    });
+    this.startWorker();
+    void this.readIndex();
+  }
+
+  stop(): void {
+    this.stopListening?.();
+    this.worker?.terminate();
+    this.worker = null;
+  }
+
+  // ------------------------------------------------------------------------------ worker
+
+  private startWorker(): void {
+    const problem = pageWebGpuProblem();
+    if (problem) {
+      this.state.setGpu({ kind: 'unavailable', reason: problem });
+      return;
+    }
+    this.state.setGpu({ kind: 'checking' });
+    const worker = new Worker(new URL('./worker/engine-worker.ts', import.meta.url), { type: 'module', name: 'engine' });
+    worker.onmessage = (event: MessageEvent<WorkerEvent>) => this.queueEvent(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.state.setGpu({ kind: 'failed', message: `the engine worker failed: ${event.message || 'it could not start'}` });
+    };
+    this.worker = worker;
+    this.send({ type: 'init' }, { kind: 'init' });
+  }
+
+  private send(command: CommandBody, route?: Route): number {
+    const id = this.nextId++;
+    if (route) this.routes.set(id, route);
+    this.worker?.postMessage({ ...command, id });
+    return id;
+  }
+
+  /** After a lost device: a fresh worker and device, the model reloaded (variants made here are gone). */
+  restart(): void {
+    this.worker?.terminate();
+    this.worker = null;
+    this.routes.clear();
+    this.pendingEvents = [];
+    const s = this.state;
+    const base = s.variants.find((v) => v.id === BASE_VARIANT);
+    this.store.setState({
+      evaluation: null,
+      fit: null,
+      recalibration: null,
+      notice: null,
+      weights: { kind: 'idle' },
+      variants: base ? [base] : [],
+      activeVariant: BASE_VARIANT,
+    });
+    this.startWorker();
+  }
+
+  // ------------------------------------------------------------------------------ models
+
+  private async readIndex(): Promise<void> {
+    let models: ModelEntry[] = [];
+    try {
+      models = readModelIndex(await fetchJson(siteUrl('models/index.json')));
+    } catch {
+      models = [];
+    }
+    if (models.length === 0) {
+      this.state.setModels({ kind: 'missing', message: 'No models are published yet: /models/index.json lists none.' });
+      return;
+    }
+    this.state.setModels({ kind: 'ready', models });
+    const wanted = this.state.config.model;
+    const name = models.some((m) => m.name === wanted) ? wanted : models[0].name;
+    if (name !== wanted) this.state.setSetting('model', name);
+    else void this.selectModel(name);
+  }
+
+  /** Reads config.json and eval.json on the page (no GPU needed), shows the recorded curves, loads weights. */
+  private async selectModel(name: string): Promise<void> {
+    const token = ++this.modelToken;
+    const models = this.state.models;
+    const entry = models.kind === 'ready' ? models.models.find((m) => m.name === name) : undefined;
+    if (!entry) return;
+    const base = siteUrl(`models/${name}/`);
+    let meta: ModelMeta | null = null;
+    let variant: VariantInfo | null = null;
+    let recorded: RecordedCurve[] = [];
+    let problem: string | null = null;
+    try {
+      const [rawConfig, evalText] = await Promise.all([fetchJson(`${base}config.json`), fetchText(`${base}eval.json`).catch(() => undefined)]);
+      if (rawConfig === undefined) throw new Error(`${base}config.json is missing`);
+      const config = parseConfig(rawConfig);
+      const hasRope = positionModeFromConfig(config.raw).kind !== 'none';
+      const M = config.maxPositionEmbeddings;
+      // eval.json's text: parseEvalJson reports bad JSON itself, naming the file.
+      const recordedEval = readRecordedEval(evalText, { trainContext: M, maxPositionEmbeddings: M }, `${name}/eval.json`);
+      recorded = recordedEval.curves;
+      meta = {
+        name,
+        trainContext: M,
+        hasRope,
+        summary: `${config.numLayers} layers, ${config.numHeads} heads, hidden size ${config.hiddenSize}, vocabulary ${compactCount(config.vocabSize)}`,
+        recordedProblem: recordedEval.problem,
+      };
+      variant = { id: BASE_VARIANT, label: hasRope ? 'RoPE' : entry.label, kind: 'base', hasRope, detail: 'As trained' };
+    } catch (error) {
+      problem = `Cannot read ${name}: ${(error as Error).message}`;
+    }
+    if (token !== this.modelToken) return;
+    this.held.clear();
+    this.stopRunning();
+    this.state.startModel(meta, recorded, variant);
+    if (problem) {
+      this.state.setWeights({ kind: 'failed', name, message: problem });
+      return;
+    }
+    this.loadWeights();
+  }
+
+  /** Asks the worker to end whatever it runs for the page (a model switch makes it moot). */
+  private stopRunning(): void {
+    const s = this.state;
+    if (s.evaluation) this.send({ type: 'cancel', target: s.evaluation.requestId });
+    if (s.fit && fitting(s)) this.send({ type: 'cancel', target: s.fit.requestId });
+    if (s.recalibration && recalibrating(s)) this.send({ type: 'stop', target: s.recalibration.requestId });
+  }
+
+  private loadWeights(): void {
+    const { gpu, meta, weights } = this.state;
+    if (gpu.kind !== 'ready' || !meta || weights.kind !== 'idle') return;
+    this.state.setWeights({ kind: 'loading', name: meta.name });
+    this.send(
+      { type: 'loadModel', name: meta.name, baseUrl: siteUrl(`models/${meta.name}/`), validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`) },
+      { kind: 'load', name: meta.name },
+    );
+  }
+
+  // ------------------------------------------------------------------------------ evaluation
+
+  private evaluationTrigger(s: AppState): string {
+    return JSON.stringify([currentSeriesId(s), s.gpu.kind, s.weights.kind, recalibrating(s), fitting(s), s.evaluation?.seriesId ?? null, this.missingLengths(s).length]);
+  }
+
+  private scheduleEvaluation(): void {
+    if (this.evaluateTimer !== null) clearTimeout(this.evaluateTimer);
+    this.evaluateTimer = setTimeout(() => {
+      this.evaluateTimer = null;
+      this.evaluateIfNeeded(false);
+    }, EVALUATE_DELAY_MS);
+  }
+
+  /** The lengths the current series still lacks a measured point at. */
+  missingLengths(state: AppState = this.state): number[] {
+    const id = currentSeriesId(state);
+    if (!id || !state.meta) return [];
+    const measured = new Set(
+      state.series
+        .find((s) => s.id === id)
+        ?.points.filter((p) => p.source === 'measured')
+        .map((p) => p.length) ?? [],
+    );
+    return evaluationLengths(state.meta.trainContext).filter((L) => !measured.has(L));
+  }
+
+  private evaluateIfNeeded(byHand: boolean): void {
+    const s = this.state;
+    const variant = activeVariant(s);
+    const id = currentSeriesId(s);
+    if (s.gpu.kind !== 'ready' || s.weights.kind !== 'ready' || !variant || !id || recalibrating(s) || fitting(s)) return;
+    if (s.evaluation?.seriesId === id) return;
+    if (byHand) this.held.delete(id);
+    if (this.held.has(id)) return;
+    const lengths = this.missingLengths(s);
+    if (lengths.length === 0) return;
+    if (s.evaluation) this.send({ type: 'cancel', target: s.evaluation.requestId });
+    const mode = effectiveMode(s.config, variant.hasRope);
+    const label = seriesLabel(variant, mode, s.config.c);
+    const settings = { rope: s.config.rope, scaling: s.config.scaling, c: s.config.c };
+    const requestId = this.send({ type: 'evaluate', variant: variant.id, settings, lengths, tokens: s.config.tokens }, { kind: 'evaluate', seriesId: id, label });
+    s.setNotice(null);
+    s.setEvaluation({ requestId, seriesId: id, label, done: 0, total: 0, length: lengths[0] });
+  }
+
+  /** The "Evaluate" button: measure the current settings now (also after a cancel). */
+  evaluate(): void {
+    this.evaluateIfNeeded(true);
+  }
+
+  /** The "Cancel" button: stops the running evaluation or fit. */
+  cancel(): void {
+    const { evaluation, fit } = this.state;
+    if (evaluation) {
+      this.held.add(evaluation.seriesId);
+      this.send({ type: 'cancel', target: evaluation.requestId });
+      this.state.setEvaluation(null);
+    }
+    if (fit && !fit.result) {
+      this.send({ type: 'cancel', target: fit.requestId });
+      this.state.setFit(null);
+    }
+  }
+
+  /** "Fit c": the c with the lowest perplexity at the two longest lengths, for the current settings. */
+  fitC(): void {
+    const s = this.state;
+    const variant = activeVariant(s);
+    if (s.weights.kind !== 'ready' || !variant || !s.meta || fitting(s)) return;
+    const lengths = evaluationLengths(s.meta.trainContext).slice(-2);
+    const settings = { rope: s.config.rope, scaling: s.config.scaling, c: s.config.c };
+    const requestId = this.send({ type: 'fitC', variant: variant.id, settings, lengths, tokens: s.config.tokens, grid: FIT_GRID }, { kind: 'fit' });
+    s.setNotice(null);
+    s.setFit({ requestId, done: 0, total: 0 });
+  }
+
+  // ------------------------------------------------------------------------------ variants
+
+  dropRope(): void {
+    const variant = activeVariant(this.state);
+    if (!variant?.hasRope || this.state.weights.kind !== 'ready') return;
+    this.send({ type: 'dropRope', from: variant.id }, { kind: 'drop' });
+  }
+
+  recalibrate(): void {
+    const s = this.state;
+    const variant = activeVariant(s);
+    if (!variant || variant.hasRope || s.weights.kind !== 'ready' || recalibrating(s)) return;
+    // Training goes first: a running evaluation stops (and resumes by itself afterwards).
+    if (s.evaluation) {
+      this.send({ type: 'cancel', target: s.evaluation.requestId });
+      s.setEvaluation(null);
+    }
+    const { steps, lr, batch, seed } = s.config;
+    const trainUrls = TRAIN_BOOKS.map((book) => siteUrl(`data/austen/${book}`));
+    const requestId = this.send({ type: 'recalibrate', from: variant.id, steps, lr, batch, seed, trainUrls }, { kind: 'recalibrate' });
+    s.setNotice(null);
+    s.setRecalibration({ requestId, status: 'preparing', from: variant.id, steps, lr, batch, step: 0, losses: [], message: 'Starting…' });
+  }
+
+  pauseOrResume(): void {
+    const r = this.state.recalibration;
+    if (!r || !recalibrating(this.state)) return;
+    this.send({ type: r.status === 'paused' ? 'resume' : 'pause', target: r.requestId });
+  }
+
+  stopRecalibration(): void {
+    const r = this.state.recalibration;
+    if (!r || !recalibrating(this.state)) return;
+    this.send({ type: 'stop', target: r.requestId });
+    this.state.updateRecalibration(r.requestId, { message: 'Stopping after this step…' });
+  }
+
+  // ------------------------------------------------------------------------------ events
+
+  private queueEvent(event: WorkerEvent): void {
+    this.pendingEvents.push(event);
+    if (this.flushTimer !== null) return;
+    const wait = Math.max(0, this.lastFlush + EVENT_BATCH_MS - performance.now());
+    this.flushTimer = setTimeout(() => this.flushEvents(), wait);
+  }
+
+  /** Applies every queued event in one task: React renders the result once. */
+  private flushEvents(): void {
+    this.flushTimer = null;
+    this.lastFlush = performance.now();
+    const events = this.pendingEvents;
+    this.pendingEvents = [];
+    for (const event of events) this.onEvent(event);
+  }
+
+  private onEvent(event: WorkerEvent): void {
+    const s = this.state;
+    if (event.type === 'gpuFailure') {
+      s.setGpu({ kind: 'failed', message: event.message });
+      this.store.setState({ evaluation: null, fit: null });
+      const r = s.recalibration;
+      if (r && recalibrating(s)) s.updateRecalibration(r.requestId, { status: 'failed', message: event.message });
+      return;
+    }
+    const route = this.routes.get(event.id);
+    if (!route) return;
+    const finished = event.type === 'done' || event.type === 'cancelled' || event.type === 'error' || event.type === 'fitted' || event.type === 'noWebGPU' || event.type === 'ready' || event.type === 'modelLoaded';
+    if (finished) this.routes.delete(event.id);
+    switch (route.kind) {
+      case 'init':
+        if (event.type === 'ready') {
+          s.setGpu({ kind: 'ready', adapter: event.adapter });
+          this.loadWeights();
+        } else if (event.type === 'noWebGPU') s.setGpu({ kind: 'unavailable', reason: event.reason });
+        else if (event.type === 'error') s.setGpu({ kind: 'failed', message: event.message });
+        return;
+      case 'load':
+        if (s.meta?.name !== route.name) return;
+        if (event.type === 'modelLoaded') s.setWeights({ kind: 'ready', name: route.name, summary: event.summary });
+        else if (event.type === 'error') s.setWeights({ kind: 'failed', name: route.name, message: event.message });
+        this.scheduleEvaluation();
+        return;
+      case 'evaluate':
+        return this.onEvaluateEvent(event, route);
+      case 'fit':
+        return this.onFitEvent(event);
+      case 'drop':
+        if (event.type === 'variant') s.addVariant(event.variant, true);
+        else if (event.type === 'error') s.setNotice(`Drop RoPE failed: ${event.message}`);
+        return;
+      case 'recalibrate':
+        return this.onRecalibrateEvent(event);
+    }
+  }
+
+  private onEvaluateEvent(event: WorkerEvent, route: Extract<Route, { kind: 'evaluate' }>): void {
+    const s = this.state;
+    const mine = s.evaluation?.requestId === event.id;
+    switch (event.type) {
+      case 'point':
+        // Points of a cancelled request are still measurements: keep them.
+        s.addMeasuredPoint(route.seriesId, route.label, event.length, event.ppl);
+        return;
+      case 'progress':
+        if (mine) s.setEvaluation({ ...s.evaluation!, done: event.done, total: event.total, length: event.length });
+        return;
+      case 'error':
+        if (mine) {
+          this.held.add(route.seriesId);
+          s.setEvaluation(null);
+          s.setNotice(`Evaluation failed: ${event.message}`);
+        }
+        return;
+      case 'done':
+      case 'cancelled':
+        if (mine) s.setEvaluation(null);
+        return;
+    }
+  }
+
+  private onFitEvent(event: WorkerEvent): void {
+    const s = this.state;
+    const fit = s.fit;
+    if (fit?.requestId !== event.id) return;
+    switch (event.type) {
+      case 'progress':
+        s.setFit({ ...fit, done: event.done, total: event.total });
+        return;
+      case 'fitted':
+        s.setFit({ ...fit, done: fit.total, result: { c: event.c, lengths: event.lengths, scores: event.scores } });
+        s.setSetting('c', event.c);
+        return;
+      case 'error':
+        s.setFit(null);
+        s.setNotice(`Fit c failed: ${event.message}`);
+        return;
+      case 'cancelled':
+        s.setFit(null);
+        return;
+    }
+  }
+
+  private onRecalibrateEvent(event: WorkerEvent): void {
+    const s = this.state;
+    const r = s.recalibration;
+    if (r?.requestId !== event.id) return;
+    switch (event.type) {
+      case 'status':
+        s.updateRecalibration(r.requestId, { status: event.message === 'Training' ? 'running' : 'preparing', message: event.message });
+        return;
+      case 'step':
+        s.addLoss(r.requestId, event.step, event.loss);
+        return;
+      case 'paused':
+        s.updateRecalibration(r.requestId, { status: 'paused', message: 'Paused' });
+        return;
+      case 'resumed':
+        s.updateRecalibration(r.requestId, { status: 'running', message: 'Training' });
+        return;
+      case 'variant':
+        s.addVariant(event.variant, true);
+        s.updateRecalibration(r.requestId, { variant: event.variant.id });
+        return;
+      case 'done': {
+        const latest = this.state.recalibration!;
+        const message = latest.step < latest.steps ? `Stopped after ${latest.step} of ${latest.steps} steps` : `Done: ${latest.steps} steps`;
+        s.updateRecalibration(r.requestId, { status: 'done', message });
+        return;
+      }
+      case 'cancelled':
+        s.updateRecalibration(r.requestId, { status: 'stopped', message: 'Stopped before the first step: no variant made' });
+        return;
+      case 'error':
+        s.updateRecalibration(r.requestId, { status: 'failed', message: event.message });
+        return;
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// The app's one bound store, built from three slices (zustand's slices pattern): config (the
+// shareable settings, mirrored in the URL), run (GPU, models, variants, measured numbers) and ui
+// (view preferences). Middleware wraps only the combined store: persist keeps the ui preferences
+// alone, versioned, in localStorage.
+
+import { createStore, useStore } from 'zustand';
+import { createJSONStorage, persist, type StateStorage } from 'zustand/middleware';
+import { useShallow } from 'zustand/react/shallow';
+import { effectiveMode, seriesId, type VariantInfo } from '../settings.ts';
+import { createConfigSlice, type ConfigSlice } from './config-slice.ts';
+import { createRunSlice, type RunSlice } from './run-slice.ts';
+import { createUiSlice, DEFAULT_UI, type UiPreferences, type UiSlice } from './ui-slice.ts';
+
+export type AppState = ConfigSlice & RunSlice & UiSlice;
+export type Middlewares = [['zustand/persist', unknown]];
+
+export const PERSIST_KEY = 'drope-playground:ui';
+export const PERSIST_VERSION = 1;
+
+/** A storage that forgets: where the page has no localStorage (tests in Node, private modes). */
+export function memoryStorage(): StateStorage {
+  const items = new Map<string, string>();
+  return {
+    getItem: (name) => items.get(name) ?? null,
+    setItem: (name, value) => void items.set(name, value),
+    removeItem: (name) => void items.delete(name),
+  };
+}
+
+function defaultStorage(): StateStorage {
+  try {
+    if (typeof localStorage !== 'undefined') return localStorage;
+  } catch {
+    // localStorage can throw on access (blocked cookies); fall through.
+  }
+  return memoryStorage();
+}
+
+/** Keeps only known preferences of the right type from what was saved. */
+export function migratePreferences(saved: unknown): UiPreferences {
+  const out = { ...DEFAULT_UI };
+  if (typeof saved === 'object' && saved !== null) {
+    for (const key of Object.keys(DEFAULT_UI) as (keyof UiPreferences)[]) {
+      const value = (saved as Record<string, unknown>)[key];
+      if (typeof value === typeof DEFAULT_UI[key]) out[key] = value as boolean;
+    }
+  }
+  return out;
+}
+
+export function createAppStore(storage: StateStorage = defaultStorage()) {
+  return createStore<AppState>()(
+    persist(
+      (...a) => ({
+        ...createConfigSlice(...a),
+        ...createRunSlice(...a),
+        ...createUiSlice(...a),
+      }),
+      {
+        name: PERSIST_KEY,
+        version: PERSIST_VERSION,
+        storage: createJSONStorage(() => storage),
+        partialize: (state): UiPreferences => ({ showData: state.showData, showNotes: state.showNotes }),
+        // Version 0 never shipped; any older or unknown shape keeps what still reads as a preference.
+        migrate: (saved) => migratePreferences(saved),
+        merge: (saved, current) => ({ ...current, ...migratePreferences(saved) }),
+      },
+    ),
+  );
+}
+
+export type AppStore = ReturnType<typeof createAppStore>;
+
+// ---------------------------------------------------------------------------------- selectors
+
+export function activeVariant(state: AppState): VariantInfo | null {
+  return state.variants.find((v) => v.id === state.activeVariant) ?? null;
+}
+
+/** The series the current settings fill, or null before a model is chosen. */
+export function currentSeriesId(state: AppState): string | null {
+  const variant = activeVariant(state);
+  if (!variant) return null;
+  return seriesId(variant.id, effectiveMode(state.config, variant.hasRope), state.config.c);
+}
+
+/** True while recalibration holds the worker (preparing, running or paused). */
+export function recalibrating(state: AppState): boolean {
+  const status = state.recalibration?.status;
+  return status === 'preparing' || status === 'running' || status === 'paused';
+}
+
+/** True while "Fit c" runs. */
+export function fitting(state: AppState): boolean {
+  return state.fit !== null && state.fit.result === undefined;
+}
+
+// -------------------------------------------------------------------------------- React hooks
+
+let boundStore: AppStore | null = null;
+
+/** The page's store (created on first use, so tests that never render never touch localStorage). */
+export function appStore(): AppStore {
+  boundStore ??= createAppStore();
+  return boundStore;
+}
+
+/** Selects a primitive (or a stable reference) from the page's store. */
+export function useApp<T>(selector: (state: AppState) => T): T {
+  return useStore(appStore(), selector);
+}
+
+/** Selects a derived array or object, re-rendering only when its items change. */
+export function useAppShallow<T>(selector: (state: AppState) => T): T {
+  return useStore(appStore(), useShallow(selector));
+}

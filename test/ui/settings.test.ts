@@ -1,0 +1,92 @@
+// Settings → what the worker runs and how the chart names it; and the defensive eval.json reader.
+
+import { describe, expect, it } from 'vitest';
+import { logTicks } from '../../src/ui/components/chart-style.ts';
+import { readRecordedEval } from '../../src/ui/recorded-curves.ts';
+import { effectiveMode, evaluationLengths, positionModeAt, seriesId, seriesLabel, type VariantInfo } from '../../src/ui/settings.ts';
+
+const base: VariantInfo = { id: 'base', label: 'RoPE', kind: 'base', hasRope: true, detail: '' };
+
+describe('settings', () => {
+  it('evaluates from half the training length to 16x', () => {
+    expect(evaluationLengths(64)).toEqual([32, 64, 128, 256, 512, 1024]);
+    expect(evaluationLengths(16)).toEqual([8, 16, 32, 64, 128, 256]);
+    expect(evaluationLengths(3)).toEqual([2, 3, 6, 12, 24, 48]);
+  });
+
+  it('scales RoPE by L / C past the training length only, and drops it when off or absent', () => {
+    const context = { trainContext: 64, maxPositionEmbeddings: 64 };
+    expect(positionModeAt('yarn', 256, context)).toEqual({ kind: 'yarn', factor: 4 });
+    expect(positionModeAt('pi', 64, context)).toEqual({ kind: 'rope' });
+    expect(positionModeAt('ntk', 32, context)).toEqual({ kind: 'rope' });
+    expect(positionModeAt('rope', 1024, context)).toEqual({ kind: 'rope' });
+    expect(positionModeAt('none', 1024, context)).toEqual({ kind: 'none' });
+    expect(effectiveMode({ rope: true, scaling: 'ntk', c: 0 }, true)).toBe('ntk');
+    expect(effectiveMode({ rope: true, scaling: 'none', c: 0 }, true)).toBe('rope');
+    expect(effectiveMode({ rope: false, scaling: 'ntk', c: 0 }, true)).toBe('none');
+    expect(effectiveMode({ rope: true, scaling: 'ntk', c: 0 }, false)).toBe('none');
+  });
+
+  it('names series after positions for the loaded model and after the variant otherwise', () => {
+    expect(seriesLabel(base, 'rope', 0)).toBe('RoPE');
+    expect(seriesLabel(base, 'yarn', 0.2)).toBe('RoPE + YaRN · c = 0.20');
+    expect(seriesLabel(base, 'none', 0)).toBe('RoPE switched off');
+    const recalibrated: VariantInfo = { id: 'r', label: 'Recalibrated (3 steps, LR 1e-3)', kind: 'recalibrated', hasRope: false, detail: '' };
+    expect(seriesLabel(recalibrated, 'none', 0)).toBe('Recalibrated (3 steps, LR 1e-3)');
+    expect(seriesId('r', 'none', 0.1 + 0.2)).toBe('r|none|0.30');
+  });
+
+  it('puts 1-2-5 log ticks around the data', () => {
+    expect(logTicks(4.17, 26.8)).toEqual({ ticks: [2, 5, 10, 20, 50], domain: [2, 50] });
+    expect(logTicks(200, 200).domain[1]).toBeGreaterThan(200);
+    expect(logTicks(0, 5).ticks).toEqual([1, 10]);
+  });
+});
+
+describe('recorded curves (eval.json)', () => {
+  const context = { trainContext: 64, maxPositionEmbeddings: 64 };
+  const lengths = [32, 64, 128];
+  const series = (id: string, positions: string, modes: string[], ppl: number[], betaC = 0) => ({
+    id,
+    label: id,
+    positions,
+    beta_c: betaC,
+    modes: Object.fromEntries(lengths.map((L, i) => [String(L), modes[i]])),
+    ppl: Object.fromEntries(lengths.map((L, i) => [String(L), ppl[i]])),
+  });
+  const file = (entries: unknown[]) => ({ format: 'drope-playground/eval', version: 1, model: 'm', text: 'persuasion.txt', tokens: 4096, train_ctx: 64, lengths, series: entries });
+
+  it('ties series the page can reproduce exactly to their live setting, and keeps the others on their own', () => {
+    const read = readRecordedEval(
+      file([
+        series('rope', 'rope', ['rope', 'rope', 'rope'], [5, 4, 9]),
+        series('yarn', 'yarn:L/C', ['rope', 'rope', 'yarn:2'], [5, 4, 6]),
+        series('dynamic', 'dynamic:L/C', ['rope', 'rope', 'dynamic:2'], [5, 4, 7]),
+        series('yarn-other', 'yarn:L/C', ['rope', 'rope', 'yarn:2,original_max_position_embeddings=32'], [5, 4, 8]),
+        series('none', 'none', ['none', 'none', 'none'], [90, 80, 85], 0.1),
+      ]),
+      context,
+    );
+    expect(read.problem).toBeNull();
+    expect(read.curves.map((c) => [c.label, c.settings])).toEqual([
+      ['rope', { mode: 'rope', c: 0 }],
+      ['yarn', { mode: 'yarn', c: 0 }],
+      ['dynamic', undefined],
+      ['yarn-other', undefined],
+      ['none', { mode: 'none', c: 0.1 }],
+    ]);
+    expect(read.curves[0].points).toEqual([
+      { length: 32, ppl: 5 },
+      { length: 64, ppl: 4 },
+      { length: 128, ppl: 9 },
+    ]);
+  });
+
+  it('no file is no curves; a bad file is no curves and a reason', () => {
+    expect(readRecordedEval(undefined, context)).toEqual({ curves: [], problem: null });
+    const bad = readRecordedEval('{"format": "something else"}', context, 'tiny/eval.json');
+    expect(bad.curves).toEqual([]);
+    expect(bad.problem).toMatch(/^tiny\/eval.json: not a perplexity-curve file/);
+    expect(readRecordedEval('{oops', context).problem).toMatch(/not valid JSON/);
+  });
+});
