@@ -47,6 +47,8 @@ export const OPTIONS = {
   grid: { type: 'string' },
   // eval
   modes: { type: 'string' },
+  // needle
+  trials: { type: 'string' },
 } as const;
 
 export type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];

@@ -9,6 +9,8 @@
 //   npm run cli -- fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...]
 //   npm run cli -- eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C]
 //                         [--beta-c C] [--modes rope,pi,ntk,yarn,dynamic,none] [--out EVAL.json]
+//   npm run cli -- needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--beta-c C] [--train-ctx C]
+//                         [--text FILE] [--json]   (multi-key needle in a haystack, src/eval/needle.ts)
 // --model DIR may also be hf:ORG/NAME[@REVISION]: a model on the Hugging Face Hub (args.ts modelSource).
 // Progress goes to stderr; any error is one line on stderr and a non-zero exit.
 
@@ -24,6 +26,7 @@ import { evalCurves } from './eval.ts';
 import { convert } from './convert.ts';
 import { readIds } from './ids.ts';
 import { fitBeta, grads, train } from './train.ts';
+import { needle } from './needle.ts';
 
 const USAGE = `usage: npm run cli -- <command> [options]
   info   --model DIR
@@ -36,6 +39,8 @@ const USAGE = `usage: npm run cli -- <command> [options]
   eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C] [--beta-c C]
          [--modes rope,pi,ntk,yarn,dynamic,none] [--out EVAL.json]   (perplexity curves of every mode)
   convert --model DIR --out DIR [--dtype F16|BF16|F32]   (re-save the weights in another dtype)
+  needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--beta-c C] [--train-ctx C] [--text FILE] [--seed S] [--json]
+         (multi-key needle-in-a-haystack success rate; filler text default public/data/austen/persuasion.txt)
 MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says)
 --model takes a checkpoint directory or hf:ORG/NAME[@REVISION], a Hugging Face Hub model (HF_ENDPOINT, default
 https://huggingface.co; downloads cached in DROPE_CACHE_DIR, default ~/.cache/drope-playground/hub)`;
@@ -121,7 +126,7 @@ async function ppl(args: Args): Promise<void> {
   engine.destroy();
 }
 
-const COMMANDS: Record<string, (args: Args) => Promise<void>> = { info, logits, ppl, grads, train, 'fit-beta': fitBeta, eval: evalCurves, convert };
+const COMMANDS: Record<string, (args: Args) => Promise<void>> = { info, logits, ppl, grads, train, 'fit-beta': fitBeta, eval: evalCurves, convert, needle };
 
 async function main(argv: string[]): Promise<number> {
   let parsed;

@@ -1,0 +1,85 @@
+// `needle`: the multi-key needle-in-a-haystack success rate against prompt length
+// (src/eval/needle.ts), filler from a public-domain novel (default: Persuasion, the app's text).
+
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { needleByLength } from '../eval/needle.ts';
+import { loadCheckpoint } from '../model/checkpoint.ts';
+import { formatPositionMode } from '../model/positions.ts';
+import { loadTokenizer } from '../model/tokenizer.ts';
+import { formatDuration, modelSource, number, numberList, openModel, positions, progress, progressDone, required, UsageError, type Args } from './args.ts';
+
+export const DEFAULT_NEEDLE_TEXT = fileURLToPath(new URL('../../public/data/austen/persuasion.txt', import.meta.url));
+
+export async function needle(args: Args): Promise<void> {
+  const lengths = numberList(required(args, 'lengths'), 'lengths', (n) => Number.isInteger(n) && n >= 2);
+  const trials = number(args.trials, 'trials', 10, (n) => Number.isInteger(n) && n >= 1);
+  const betaC = number(args['beta-c'], 'beta-c', 0, (n) => Number.isFinite(n) && n >= 0);
+  const seed = number(args.seed, 'seed', 0, (n) => Number.isInteger(n) && n >= 0);
+  let pos;
+  try {
+    pos = positions(args);
+  } catch (e) {
+    throw new UsageError(`--pos: ${(e as Error).message}`);
+  }
+  const textPath = args.text ?? DEFAULT_NEEDLE_TEXT;
+  let text: string;
+  try {
+    text = await readFile(textPath, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${textPath}: ${(e as Error).message}`);
+  }
+  const dir = required(args, 'model');
+  const source = modelSource(dir);
+  const tokenizer = await loadTokenizer(source);
+  const { engine, model } = await openModel(args, await loadCheckpoint(source));
+  try {
+    const trainContext = number(args['train-ctx'], 'train-ctx', model.config.maxPositionEmbeddings, (n) => Number.isFinite(n) && n > 0);
+    // The filler is read cyclically, so only enough text for the longest prompt is tokenized
+    // (16 characters a token is generous for any tokenizer, byte-level needs 1).
+    const longest = Math.max(...lengths);
+    const fillerIds = tokenizer.encode(text.slice(0, longest * 16 + 4096));
+    const started = Date.now();
+    const results = await needleByLength(model, tokenizer, fillerIds, {
+      lengths,
+      trials,
+      seed,
+      positions: pos,
+      betaC,
+      trainContext,
+      onProgress: (done, total, L) => {
+        const elapsed = (Date.now() - started) / 1000;
+        progress(`needle: length ${L}, trial ${done}/${total}, ${formatDuration(elapsed)} elapsed, ~${formatDuration((elapsed * (total - done)) / done)} left`);
+      },
+    });
+    progressDone();
+    const summary = {
+      model: dir,
+      text: basename(textPath),
+      positions: formatPositionMode(pos ?? model.defaultPositions),
+      beta_c: betaC,
+      train_ctx: trainContext,
+      trials,
+      seed,
+      results: results.map((r) => ({
+        length: r.length,
+        accuracy: r.accuracy,
+        beta: r.beta,
+        trials: r.trials.map((t) => ({
+          seed: t.seed,
+          key: t.asked,
+          answer: t.answer,
+          output: t.output,
+          correct: t.correct,
+          needle_positions: t.positions,
+          prompt_tokens: t.promptTokens,
+        })),
+      })),
+    };
+    if (args.json) console.log(JSON.stringify(summary));
+    else for (const r of results) console.log(`${String(r.length).padStart(8)}  ${(100 * r.accuracy).toFixed(1).padStart(5)}%  (${r.trials.filter((t) => t.correct).length}/${r.trials.length})`);
+  } finally {
+    engine.destroy();
+  }
+}
