@@ -132,9 +132,8 @@ export async function greedyDecode(model: LlamaModel, ids: readonly number[], ma
   const sequence = [...ids];
   const out: number[] = [];
   for (let step = 0; step < maxNew; step++) {
-    const T = sequence.length;
-    const logits = await model.logits(sequence, 1, T, options);
-    const next = argmaxRow(logits, T - 1, V);
+    const logits = await model.lastLogits(sequence, 1, sequence.length, options);
+    const next = argmaxRow(logits, 0, V);
     out.push(next);
     sequence.push(next);
   }

@@ -320,6 +320,24 @@ export class LlamaModel {
   }
 
   /**
+   * The logits of each sequence's last position, [B, V]: what generation needs, without the
+   * [B*T, V] buffer that `logits` fills (1.6 GB at T = 8192 for a 49k vocabulary).
+   */
+  async lastLogits(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions = {}): Promise<Float32Array> {
+    const a = this.forward(ids, B, T, options, false);
+    const { hiddenSize: C, vocabSize: V } = this.config;
+    const last = this.engine.tensor([B, C], 'finalNormed.last');
+    const logits = this.engine.tensor([B, V], 'logits.last');
+    try {
+      for (let b = 0; b < B; b++) this.engine.copy(last, a.finalNormed, { srcStart: (b * T + T - 1) * C, dstStart: b * C, count: C });
+      this.linear(logits, last, this.weight(this.lmHeadName));
+      return await this.engine.read(logits);
+    } finally {
+      this.engine.release(last, logits);
+    }
+  }
+
+  /**
    * Next-token NLL [B, T-1] for ids [B, T]: position t predicts ids[t + 1].
    * The LM head runs over row chunks, so a large vocabulary never needs a [B*T, V] buffer.
    */

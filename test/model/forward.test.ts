@@ -45,3 +45,20 @@ describe.skipIf(!haveFixtures)('model forward vs transformers fixtures', () => {
     }
   }
 });
+
+describe.skipIf(!haveFixtures)('lastLogits', () => {
+  it('equals the last position of logits for every sequence', async () => {
+    const engine = await testEngine();
+    const dir = join(FIXTURES, 'llama-rope');
+    const model = LlamaModel.fromCheckpoint(engine, await loadCheckpoint(directorySource(dir)));
+    const [B, T, V] = [2, 37, model.config.vocabSize];
+    const ids = Array.from({ length: B * T }, (_, i) => (i * 7) % V);
+    const all = await model.logits(ids, B, T);
+    const last = await model.lastLogits(ids, B, T);
+    for (let b = 0; b < B; b++) {
+      // The same kernels on the same rows: equal to the bit.
+      expect(Array.from(last.subarray(b * V, (b + 1) * V))).toEqual(Array.from(all.subarray((b * T + T - 1) * V, (b * T + T) * V)));
+    }
+    model.destroy();
+  });
+});
