@@ -6,8 +6,13 @@
 import type { Controller } from './controller.ts';
 import { DropeCard, ModelCard, PositionsCard } from './components/Controls.tsx';
 import { AdapterFacts, GpuAlert } from './components/GpuStatus.tsx';
+import { HubModelCard } from './components/HubModel.tsx';
 import { PerplexityPanel } from './components/PerplexityPanel.tsx';
+import { SavedVariants } from './components/SavedVariants.tsx';
 import { useApp } from './store/store.ts';
+import { ComparePanel } from './compare/ComparePanel.tsx';
+import { PresentationToggle, RopeTeaching } from './compare/RopeTeaching.tsx';
+import { setPresentation, usePresentation } from './compare/presentation.ts';
 
 function Notice() {
   const notice = useApp((s) => s.notice);
@@ -22,8 +27,10 @@ function Notice() {
 export function App({ controller }: { controller: Controller }) {
   const showNotes = useApp((s) => s.showNotes);
   const toggleNotes = useApp((s) => s.toggleNotes);
+  // Presentation mode (in the URL's hash): hides what a teacher does not need, enlarges the charts.
+  const presenting = usePresentation();
   return (
-    <div className="page">
+    <div className={presenting ? 'page presenting' : 'page'}>
       <header className="topbar">
         <div className="title">
           <h1>DroPE Playground</h1>
@@ -33,7 +40,8 @@ export function App({ controller }: { controller: Controller }) {
           </p>
         </div>
         <div className="topbar-side">
-          <AdapterFacts />
+          {!presenting && <AdapterFacts />}
+          <PresentationToggle presenting={presenting} onToggle={() => setPresentation(!presenting)} />
           <button type="button" className="toggle small-button" aria-pressed={showNotes} onClick={toggleNotes}>
             Explanations
           </button>
@@ -44,11 +52,17 @@ export function App({ controller }: { controller: Controller }) {
       <main className="layout">
         <div className="controls">
           <ModelCard />
+          {!presenting && <HubModelCard controller={controller} />}
           <PositionsCard controller={controller} />
           <DropeCard controller={controller} />
+          {!presenting && <SavedVariants controller={controller} />}
         </div>
         <PerplexityPanel controller={controller} />
       </main>
+      <div className="below">
+        <RopeTeaching />
+        <ComparePanel controller={controller} />
+      </div>
     </div>
   );
 }

@@ -7,7 +7,7 @@
 // missing lengths, after a short pause so a dragged slider asks once. A newer request cancels an
 // older one that is still running. Cancelling by hand stops that until the user asks again.
 
-import { parseConfig } from '../model/config.ts';
+import { parseConfig, type ModelConfig } from '../model/config.ts';
 import { positionModeFromConfig } from '../model/positions.ts';
 import { TRAIN_BOOKS, VALIDATION_BOOK } from '../train/data.ts';
 import { readRecordedEval, type RecordedCurve } from './recorded-curves.ts';
@@ -16,6 +16,12 @@ import type { ModelEntry, ModelMeta } from './store/run-slice.ts';
 import { activeVariant, currentSeriesId, fitting, recalibrating, type AppState, type AppStore } from './store/store.ts';
 import { parseUrlConfig, syncUrl } from './store/url-state.ts';
 import type { CommandBody, WorkerEvent } from './worker/protocol.ts';
+import { hubSource } from '../model/source-hub.ts';
+import { cacheStorageByteCache } from './hub-cache.ts';
+import { checkFit, type FitReport } from './hub-memory.ts';
+import { downloadVariant, ImportError, sortImportFiles, validateImport } from './persist/import-export.ts';
+import { markStored, savedStore, setSavedMessage, unmarkStored } from './persist/saved.ts';
+import { newVariantKey, VariantStore } from './persist/variant-store.ts';
 
 /** How long settings must stay still before an evaluation starts. */
 const EVALUATE_DELAY_MS = 350;
@@ -31,11 +37,15 @@ export const FIT_GRID = [0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1];
 
 type Route =
   | { kind: 'init' }
-  | { kind: 'load'; name: string }
+  | { kind: 'load'; name: string; onDownload?: (file: string, loaded: number, total: number | undefined) => void }
   | { kind: 'evaluate'; seriesId: string; label: string }
   | { kind: 'fit' }
   | { kind: 'drop' }
-  | { kind: 'recalibrate' };
+  | { kind: 'recalibrate' }
+  /** Stored variants brought back into the worker (after a load, or one just imported). */
+  | { kind: 'restore'; imported?: string }
+  /** A request made through `request` (side by side): its events go to `handle`. */
+  | { kind: 'callback'; handle: (event: WorkerEvent) => void };
 
 /** Paths under the site's base (Vite's BASE_URL), as absolute URLs the worker can fetch. */
 function siteUrl(path: string): string {
@@ -93,6 +103,8 @@ export class Controller {
   private pendingEvents: WorkerEvent[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private lastFlush = -Infinity;
+  /** The loaded model's config.json, parsed: imports must match its shapes. */
+  private baseConfig: ModelConfig | null = null;
 
   constructor(store: AppStore) {
     this.store = store;
@@ -143,6 +155,19 @@ export class Controller {
     };
     this.worker = worker;
     this.send({ type: 'init' }, { kind: 'init' });
+  }
+
+  /**
+   * Sends a command whose events go to `handle` until done, cancelled or error (used by
+   * src/ui/compare); returns the request id that cancel and retune name.
+   */
+  request(command: CommandBody, handle: (event: WorkerEvent) => void): number {
+    return this.send(command, { kind: 'callback', handle });
+  }
+
+  /** A control command naming an earlier request (cancel, retune): no events of its own. */
+  control(command: CommandBody): void {
+    this.send(command);
   }
 
   private send(command: CommandBody, route?: Route): number {
@@ -207,6 +232,7 @@ export class Controller {
       const [rawConfig, evalText] = await Promise.all([fetchJson(`${base}config.json`), fetchText(`${base}eval.json`).catch(() => undefined)]);
       if (rawConfig === undefined) throw new Error(`${base}config.json is missing`);
       const config = parseConfig(rawConfig);
+      this.baseConfig = config;
       const hasRope = positionModeFromConfig(config.raw).kind !== 'none';
       const M = config.maxPositionEmbeddings;
       // eval.json's text: parseEvalJson reports bad JSON itself, naming the file.
@@ -240,6 +266,52 @@ export class Controller {
     if (s.evaluation) this.send({ type: 'cancel', target: s.evaluation.requestId });
     if (s.fit && fitting(s)) this.send({ type: 'cancel', target: s.fit.requestId });
     if (s.recalibration && recalibrating(s)) this.send({ type: 'stop', target: s.recalibration.requestId });
+  }
+
+  /**
+   * Loads a Hugging Face Hub model (ORG/NAME, from the Hub at `endpoint`) as the current model:
+   * config.json first, on the page and through the same Cache Storage cache as the worker, then
+   * its GPU memory estimate at the longest evaluated length against the adapter's limits, then
+   * the weights in the worker with download progress. Resolves with the fit report once loading
+   * has started (the store's `weights` says when it ends); rejects when the id, the Hub or the
+   * config fails, or when the weights alone cannot fit.
+   */
+  async loadHubModel(id: string, endpoint: string, onDownload?: (file: string, loaded: number, total: number | undefined) => void): Promise<FitReport> {
+    const gpu = this.state.gpu;
+    if (gpu.kind !== 'ready') throw new Error('WebGPU is not ready: a Hub model needs the GPU to run.');
+    const source = hubSource(id, { endpoint, cache: cacheStorageByteCache() });
+    const text = await source.readText('config.json');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new Error(`config.json of ${id} is not valid JSON: ${(error as Error).message}`);
+    }
+    const config = parseConfig(raw);
+    const M = config.maxPositionEmbeddings;
+    const report = checkFit(config, Math.max(...evaluationLengths(M)), gpu.adapter);
+    if (!report.weightsFit) throw new Error(report.message);
+    const name = `hf:${id}`;
+    const hasRope = positionModeFromConfig(config.raw).kind !== 'none';
+    const meta: ModelMeta = {
+      name,
+      trainContext: M,
+      hasRope,
+      summary: `${config.numLayers} layers, ${config.numHeads} heads, hidden size ${config.hiddenSize}, vocabulary ${compactCount(config.vocabSize)}`,
+      recordedProblem: null,
+    };
+    const variant: VariantInfo = { id: BASE_VARIANT, label: hasRope ? 'RoPE' : id, kind: 'base', hasRope, detail: 'As trained' };
+    // A model chosen from the list meanwhile loses to this one.
+    ++this.modelToken;
+    this.held.clear();
+    this.stopRunning();
+    this.state.startModel(meta, [], variant);
+    this.state.setWeights({ kind: 'loading', name });
+    this.send(
+      { type: 'loadModel', name, baseUrl: '', validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`), hub: { id, endpoint } },
+      { kind: 'load', name, onDownload },
+    );
+    return report;
   }
 
   private loadWeights(): void {
@@ -406,8 +478,15 @@ export class Controller {
         else if (event.type === 'error') s.setGpu({ kind: 'failed', message: event.message });
         return;
       case 'load':
+        if (event.type === 'download') return route.onDownload?.(event.file, event.loaded, event.total);
         if (s.meta?.name !== route.name) return;
-        if (event.type === 'modelLoaded') s.setWeights({ kind: 'ready', name: route.name, summary: event.summary });
+        if (event.type === 'modelLoaded') {
+          s.setWeights({ kind: 'ready', name: route.name, summary: event.summary });
+          // The worker's variants start afresh with each load: bring back the stored ones.
+          savedStore.setState({ stored: {}, interrupted: [] });
+          this.send({ type: 'restoreVariants' }, { kind: 'restore' });
+          void this.listInterrupted(route.name);
+        }
         else if (event.type === 'error') s.setWeights({ kind: 'failed', name: route.name, message: event.message });
         this.scheduleEvaluation();
         return;
@@ -421,6 +500,175 @@ export class Controller {
         return;
       case 'recalibrate':
         return this.onRecalibrateEvent(event);
+      case 'restore':
+        return this.onRestoreEvent(event, route);
+      case 'callback':
+        return route.handle(event);
+    }
+  }
+
+  // ------------------------------------------------------------------------------ kept variants
+
+  private onRestoreEvent(event: WorkerEvent, route: Extract<Route, { kind: 'restore' }>): void {
+    const s = this.state;
+    if (event.type === 'variant') {
+      s.addVariant(event.variant, route.imported !== undefined);
+      if (event.stored) {
+        markStored(event.variant.id, event.stored);
+        void this.restorePoints(event.variant, event.stored);
+      }
+      if (route.imported) setSavedMessage({ kind: 'info', text: `Imported as "${event.variant.label}".` });
+    } else if (event.type === 'error') {
+      if (route.imported) {
+        // Nothing half-loaded: the record goes when the worker could not load it.
+        void this.withStore((store) => store.delete(route.imported!)).catch(() => undefined);
+        setSavedMessage({ kind: 'error', text: `Import failed: ${event.message}` });
+      } else setSavedMessage({ kind: 'error', text: `Some kept variants could not be restored: ${event.message}` });
+    }
+    if (route.imported && (event.type === 'done' || event.type === 'error' || event.type === 'cancelled')) savedStore.setState({ importing: false });
+  }
+
+  private async withStore<T>(job: (store: VariantStore) => Promise<T>): Promise<T> {
+    const store = await VariantStore.open();
+    try {
+      return await job(store);
+    } finally {
+      store.close();
+    }
+  }
+
+  /** Offers the recalibrations a reload or a lost device cut short. */
+  private async listInterrupted(model: string): Promise<void> {
+    try {
+      const runs = await this.withStore((store) => store.interrupted(model));
+      if (this.state.meta?.name === model) savedStore.setState({ interrupted: runs });
+    } catch {
+      // No IndexedDB: nothing was kept either.
+    }
+  }
+
+  /** "Resume": continues an interrupted recalibration from its kept step, with its settings. */
+  resumeRecalibration(key: string): void {
+    const s = this.state;
+    const run = savedStore.getState().interrupted.find((r) => r.key === key);
+    if (!run?.interrupted || s.weights.kind !== 'ready' || recalibrating(s)) return;
+    if (s.evaluation) {
+      this.send({ type: 'cancel', target: s.evaluation.requestId });
+      s.setEvaluation(null);
+    }
+    const { steps = run.interrupted.steps, lr = s.config.lr, batch = s.config.batch, seed = s.config.seed } = run.settings;
+    const trainUrls = TRAIN_BOOKS.map((book) => siteUrl(`data/austen/${book}`));
+    const requestId = this.send({ type: 'recalibrate', from: BASE_VARIANT, steps, lr, batch, seed, trainUrls, resume: key }, { kind: 'recalibrate' });
+    savedStore.setState((x) => ({ interrupted: x.interrupted.filter((r) => r.key !== key) }));
+    s.setNotice(null);
+    s.setRecalibration({ requestId, status: 'preparing', from: BASE_VARIANT, steps, lr, batch, step: run.interrupted.step, losses: [], message: `Resuming at step ${run.interrupted.step}…` });
+  }
+
+  /** "Discard": forgets an interrupted recalibration. */
+  async discardInterrupted(key: string): Promise<void> {
+    try {
+      await this.withStore((store) => store.delete(key));
+      savedStore.setState((x) => ({ interrupted: x.interrupted.filter((r) => r.key !== key) }));
+    } catch (error) {
+      setSavedMessage({ kind: 'error', text: `Discard failed: ${(error as Error).message}` });
+    }
+  }
+
+  /** The points measured for a kept variant before the reload, back in the chart. */
+  private async restorePoints(variant: VariantInfo, key: string): Promise<void> {
+    try {
+      const stored = await this.withStore((store) => store.points(key));
+      if (savedStore.getState().stored[variant.id] !== key) return;
+      for (const [suffix, series] of Object.entries(stored.series)) {
+        for (const p of series.points) this.state.addMeasuredPoint(`${variant.id}|${suffix}`, series.label, p.length, p.ppl);
+      }
+    } catch {
+      // Points are a convenience: without them the variant is simply measured again.
+    }
+  }
+
+  /** Keeps a measured point of a kept variant, so the chart shows it after a reload. */
+  private keepPoint(seriesId: string, label: string, length: number, ppl: number): void {
+    const bar = seriesId.indexOf('|');
+    const key = bar < 0 ? undefined : savedStore.getState().stored[seriesId.slice(0, bar)];
+    if (!key) return;
+    void this.withStore((store) => store.addPoint(key, seriesId.slice(bar + 1), label, length, ppl)).catch(() => undefined);
+  }
+
+  /** "Export": the variant's config.json and model.safetensors, as two downloads. */
+  async exportVariant(variantId: string): Promise<void> {
+    const key = savedStore.getState().stored[variantId];
+    if (!key) return;
+    try {
+      const record = await this.withStore((store) => store.get(key));
+      if (!record) throw new Error('it is no longer stored (deleted in another tab?)');
+      downloadVariant(record);
+      setSavedMessage({ kind: 'info', text: `Exported "${record.label}": config.json and model.safetensors. Put both in one folder to load it.` });
+    } catch (error) {
+      setSavedMessage({ kind: 'error', text: `Export failed: ${(error as Error).message}` });
+    }
+  }
+
+  /** "Delete": the variant leaves the store, the worker, the list and the chart. */
+  async deleteVariant(variantId: string): Promise<void> {
+    const key = savedStore.getState().stored[variantId];
+    if (!key || recalibrating(this.state)) return;
+    try {
+      await this.withStore((store) => store.delete(key));
+    } catch (error) {
+      setSavedMessage({ kind: 'error', text: `Delete failed: ${(error as Error).message}` });
+      return;
+    }
+    const s = this.state;
+    unmarkStored(variantId);
+    if (s.evaluation?.seriesId.startsWith(`${variantId}|`)) {
+      this.send({ type: 'cancel', target: s.evaluation.requestId });
+      s.setEvaluation(null);
+    }
+    this.send({ type: 'forgetVariant', variant: variantId });
+    const label = s.variants.find((v) => v.id === variantId)?.label ?? variantId;
+    this.store.setState((state) => ({
+      variants: state.variants.filter((v) => v.id !== variantId),
+      series: state.series.filter((x) => !x.id.startsWith(`${variantId}|`)),
+      activeVariant: state.activeVariant === variantId ? BASE_VARIANT : state.activeVariant,
+    }));
+    setSavedMessage({ kind: 'info', text: `Deleted "${label}".` });
+  }
+
+  /** "Import checkpoint" and drops: validated on the page, kept, then loaded by the worker. */
+  async importFiles(files: File[]): Promise<void> {
+    const s = this.state;
+    const model = this.baseConfig;
+    if (savedStore.getState().importing) return;
+    if (!model || !s.meta || s.weights.kind !== 'ready') {
+      setSavedMessage({ kind: 'error', text: 'Import failed: load a model first (imports are variants of the loaded model).' });
+      return;
+    }
+    savedStore.setState({ importing: true, message: { kind: 'info', text: 'Checking the files…' } });
+    try {
+      const sorted = sortImportFiles(await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
+      const { checkpoint, config, weights } = await validateImport(sorted, model);
+      const imported = s.variants.filter((v) => v.label.startsWith('Imported')).length;
+      const hasRope = !['nope', 'qk_norm_nope'].includes(String(checkpoint.config.raw.attention_type ?? 'rope'));
+      const key = newVariantKey();
+      await this.withStore((store) =>
+        store.put({
+          key,
+          model: s.meta!.name,
+          label: `Imported #${imported + 1}`,
+          detail: `Imported from ${files.map((f) => f.name).join(', ')}${hasRope ? '' : ' (no RoPE)'}`,
+          origin: 'imported',
+          parent: '',
+          settings: {},
+          created: Date.now(),
+          config,
+          weights,
+        }),
+      );
+      this.send({ type: 'restoreVariants', keys: [key] }, { kind: 'restore', imported: key });
+    } catch (error) {
+      const text = error instanceof ImportError ? error.message : `could not read the files: ${(error as Error).message}`;
+      savedStore.setState({ importing: false, message: { kind: 'error', text: `Import failed: ${text}` } });
     }
   }
 
@@ -431,6 +679,7 @@ export class Controller {
       case 'point':
         // Points of a cancelled request are still measurements: keep them.
         s.addMeasuredPoint(route.seriesId, route.label, event.length, event.ppl);
+        this.keepPoint(route.seriesId, route.label, event.length, event.ppl);
         return;
       case 'progress':
         if (mine) s.setEvaluation({ ...s.evaluation!, done: event.done, total: event.total, length: event.length });
@@ -482,6 +731,9 @@ export class Controller {
       case 'step':
         s.addLoss(r.requestId, event.step, event.loss);
         return;
+      case 'checkpointed':
+        if (r.status === 'running') s.updateRecalibration(r.requestId, { message: `Training (kept at step ${event.step})` });
+        return;
       case 'paused':
         s.updateRecalibration(r.requestId, { status: 'paused', message: 'Paused' });
         return;
@@ -491,6 +743,8 @@ export class Controller {
       case 'variant':
         s.addVariant(event.variant, true);
         s.updateRecalibration(r.requestId, { variant: event.variant.id });
+        if (event.stored) markStored(event.variant.id, event.stored);
+        if (event.storeProblem) setSavedMessage({ kind: 'error', text: `${event.variant.label}: ${event.storeProblem}` });
         return;
       case 'done': {
         const latest = this.state.recalibration!;

@@ -10,15 +10,20 @@
 
 import { Engine, EngineError } from '../../engine/engine.ts';
 import { perplexityByLength } from '../../eval/perplexity.ts';
-import { loadCheckpoint } from '../../model/checkpoint.ts';
+import { expectedTensorShapes, loadCheckpoint } from '../../model/checkpoint.ts';
 import type { ModelConfig } from '../../model/config.ts';
 import { LlamaModel } from '../../model/model.ts';
+import { serializeCheckpoint } from '../../model/save.ts';
 import { urlSource } from '../../model/source-url.ts';
+import { hubSource } from '../../model/source-hub.ts';
+import { cacheStorageByteCache } from '../hub-cache.ts';
 import { loadTokenizer, type TextTokenizer } from '../../model/tokenizer.ts';
 import { TokenStream } from '../../train/data.ts';
 import { NonFiniteError, Trainer } from '../../train/trainer.ts';
 import { BASE_VARIANT, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
 import type { Command, WorkerEvent } from './protocol.ts';
+import { generate, retune, tokenLoss, type CompareHost } from '../compare/compare-worker.ts';
+import { memorySource, newVariantKey, storedFiles, VariantStore, type StoredVariant } from '../persist/variant-store.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -29,6 +34,8 @@ interface Variant {
   info: VariantInfo;
   /** A dropped variant shares its parent's LlamaModel: same weights, evaluated without RoPE. */
   model: LlamaModel;
+  /** Its key in the variant store (src/ui/persist/variant-store.ts), when it is kept there. */
+  stored?: string;
 }
 
 interface Loaded {
@@ -154,10 +161,26 @@ function unload(): void {
   loaded = null;
 }
 
+/** A Hub model through the Cache Storage cache, with `download` events at most every 100 ms per file (and at each file's end). */
+function hubModelSource(id: number, hub: { id: string; endpoint: string }) {
+  let last = 0;
+  return hubSource(hub.id, {
+    endpoint: hub.endpoint,
+    cache: cacheStorageByteCache(),
+    onProgress: (file, loaded, total) => {
+      const now = performance.now();
+      const complete = total !== undefined && loaded === total;
+      if (!complete && loaded !== 0 && now - last < 100) return;
+      last = now;
+      post({ type: 'download', id, file, loaded, total });
+    },
+  });
+}
+
 async function loadModel(command: Extract<Command, { type: 'loadModel' }>): Promise<void> {
   const gpu = requireEngine();
   unload();
-  const source = urlSource(command.baseUrl);
+  const source = command.hub ? hubModelSource(command.id, command.hub) : urlSource(command.baseUrl);
   const [checkpoint, tokenizer, text] = await Promise.all([loadCheckpoint(source), loadTokenizer(source), fetchText(command.validationUrl)]);
   const validation = tokenizer.encode(text);
   const model = LlamaModel.fromCheckpoint(gpu, checkpoint);
@@ -284,8 +307,12 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
   const { id, steps, lr, batch, seed } = command;
   const gpu = requireEngine();
   const loadedModel = requireModel();
-  const parent = variantOf(command.from);
-  if (parent.info.hasRope) throw new Error('recalibration trains a model without RoPE: drop RoPE first');
+  // Resuming an interrupted run: its kept weights and trainer state, instead of a parent's weights.
+  const resumed = command.resume ? await readInterrupted(command.resume) : null;
+  const parent = resumed ? null : variantOf(command.from);
+  if (parent?.info.hasRope) throw new Error('recalibration trains a model without RoPE: drop RoPE first');
+  const parentLabel = resumed?.record.parent ?? parent!.info.label;
+  const key = command.resume ?? newVariantKey();
   const control = controls.get(id) ?? { paused: false, stopped: false, resume: null };
   controls.set(id, control);
 
@@ -295,7 +322,7 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
 
   // A copy of the parent's weights: the parent stays as it was, for comparison.
   const config = loadedModel.config;
-  const model = LlamaModel.fromCheckpoint(gpu, { config, tensors: await parent.model.readWeights() });
+  const model = LlamaModel.fromCheckpoint(gpu, { config, tensors: resumed ? resumed.tensors : await parent!.model.readWeights() });
   const trainer = new Trainer(model, stream, {
     steps,
     ctx: config.maxPositionEmbeddings,
@@ -306,8 +333,24 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
     seed,
     positions: { kind: 'none' },
   });
+  // Kept every `every` steps, so a reload or a lost device loses at most the steps since then.
+  const every = checkpointInterval(steps);
+  const keep = async () => {
+    try {
+      const interrupted = { step: trainer.step, steps, trainerState: await trainer.saveState() };
+      await storeVariant(model, { label: 'Recalibration (interrupted)', detail: `${parentLabel}, interrupted`, hasRope: false }, { steps, lr, batch, seed }, parentLabel, key, interrupted);
+      post({ type: 'checkpointed', id, step: trainer.step });
+    } catch {
+      // Keeping is best effort (a full disk): training goes on.
+    }
+  };
   post({ type: 'status', id, message: 'Training' });
   try {
+    if (resumed) {
+      trainer.restoreState(resumed.trainerState);
+      // The loss chart picks up where the run was cut.
+      for (const r of trainer.log) post({ type: 'step', id, step: r.step, steps, loss: r.loss, lr: r.lr });
+    }
     while (!trainer.done && !control.stopped) {
       if (control.paused) {
         post({ type: 'paused', id });
@@ -318,10 +361,16 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
       }
       const record = await trainer.trainStep();
       post({ type: 'step', id, step: record.step, steps, loss: record.loss, lr: record.lr });
+      if (!trainer.done && !control.stopped && trainer.step % every === 0) await keep();
     }
   } catch (error) {
     model.destroy();
-    throw error instanceof NonFiniteError ? new Error(`${error.message}; try a lower learning rate`) : error;
+    if (error instanceof NonFiniteError) {
+      // Resuming would diverge again: nothing worth keeping.
+      await deleteStored(key);
+      throw new Error(`${error.message}; try a lower learning rate`);
+    }
+    throw error;
   } finally {
     trainer.destroy();
   }
@@ -329,6 +378,7 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
     model.destroy();
     throw new CancelledError();
   }
+  const parentId = parent?.info.id ?? command.from;
   const base = `Recalibrated (${trainer.step} steps, LR ${formatLr(lr)})`;
   const same = [...loadedModel.variants.values()].filter((v) => v.info.label === base || v.info.label.startsWith(`${base} #`)).length;
   const info: VariantInfo = {
@@ -336,12 +386,160 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
     label: same === 0 ? base : `${base} #${same + 1}`,
     kind: 'recalibrated',
     hasRope: false,
-    parent: parent.info.id,
-    detail: `${parent.info.label}, trained ${trainer.step} steps at context ${config.maxPositionEmbeddings}, batch ${batch}, peak LR ${formatLr(lr)}, seed ${seed}`,
+    parent: parentId,
+    detail: `${parentLabel}, trained ${trainer.step} steps at context ${config.maxPositionEmbeddings}, batch ${batch}, peak LR ${formatLr(lr)}, seed ${seed}`,
   };
-  loadedModel.variants.set(info.id, { info, model });
-  post({ type: 'variant', id, variant: info });
+  // Kept in IndexedDB, so a reload (or a lost device) does not lose it; failing that, it still
+  // works in this page.
+  let stored: string | undefined;
+  let storeProblem: string | undefined;
+  try {
+    stored = await storeVariant(model, info, { steps: trainer.step, lr, batch, seed }, parentLabel, key);
+  } catch (error) {
+    storeProblem = `not kept for a reload: ${messageOf(error)}`;
+  }
+  loadedModel.variants.set(info.id, { info, model, stored });
+  post({ type: 'variant', id, variant: info, stored, storeProblem });
   post({ type: 'done', id });
+}
+
+/** Steps between kept checkpoints of a recalibration: about ten per run, at least every 50 steps. */
+function checkpointInterval(steps: number): number {
+  return Math.min(50, Math.max(1, Math.ceil(steps / 10)));
+}
+
+/** An interrupted recalibration's kept weights (f32, checked) and trainer state. */
+async function readInterrupted(key: string): Promise<{ record: StoredVariant; tensors: Map<string, Float32Array>; trainerState: Uint8Array }> {
+  const store = await VariantStore.open();
+  try {
+    const record = await store.get(key);
+    if (!record?.interrupted) throw new Error('that interrupted recalibration is no longer kept');
+    const checkpoint = await loadCheckpoint(memorySource(storedFiles(record), record.label));
+    if (!sameShapes(expectedTensorShapes(checkpoint.config), expectedTensorShapes(requireModel().config))) {
+      throw new Error(`its tensor shapes differ from ${requireModel().name}'s`);
+    }
+    return { record, tensors: checkpoint.tensors, trainerState: record.interrupted.trainerState };
+  } finally {
+    store.close();
+  }
+}
+
+async function deleteStored(key: string): Promise<void> {
+  try {
+    const store = await VariantStore.open();
+    await store.delete(key).finally(() => store.close());
+  } catch {
+    // Nothing stored, or no IndexedDB.
+  }
+}
+
+/**
+ * Saves a variant made here into the variant store, as an F32 Hugging Face checkpoint, under
+ * `key` (a newer save of the same run replaces the older); its key. With `interrupted`, the record
+ * is a resumable checkpoint of an unfinished run.
+ */
+async function storeVariant(
+  model: LlamaModel,
+  info: Pick<VariantInfo, 'label' | 'detail' | 'hasRope'>,
+  settings: StoredVariant['settings'],
+  parentLabel: string,
+  key: string = newVariantKey(),
+  interrupted?: StoredVariant['interrupted'],
+): Promise<string> {
+  const loadedModel = requireModel();
+  const config = loadedModel.config;
+  // No RoPE in these weights: attention_type "nope" says so (src/model/config.ts), so loading the
+  // file back, here or with our CLI, evaluates it without rotary embeddings.
+  const raw = info.hasRope ? config.raw : { ...config.raw, attention_type: 'nope' };
+  const files = serializeCheckpoint(raw, await model.readWeights(), expectedTensorShapes(config), 'F32');
+  const record: StoredVariant = {
+    key,
+    model: loadedModel.name,
+    label: info.label,
+    detail: info.detail,
+    origin: 'recalibrated',
+    parent: parentLabel,
+    settings,
+    created: Date.now(),
+    config: new TextDecoder().decode(files.get('config.json')!),
+    weights: files.get('model.safetensors')!,
+    ...(interrupted ? { interrupted } : {}),
+  };
+  const store = await VariantStore.open();
+  try {
+    await store.put(record);
+  } finally {
+    store.close();
+  }
+  return record.key;
+}
+
+function sameShapes(a: Map<string, number[]>, b: Map<string, number[]>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, shape] of a) {
+    const other = b.get(name);
+    if (!other || other.length !== shape.length || other.some((d, i) => d !== shape[i])) return false;
+  }
+  return true;
+}
+
+/** Loads the stored variants of the loaded model (or those `keys`) into the GPU, one event each. */
+async function restoreVariants(command: Extract<Command, { type: 'restoreVariants' }>): Promise<void> {
+  const gpu = requireEngine();
+  const loadedModel = requireModel();
+  const store = await VariantStore.open();
+  const problems: string[] = [];
+  try {
+    const keys = command.keys ?? (await store.keys(loadedModel.name));
+    for (const key of keys) {
+      if (cancelled.has(command.id)) throw new CancelledError();
+      const id = `saved-${key}`;
+      const existing = loadedModel.variants.get(id);
+      if (existing) {
+        post({ type: 'variant', id: command.id, variant: existing.info, stored: key });
+        continue;
+      }
+      try {
+        const record = await store.get(key);
+        if (!record) throw new Error('it is no longer stored');
+        // An unfinished recalibration is offered to resume (the page lists it), not shown as a variant.
+        if (record.interrupted) continue;
+        const checkpoint = await loadCheckpoint(memorySource(storedFiles(record), record.label));
+        if (!sameShapes(expectedTensorShapes(checkpoint.config), expectedTensorShapes(loadedModel.config))) {
+          throw new Error(`its tensor shapes differ from ${loadedModel.name}'s`);
+        }
+        const model = LlamaModel.fromCheckpoint(gpu, checkpoint);
+        const info: VariantInfo = {
+          id,
+          label: record.label,
+          kind: 'recalibrated',
+          hasRope: model.defaultPositions.kind !== 'none',
+          parent: BASE_VARIANT,
+          detail: record.detail,
+        };
+        loadedModel.variants.set(id, { info, model, stored: key });
+        post({ type: 'variant', id: command.id, variant: info, stored: key });
+      } catch (error) {
+        problems.push(`${key}: ${messageOf(error)}`);
+      }
+    }
+  } finally {
+    store.close();
+  }
+  if (problems.length > 0) throw new Error(`could not restore ${problems.length} stored variant(s): ${problems.join('; ')}`);
+  post({ type: 'done', id: command.id });
+}
+
+/** Frees a variant's weights (unless another variant shares them). */
+function forgetVariant(command: Extract<Command, { type: 'forgetVariant' }>): void {
+  const loadedModel = requireModel();
+  const variant = loadedModel.variants.get(command.variant);
+  if (variant && command.variant !== BASE_VARIANT) {
+    loadedModel.variants.delete(command.variant);
+    const shared = [...loadedModel.variants.values()].some((v) => v.model === variant.model);
+    if (!shared) variant.model.destroy();
+  }
+  post({ type: 'done', id: command.id });
 }
 
 // ------------------------------------------------------------------------------------ dispatch
@@ -355,6 +553,18 @@ function control(target: number): RecalibrationControl {
   }
   return c;
 }
+
+/** What the side-by-side requests (src/ui/compare/compare-worker.ts) use of this worker. */
+const compareHost: CompareHost = {
+  post,
+  enqueue,
+  isCancelled: (id) => cancelled.has(id),
+  cancelledError: () => new CancelledError(),
+  variant: variantOf,
+  tokenizer: () => requireModel().tokenizer,
+  trainContext: () => requireModel().config.maxPositionEmbeddings,
+  validation: () => requireModel().validation,
+};
 
 self.onmessage = (event: MessageEvent<Command>) => {
   const command = event.data;
@@ -390,5 +600,15 @@ self.onmessage = (event: MessageEvent<Command>) => {
       return enqueue(command.id, async () => dropRope(command));
     case 'recalibrate':
       return enqueue(command.id, () => recalibrate(command));
+    case 'restoreVariants':
+      return enqueue(command.id, () => restoreVariants(command));
+    case 'forgetVariant':
+      return enqueue(command.id, async () => forgetVariant(command));
+    case 'generate':
+      return generate(compareHost, command);
+    case 'retune':
+      return retune(command);
+    case 'tokenLoss':
+      return tokenLoss(compareHost, command);
   }
 };

@@ -7,8 +7,12 @@
 //   evaluate     → progress* (throttled), point* (one per length, as each finishes), done | cancelled | error
 //   fitC         → progress*, fitted {c, scores} | cancelled | error
 //   dropRope     → variant {a new variant "RoPE dropped": same weights, no rotary embedding}
-//   recalibrate  → status {preparing}, step* {loss}, paused/resumed, variant + done | cancelled | error
+//   recalibrate  → status {preparing}, step* {loss}, checkpointed*, paused/resumed, variant + done | cancelled | error
+//   restoreVariants → variant* {stored} (each stored variant of the loaded model, loaded), done | error
+//   forgetVariant    → done
 //   pause, resume, stop, cancel   name the request they act on in `target`
+//   generate     → token* (one per new token), done | cancelled | error;  retune names a generate in `target`
+//   tokenLoss    → tokenLoss {tokens, losses}, done | error
 // A lost device, or a GPU error no request caught, is one `gpuFailure` event (id 0).
 
 import type { EvalSettings, VariantInfo } from '../settings.ts';
@@ -32,7 +36,15 @@ export interface ModelSummary {
 
 export type Command =
   | { type: 'init'; id: number }
-  | { type: 'loadModel'; id: number; name: string; baseUrl: string; validationUrl: string }
+  | {
+      type: 'loadModel';
+      id: number;
+      name: string;
+      baseUrl: string;
+      validationUrl: string;
+      /** A Hugging Face Hub model instead of baseUrl: its id (ORG/NAME) and the Hub's base URL; files go through the Cache Storage cache. */
+      hub?: { id: string; endpoint: string };
+    }
   | { type: 'evaluate'; id: number; variant: string; settings: EvalSettings; lengths: number[]; tokens: number }
   | { type: 'fitC'; id: number; variant: string; settings: EvalSettings; lengths: number[]; tokens: number; grid: number[] }
   | { type: 'dropRope'; id: number; from: string }
@@ -46,11 +58,23 @@ export type Command =
       seed: number;
       /** The training text's files, fetched and tokenized once per model. */
       trainUrls: string[];
+      /** Continue the interrupted recalibration kept under this variant-store key (same steps, lr, batch, seed). */
+      resume?: string;
     }
   | { type: 'pause'; id: number; target: number }
   | { type: 'resume'; id: number; target: number }
   | { type: 'stop'; id: number; target: number }
-  | { type: 'cancel'; id: number; target: number };
+  | { type: 'cancel'; id: number; target: number }
+  /** Loads stored variants (src/ui/persist/variant-store.ts) of the loaded model: all, or those `keys`. */
+  | { type: 'restoreVariants'; id: number; keys?: string[] }
+  /** Frees a variant's weights (the page deletes its stored record). */
+  | { type: 'forgetVariant'; id: number; variant: string }
+  // Side by side (src/ui/compare): greedy continuation of a prompt, one `token` event per token,
+  // cancellable; `retune` changes a running generation's settings for the tokens that follow (Drop
+  // RoPE mid-generation); `tokenLoss` is the next-token loss of each token of a validation passage.
+  | { type: 'generate'; id: number; slot: string; variant: string; prompt: string; maxTokens: number; settings: EvalSettings }
+  | { type: 'retune'; id: number; target: number; settings: EvalSettings }
+  | { type: 'tokenLoss'; id: number; variant: string; settings: EvalSettings; length: number };
 
 export type WorkerEvent =
   | { type: 'ready'; id: number; adapter: AdapterInfo }
@@ -59,15 +83,31 @@ export type WorkerEvent =
   | { type: 'progress'; id: number; done: number; total: number; length: number }
   | { type: 'point'; id: number; length: number; ppl: number }
   | { type: 'fitted'; id: number; c: number; lengths: number[]; scores: { c: number; score: number }[] }
-  | { type: 'variant'; id: number; variant: VariantInfo }
+  | {
+      type: 'variant';
+      id: number;
+      variant: VariantInfo;
+      /** Its key in the variant store, when it is kept there (survives a reload). */
+      stored?: string;
+      /** Why it could not be stored, when that failed (it still works until the page reloads). */
+      storeProblem?: string;
+    }
   | { type: 'status'; id: number; message: string }
   | { type: 'step'; id: number; step: number; steps: number; loss: number; lr: number }
+  /** A recalibration's weights and trainer state were kept at this step (resumable after a reload). */
+  | { type: 'checkpointed'; id: number; step: number }
   | { type: 'paused'; id: number }
   | { type: 'resumed'; id: number }
   | { type: 'done'; id: number }
   | { type: 'cancelled'; id: number }
   | { type: 'error'; id: number; message: string }
-  | { type: 'gpuFailure'; id: 0; message: string };
+  | { type: 'gpuFailure'; id: 0; message: string }
+  /** loadModel from the Hub: download progress of one file (throttled; loaded === total when it is complete). */
+  | { type: 'download'; id: number; file: string; loaded: number; total?: number }
+  /** generate: the continuation so far (decoded as a whole), after `count` new tokens; then done | cancelled | error. */
+  | { type: 'token'; id: number; slot: string; count: number; text: string; rope: boolean }
+  /** tokenLoss: tokens [L] as text from token `start` of the text, losses [L-1] in nats (losses[t]: token t+1 predicted at t); then done. */
+  | { type: 'tokenLoss'; id: number; start: number; tokens: string[]; losses: number[] };
 
 /** Command without its id: what callers pass; the client numbers it. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -1,0 +1,264 @@
+// "Side by side": two slots, Model A and Model B, each a variant with its own position settings;
+// one prompt that both continue, token by token (greedy, streamed from the worker), with a "Drop
+// RoPE" that applies to the tokens still to come; and the per-token loss of both along one long
+// passage of persuasion.txt (4× the training context), drawn as text shaded by each token's loss,
+// so one sees where each model loses track.
+//
+// The section opens on demand: closed, it adds no controls to the page (the main column's accessible
+// names — "Drop RoPE", "Variant", "RoPE" — stay unique for scripts and tests).
+
+import { useId, useState, type ReactNode } from 'react';
+import type { Controller } from '../controller.ts';
+import { SCALING_LABELS, SCALINGS, type Scaling } from '../settings.ts';
+import { useApp } from '../store/store.ts';
+import { dropRopeNow, generateBoth, measureLosses, slotLabel, slotVariant, stopGeneration } from './compare-actions.ts';
+import { SLOTS, useCompare, type GenerationState, type LossState, type SlotId } from './compare-store.ts';
+import { usePresentation } from './presentation.ts';
+import './compare.css';
+
+/** Losses at or above this many nats get the darkest shade. */
+const LOSS_SCALE_MAX = 8;
+
+function Note({ children }: { children: ReactNode }) {
+  const show = useApp((s) => s.showNotes);
+  return show ? <p className="note">{children}</p> : null;
+}
+
+/** The per-token loss length: 4× the training context. */
+export function lossLength(trainContext: number): number {
+  return 4 * trainContext;
+}
+
+function Continuation({ slot, generation, prompt }: { slot: SlotId; generation: GenerationState | null; prompt: string }) {
+  const text = generation?.text ?? '';
+  const split = generation?.ropeUntil ?? null;
+  return (
+    <div className="continuation" role="log" aria-label={`Model ${slot} continuation`} aria-live="off" data-count={generation?.count ?? 0}>
+      {generation ? (
+        <>
+          <span className="muted">{prompt}</span>
+          {split === null ? (
+            <span>{text}</span>
+          ) : (
+            <>
+              <span>{text.slice(0, split)}</span>
+              <span className="after-drop" title="Generated after RoPE was dropped">
+                <span className="sr-only"> (RoPE dropped from here:) </span>
+                {text.slice(split)}
+              </span>
+            </>
+          )}
+        </>
+      ) : (
+        <span className="muted">Press Generate to continue the prompt.</span>
+      )}
+    </div>
+  );
+}
+
+function GenerationStatus({ generation }: { generation: GenerationState | null }) {
+  if (!generation) return null;
+  const word = generation.count === 1 ? 'token' : 'tokens';
+  const text =
+    generation.status === 'running'
+      ? `Generating: ${generation.count} ${word}`
+      : generation.status === 'failed'
+        ? `Failed: ${generation.message ?? 'unknown error'}`
+        : generation.status === 'stopped'
+          ? `Stopped after ${generation.count} ${word}`
+          : `Done: ${generation.count} ${word}`;
+  return <p className={`small ${generation.status === 'failed' ? 'error-text' : 'muted'}`}>{text}</p>;
+}
+
+/** Shade of a loss: transparent at 0 nats, the full accent at LOSS_SCALE_MAX and above. */
+function lossShade(loss: number): string {
+  const share = Math.max(0, Math.min(1, loss / LOSS_SCALE_MAX));
+  return `rgba(213, 94, 0, ${(0.85 * share).toFixed(3)})`;
+}
+
+/** A token as shown: line breaks get a visible mark (a shaded empty line would be invisible). */
+function showToken(token: string): string {
+  return token.replace(/\n/g, '↵\n');
+}
+
+function mean(values: number[]): number {
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
+}
+
+function TokenLoss({ slot, loss, trainContext }: { slot: SlotId; loss: LossState | null; trainContext: number }) {
+  if (!loss) return <p className="muted small">Not measured yet.</p>;
+  if (loss.status === 'failed') return <p className="small error-text">Per-token loss failed: {loss.message}</p>;
+  if (loss.status === 'running' && loss.tokens.length === 0) return <p className="muted small">Measuring {loss.label}…</p>;
+  // Token t + 1 is predicted at position t: the first token has no loss.
+  const within = loss.losses.slice(0, trainContext - 1);
+  const past = loss.losses.slice(trainContext - 1);
+  return (
+    <figure className="token-loss" aria-label={`Per-token loss, Model ${slot}`}>
+      <figcaption className="small">
+        {loss.label} from token {loss.start} of Persuasion: mean loss {mean(within).toFixed(2)} nats within the training context,{' '}
+        {past.length ? mean(past).toFixed(2) : '–'} past it.
+      </figcaption>
+      <p className="token-text">
+        {loss.tokens.map((token, t) => {
+          const value = t > 0 ? loss.losses[t - 1] : undefined;
+          return (
+            <span key={t}>
+              {t === trainContext && (
+                <span className="window-mark" title={`Training context ends: ${trainContext} tokens`}>
+                  C_train
+                </span>
+              )}
+              <span
+                className="token"
+                data-loss={value === undefined ? '' : value.toFixed(3)}
+                title={value === undefined ? 'first token: no prediction' : `${value.toFixed(2)} nats`}
+                style={value === undefined ? undefined : { background: lossShade(value) }}
+              >
+                {showToken(token)}
+              </span>
+            </span>
+          );
+        })}
+      </p>
+    </figure>
+  );
+}
+
+function Slot({ slot, controller }: { slot: SlotId; controller: Controller }) {
+  const id = useId();
+  const settings = useCompare((s) => s.slots[slot]);
+  const setSlot = useCompare((s) => s.setSlot);
+  const generation = useCompare((s) => s.generations[slot]);
+  const prompt = useCompare((s) => s.prompt);
+  const variants = useApp((s) => s.variants);
+  const variant = slotVariant(settings, variants);
+  const hasRope = variant?.hasRope ?? false;
+  const ropeOn = hasRope && settings.rope;
+  const ready = useApp((s) => s.weights.kind === 'ready' && s.gpu.kind === 'ready');
+  return (
+    <fieldset className="slot">
+      <legend>Model {slot}</legend>
+      <p className="small slot-label">{slotLabel(settings, variant)}</p>
+      <div className="slot-fields">
+        <div className="field">
+          <label htmlFor={`${id}-variant`}>Weights</label>
+          <select id={`${id}-variant`} value={variant?.id ?? ''} onChange={(e) => setSlot(slot, { variant: e.target.value })}>
+            {variants.map((v) => (
+              <option key={v.id} value={v.id}>
+                {v.label}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-scaling`}>Scaling</label>
+          <select id={`${id}-scaling`} value={settings.scaling} disabled={!ropeOn} onChange={(e) => setSlot(slot, { scaling: e.target.value as Scaling })}>
+            {SCALINGS.map((s) => (
+              <option key={s} value={s}>
+                {SCALING_LABELS[s]}
+              </option>
+            ))}
+          </select>
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={ropeOn} disabled={!hasRope} onChange={(e) => setSlot(slot, { rope: e.target.checked })} />
+          Rotary embeddings
+        </label>
+        <button type="button" disabled={!ropeOn || !ready} onClick={() => dropRopeNow(controller, slot)}>
+          Drop RoPE
+        </button>
+      </div>
+      <Continuation slot={slot} generation={generation} prompt={prompt} />
+      <GenerationStatus generation={generation} />
+    </fieldset>
+  );
+}
+
+export function ComparePanel({ controller }: { controller: Controller }) {
+  const [open, setOpen] = useState(false);
+  const presenting = usePresentation();
+  const prompt = useCompare((s) => s.prompt);
+  const setPrompt = useCompare((s) => s.setPrompt);
+  const maxTokens = useCompare((s) => s.maxTokens);
+  const setMaxTokens = useCompare((s) => s.setMaxTokens);
+  const running = useCompare((s) => SLOTS.some((slot) => s.generations[slot]?.status === 'running'));
+  const losses = useCompare((s) => s.losses);
+  const measuring = SLOTS.some((slot) => losses[slot]?.status === 'running');
+  const ready = useApp((s) => s.weights.kind === 'ready' && s.gpu.kind === 'ready');
+  const trainContext = useApp((s) => s.meta?.trainContext ?? null);
+  const promptId = useId();
+  const maxId = useId();
+
+  return (
+    <section className="card compare" aria-labelledby="compare-heading">
+      <div className="card-head">
+        <h2 id="compare-heading">Side by side</h2>
+        <button type="button" className="toggle" aria-expanded={open} aria-controls="compare-body" onClick={() => setOpen(!open)}>
+          {open ? 'Close side by side' : 'Open side by side'}
+        </button>
+      </div>
+      {!open && <p className="muted small">Two models continue one prompt, token by token, and show where each loses track of a long text.</p>}
+      {open && (
+        <div id="compare-body">
+          <Note>
+            Greedy decoding: each new token is the model’s single most likely next token. “Drop RoPE” during generation applies to the tokens still to
+            come: the next step runs the whole sequence again without rotary embeddings.
+          </Note>
+          <div className="field">
+            <label htmlFor={promptId}>Prompt</label>
+            <textarea id={promptId} rows={2} value={prompt} onChange={(e) => setPrompt(e.target.value)} />
+          </div>
+          <div className="row compare-actions">
+            {!presenting && (
+              <div className="field row">
+                <label htmlFor={maxId}>New tokens</label>
+                <input
+                  id={maxId}
+                  type="number"
+                  min={1}
+                  max={256}
+                  value={maxTokens}
+                  onChange={(e) => setMaxTokens(Math.max(1, Math.min(256, Math.floor(Number(e.target.value) || 1))))}
+                />
+              </div>
+            )}
+            <button type="button" disabled={!ready || prompt.trim() === ''} onClick={() => generateBoth(controller)}>
+              Generate
+            </button>
+            <button type="button" disabled={!running} onClick={() => stopGeneration(controller)}>
+              Stop generating
+            </button>
+          </div>
+          {!ready && <p className="muted small">Waiting for the model’s weights and WebGPU.</p>}
+          <div className="slots">
+            {SLOTS.map((slot) => (
+              <Slot key={slot} slot={slot} controller={controller} />
+            ))}
+          </div>
+          <h3>Per-token loss along a long passage</h3>
+          <Note>
+            Each token of a passage of {trainContext ? lossLength(trainContext) : '4 × C_train'} tokens of Persuasion (4× the training context) is shaded by its loss, −ln p(token |
+            the text before it): the darker, the more the model was surprised. The mark C_train is where the training context ends; a model that loses
+            track of positions turns dark after it.
+          </Note>
+          <div className="row">
+            <button type="button" disabled={!ready || !trainContext || measuring} onClick={() => trainContext && measureLosses(controller, lossLength(trainContext))}>
+              Measure per-token loss
+            </button>
+            <span className="loss-key small" aria-hidden="true">
+              0 <span className="loss-ramp" /> {LOSS_SCALE_MAX}+ nats
+            </span>
+          </div>
+          <div className="slots">
+            {SLOTS.map((slot) => (
+              <section key={slot} className="slot-loss" aria-label={`Model ${slot} per-token loss`}>
+                <h4>Model {slot}</h4>
+                {trainContext && <TokenLoss slot={slot} loss={losses[slot]} trainContext={trainContext} />}
+              </section>
+            ))}
+          </div>
+        </div>
+      )}
+    </section>
+  );
+}

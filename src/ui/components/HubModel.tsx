@@ -1,0 +1,127 @@
+// "Hugging Face model": load any Llama-architecture checkpoint from the Hub by id (ORG/NAME) as the
+// current model. config.json comes first and the page estimates the GPU memory the model needs at
+// the longest evaluated length (src/ui/hub-memory.ts) against the adapter's buffer limits; the
+// weights then download in the worker with progress, into Cache Storage (src/ui/hub-cache.ts), so
+// a second load is instant. The Hub's base URL is a setting (a mirror, or a test server), kept in
+// localStorage.
+
+import { useState } from 'react';
+import type { Controller } from '../controller.ts';
+import { DEFAULT_HUB_ENDPOINT } from '../../model/source-hub.ts';
+import { formatBytes } from '../hub-memory.ts';
+import { useApp } from '../store/store.ts';
+
+export const HUB_ENDPOINT_KEY = 'drope-playground.hub-endpoint';
+
+function storedEndpoint(): string {
+  try {
+    return localStorage.getItem(HUB_ENDPOINT_KEY) || DEFAULT_HUB_ENDPOINT;
+  } catch {
+    return DEFAULT_HUB_ENDPOINT;
+  }
+}
+
+type Phase =
+  | { kind: 'idle' }
+  | { kind: 'checking'; id: string }
+  | { kind: 'loading'; id: string; fit: string; fits: boolean; file: string | null; loaded: number; total: number | undefined }
+  | { kind: 'failed'; message: string };
+
+export function HubModelCard({ controller }: { controller: Controller }) {
+  const [id, setId] = useState('');
+  const [endpoint, setEndpoint] = useState(storedEndpoint);
+  const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
+  const gpuReady = useApp((s) => s.gpu.kind === 'ready');
+  const weights = useApp((s) => s.weights);
+  const hubName = phase.kind === 'loading' ? `hf:${phase.id}` : null;
+  const mine = hubName !== null && 'name' in weights && weights.name === hubName;
+  const busy = phase.kind === 'checking' || (mine && weights.kind === 'loading');
+
+  const changeEndpoint = (value: string) => {
+    setEndpoint(value);
+    try {
+      localStorage.setItem(HUB_ENDPOINT_KEY, value);
+    } catch {
+      // Storage off: the setting lasts until the page reloads.
+    }
+  };
+
+  const load = async () => {
+    const wanted = id.trim();
+    setPhase({ kind: 'checking', id: wanted });
+    try {
+      const report = await controller.loadHubModel(wanted, endpoint.trim() || DEFAULT_HUB_ENDPOINT, (file, loaded, total) =>
+        setPhase((p) => (p.kind === 'loading' && p.id === wanted ? { ...p, file, loaded, total } : p)),
+      );
+      setPhase({ kind: 'loading', id: wanted, fit: report.message, fits: report.fits, file: null, loaded: 0, total: undefined });
+    } catch (error) {
+      setPhase({ kind: 'failed', message: `Cannot load ${wanted || 'the model'}: ${(error as Error).message}` });
+    }
+  };
+
+  let status = '';
+  if (phase.kind === 'checking') status = `Reading config.json of ${phase.id}…`;
+  else if (phase.kind === 'loading' && mine) {
+    if (weights.kind === 'loading') {
+      status = phase.file
+        ? `Downloading ${phase.file}: ${formatBytes(phase.loaded)}${phase.total !== undefined ? ` of ${formatBytes(phase.total)}` : ''}`
+        : `Loading ${phase.id}…`;
+    } else if (weights.kind === 'ready') status = `Current model: ${hubName} (${weights.summary.parameters.toLocaleString('en-US')} parameters).`;
+  }
+  const error = phase.kind === 'failed' ? phase.message : phase.kind === 'loading' && mine && weights.kind === 'failed' ? `Cannot load ${phase.id}: ${weights.message}` : null;
+
+  return (
+    <section className="card" aria-labelledby="hub-heading">
+      <h2 id="hub-heading">From the Hugging Face Hub</h2>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void load();
+        }}
+      >
+        <div className="field">
+          <label htmlFor="hub-model">Hugging Face model</label>
+          <input
+            id="hub-model"
+            type="text"
+            placeholder="HuggingFaceTB/SmolLM-135M"
+            spellCheck={false}
+            autoComplete="off"
+            value={id}
+            onChange={(e) => setId(e.target.value)}
+            aria-describedby="hub-model-hint"
+          />
+          <span id="hub-model-hint" className="hint">
+            A Llama-architecture model with safetensors weights, by id (ORG/NAME). Downloads are cached in this browser.
+          </span>
+        </div>
+        <button type="submit" disabled={!gpuReady || busy || id.trim() === ''}>
+          Load from the Hub
+        </button>
+        <details className="small">
+          <summary>Hub settings</summary>
+          <div className="field">
+            <label htmlFor="hub-endpoint">Hub base URL</label>
+            <input id="hub-endpoint" type="url" spellCheck={false} value={endpoint} onChange={(e) => changeEndpoint(e.target.value)} />
+          </div>
+        </details>
+      </form>
+      {phase.kind === 'loading' && mine && weights.kind === 'loading' && phase.total !== undefined && (
+        <progress aria-label="Download progress" max={phase.total || 1} value={phase.loaded} />
+      )}
+      {phase.kind === 'loading' && mine && (
+        <p className={phase.fits ? 'small muted' : 'small error-text'} data-testid="hub-memory">
+          {phase.fit}
+        </p>
+      )}
+      <p className="small muted" role="status" data-testid="hub-status">
+        {status}
+      </p>
+      {error && (
+        <p className="error-text" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
