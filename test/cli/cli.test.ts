@@ -9,11 +9,9 @@
 // Models are tiny and built here (src/model/init.ts + src/model/save.ts) except the transformers
 // fixtures, which pin the logits command's numbers.
 
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byteLevelTokenizerJson } from '../../src/model/byte-tokenizer.ts';
 import { expectedTensorShapes, loadCheckpoint } from '../../src/model/checkpoint.ts';
@@ -24,51 +22,15 @@ import { serializeCheckpoint } from '../../src/model/save.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
+import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Generous for a tiny model on SwiftShader (a run takes ~1 s), short enough that a hang fails fast. */
 const RUN_TIMEOUT_MS = 45_000;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
 
-/** `npm run cli -- ...args`, without npm's own output: the command package.json's "cli" script runs. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--import', './src/cli/register-raw.mjs', 'src/cli/main.ts', ...args],
-      { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, RUN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, RUN_TIMEOUT_MS);
 
-function describeRun(run: Run): string {
-  return `exit ${run.code}${run.timedOut ? ' (timed out)' : ''}\n--- stdout\n${run.stdout}--- stderr\n${run.stderr}`;
-}
 
-function expectSuccess(run: Run): void {
-  expect(run.timedOut, describeRun(run)).toBe(false);
-  expect(run.code, describeRun(run)).toBe(0);
-}
 
 /**
  * A failed run: the exit code, nothing on stdout, and exactly one `error:` line on stderr that

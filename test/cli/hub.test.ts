@@ -3,11 +3,9 @@
 // Hub (test/helpers/hub-server.ts) and DROPE_CACHE_DIR at a scratch directory. The oracle is the
 // same command on the same files in a directory: the outputs must be byte-identical.
 
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byteLevelTokenizerJson } from '../../src/model/byte-tokenizer.ts';
 import { expectedTensorShapes } from '../../src/model/checkpoint.ts';
@@ -15,49 +13,15 @@ import { initializeCheckpoint } from '../../src/model/init.ts';
 import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { serializeCheckpoint } from '../../src/model/save.ts';
 import { startHubServer, type HubServer } from '../helpers/hub-server.ts';
+import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Generous for a tiny model on SwiftShader (a run takes a few seconds), short enough that a hang fails fast. */
 const RUN_TIMEOUT_MS = 60_000;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
 
-/** `npm run cli -- ...args` without npm, as test/cli/cli.test.ts runs it. */
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/cli/register-raw.mjs', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, RUN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, RUN_TIMEOUT_MS);
 
-const describeRun = (run: Run) => `exit ${run.code}${run.timedOut ? ' (timed out)' : ''}\n--- stdout\n${run.stdout}--- stderr\n${run.stderr}`;
 
-function expectSuccess(run: Run): void {
-  expect(run.timedOut, describeRun(run)).toBe(false);
-  expect(run.code, describeRun(run)).toBe(0);
-}
 
 /** One `error:` line matching `pattern`, nothing on stdout, the exit code (2: the usage follows). */
 function expectError(run: Run, pattern: RegExp, code: number): void {

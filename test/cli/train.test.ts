@@ -6,11 +6,9 @@
 // Each CLI start costs a second or two (tsx, Dawn, pipeline compilation), so independent runs go
 // in parallel and the runs several tests read are made once, in beforeAll.
 
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byteLevelTokenizerJson } from '../../src/model/byte-tokenizer.ts';
 import { expectedTensorShapes } from '../../src/model/checkpoint.ts';
@@ -21,48 +19,15 @@ import { serializeCheckpoint } from '../../src/model/save.ts';
 import { TRAIN_BOOKS } from '../../src/train/data.ts';
 import { learningRate } from '../../src/train/schedule.ts';
 import { FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** A tiny run takes a few seconds on SwiftShader, several times that on a busy machine; a hang fails. */
 const RUN_TIMEOUT_MS = 90_000;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
 
-/** `npm run cli -- ...args`, without npm's own output: the command package.json's "cli" script runs. */
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/cli/register-raw.mjs', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, RUN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, RUN_TIMEOUT_MS);
 
-const describeRun = (run: Run) => `exit ${run.code}${run.timedOut ? ' (timed out)' : ''}\n--- stdout\n${run.stdout}--- stderr\n${run.stderr}`;
 
-function expectSuccess(run: Run): void {
-  expect(run.timedOut, describeRun(run)).toBe(false);
-  expect(run.code, describeRun(run)).toBe(0);
-}
 
 /** The exit code, nothing on stdout, exactly one `error:` line (matching `pattern`) and no stack trace. */
 function expectError(run: Run, pattern: RegExp, code = 1): string {

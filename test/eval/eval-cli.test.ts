@@ -3,11 +3,9 @@
 // its numbers checked against perplexities computed here with LlamaModel.nll under the mode and
 // logit scale each series should use at each length.
 
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEvalJson, type EvalFile } from '../../src/eval/curves.ts';
 import { byteLevelTokenizerJson } from '../../src/model/byte-tokenizer.ts';
@@ -18,42 +16,15 @@ import { parsePositionMode } from '../../src/model/positions.ts';
 import { serializeCheckpoint } from '../../src/model/save.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { testEngine } from '../helpers/gpu.ts';
+import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** A tiny model's eval takes a few seconds on SwiftShader; a hang fails instead of stalling. */
 const RUN_TIMEOUT_MS = 90_000;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** The command package.json's "cli" script runs, without npm's own output. */
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/cli/register-raw.mjs', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, RUN_TIMEOUT_MS);
 
-const describeRun = (run: Run) => `exit ${run.code}\n--- stdout\n${run.stdout}--- stderr\n${run.stderr}`;
 
-function expectSuccess(run: Run): void {
-  expect(run.code, describeRun(run)).toBe(0);
-}
 
 /** Exit code, nothing on stdout, one `error:` line matching `pattern` (then the usage for exit 2). */
 function expectError(run: Run, pattern: RegExp, code: number): void {

@@ -2,11 +2,9 @@
 // (ids = the UTF-8 bytes, as the austen models' tokenizer), and `npm run cli -- needle` end to end on a
 // tiny random model (it scores about 0; the shape of its output and the prompt lengths are what count).
 
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildNeedlePrompt, greedyDecode, NEEDLE_KEYS, needleQuestion, needleSentence, scoreNeedleAnswer } from '../../src/eval/needle.ts';
 import { byteLevelTokenizerJson } from '../../src/model/byte-tokenizer.ts';
@@ -16,6 +14,7 @@ import { LlamaModel } from '../../src/model/model.ts';
 import { serializeCheckpoint } from '../../src/model/save.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { testEngine } from '../helpers/gpu.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const bytes = {
   encode: (text: string) => [...new TextEncoder().encode(text)],
@@ -88,7 +87,6 @@ describe('scoreNeedleAnswer', () => {
   });
 });
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'needle-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -118,21 +116,7 @@ function writeModel(): string {
   return dir;
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/cli/register-raw.mjs', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args, {}, 120_000);
 
 describe('needle on a tiny random model', () => {
   const dir = writeModel();
