@@ -23,6 +23,7 @@ import { directorySource } from '../../src/model/source-node.ts';
 import { FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts';
+import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 
 /** Generous for a tiny model on SwiftShader (a run takes ~1 s), short enough that a hang fails fast. */
 const RUN_TIMEOUT_MS = 45_000;
@@ -62,23 +63,6 @@ function expectError(run: Run, pattern: RegExp, options: { code?: number; foreig
 const work = mkdtempSync(join(tmpdir(), 'cli-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A tiny byte-level model; initializer_range 0.2 so attention logits are O(1) and beta visibly matters. */
-const TINY_CONFIG = {
-  model_type: 'llama',
-  architectures: ['LlamaForCausalLM'],
-  vocab_size: 256,
-  hidden_size: 32,
-  intermediate_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 2,
-  num_key_value_heads: 1,
-  max_position_embeddings: 16,
-  rms_norm_eps: 1e-5,
-  rope_theta: 10000,
-  hidden_act: 'silu',
-  tie_word_embeddings: true,
-  initializer_range: 0.2,
-};
 
 /** Writes a checkpoint directory; `shapes` may be altered to store a wrong shape on purpose. */
 function writeModel(

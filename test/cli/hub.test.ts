@@ -14,6 +14,7 @@ import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { serializeCheckpoint } from '../../src/model/save.ts';
 import { startHubServer, type HubServer } from '../helpers/hub-server.ts';
 import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts';
+import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 
 /** Generous for a tiny model on SwiftShader (a run takes a few seconds), short enough that a hang fails fast. */
 const RUN_TIMEOUT_MS = 60_000;
@@ -37,22 +38,6 @@ function expectError(run: Run, pattern: RegExp, code: number): void {
   if (code === 2) expect(lines[1], what).toMatch(/^usage: /);
 }
 
-const TINY_CONFIG = {
-  model_type: 'llama',
-  architectures: ['LlamaForCausalLM'],
-  vocab_size: 256,
-  hidden_size: 32,
-  intermediate_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 2,
-  num_key_value_heads: 1,
-  max_position_embeddings: 16,
-  rms_norm_eps: 1e-5,
-  rope_theta: 10000,
-  hidden_act: 'silu',
-  tie_word_embeddings: true,
-  initializer_range: 0.2,
-};
 const ID = 'test/tiny-f16';
 const TEXT = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.\n';
 

@@ -17,6 +17,7 @@ import { serializeCheckpoint } from '../../src/model/save.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { testEngine } from '../helpers/gpu.ts';
 import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts';
+import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 
 /** A tiny model's eval takes a few seconds on SwiftShader; a hang fails instead of stalling. */
 const RUN_TIMEOUT_MS = 90_000;
@@ -41,23 +42,6 @@ function expectError(run: Run, pattern: RegExp, code: number): void {
 const work = mkdtempSync(join(tmpdir(), 'eval-cli-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** Trained at 16 tokens (max_position_embeddings, the default C_train); initializer_range 0.2 so positions matter. */
-const TINY_CONFIG = {
-  model_type: 'llama',
-  architectures: ['LlamaForCausalLM'],
-  vocab_size: 256,
-  hidden_size: 32,
-  intermediate_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 2,
-  num_key_value_heads: 1,
-  max_position_embeddings: 16,
-  rms_norm_eps: 1e-5,
-  rope_theta: 10000,
-  hidden_act: 'silu',
-  tie_word_embeddings: true,
-  initializer_range: 0.2,
-};
 const DROPE_CONFIG = { ...TINY_CONFIG, model_type: 'llama_drope', architectures: ['DroPELlamaForCausalLM'], attention_type: 'nope' };
 
 function writeModel(name: string, rawConfig: Record<string, unknown>): string {

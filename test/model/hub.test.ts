@@ -27,24 +27,8 @@ import { directorySource } from '../../src/model/source-node.ts';
 import { loadTokenizer } from '../../src/model/tokenizer.ts';
 import { testEngine } from '../helpers/gpu.ts';
 import { startHubServer, type HubServer } from '../helpers/hub-server.ts';
+import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 
-/** A tiny byte-level Llama (2 layers, C 32, GQA 2:1); a checkpoint is ~70 KB in F32. */
-const TINY_CONFIG = {
-  model_type: 'llama',
-  architectures: ['LlamaForCausalLM'],
-  vocab_size: 256,
-  hidden_size: 32,
-  intermediate_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 2,
-  num_key_value_heads: 1,
-  max_position_embeddings: 16,
-  rms_norm_eps: 1e-5,
-  rope_theta: 10000,
-  hidden_act: 'silu',
-  tie_word_embeddings: true,
-  initializer_range: 0.2,
-};
 
 /**
  * The DroPE code's config: model_type llama_drope, attention_type nope, and an auto_map naming
