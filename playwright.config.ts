@@ -12,7 +12,8 @@
 
 import { defineConfig } from '@playwright/test';
 
-const PORT = 5199;
+// PW_PORT / PW_OUTPUT let two checkouts (or engineers) run the suite at once without colliding.
+const PORT = Number(process.env.PW_PORT ?? 5199);
 const baseURL = `http://127.0.0.1:${PORT}`;
 
 export default defineConfig({
@@ -37,7 +38,7 @@ export default defineConfig({
   },
   // `list` ends with the summary line ("N passed (Xs)"), also under CI.
   reporter: [['list']],
-  outputDir: 'test-results',
+  outputDir: process.env.PW_OUTPUT ?? 'test-results',
   use: {
     baseURL,
     browserName: 'chromium',
