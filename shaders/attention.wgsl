@@ -823,3 +823,67 @@ fn naive(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
     naive_out[q_base + i] = acc[i] * inv;
   }
 }
+
+// ---------------------------------------------------------------------------- probabilities
+// The attention pattern itself, for the playground's heatmap (which keys each query reads):
+//   P[b, h, t, j] = softmax_j(beta * scale * q[t]·k[j]) for j <= t,   0 for j > t (causal)
+// with forward's logits (same qk_scale, same base-2 domain, same GQA mapping), so each row is what
+// forward's weights over v were. forward never stores P (memory linear in T); this kernel writes
+// it, [B, H, T, T], so it is meant for short sequences (the heatmap shows a few dozen tokens).
+// One invocation per (b, h, t), ((b * H) + h) * T + t like naive, with naive's WG. The invocation
+// owns its output row and uses it as scratch: pass 1 writes the base-2 logits and finds their max,
+// pass 2 turns them into exp2(s - max) and sums them, pass 3 divides by the sum and zeroes the
+// keys past the diagonal. Each dot product is computed once.
+
+@group(0) @binding(0) var<storage, read_write> pr_probs: array<f32>;  // [B, H, T, T]
+@group(0) @binding(1) var<storage, read> pr_q: array<vec4<f32>>;      // [B*T, H*D]
+@group(0) @binding(2) var<storage, read> pr_k: array<vec4<f32>>;      // [B*T, KVH*D]
+@group(0) @binding(3) var<uniform> pr_p: Params;
+
+@compute @workgroup_size(WG)
+fn probabilities(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+  let index = linear_workgroup_id(wid, nwg) * WG + lid;  // ((b * H) + h) * T + t
+  if (index >= pr_p.B * pr_p.H * pr_p.T) {
+    return;
+  }
+  let t = index % pr_p.T;
+  let bh = index / pr_p.T;
+  let h = bh % pr_p.H;
+  let b = bh / pr_p.H;
+  let kvh = h / (pr_p.H / pr_p.KVH);
+  let kv_stride = pr_p.KVH * D4;
+  let row0 = b * pr_p.T;
+  let q_base = (row0 + t) * pr_p.H * D4 + h * D4;
+  let out_base = index * pr_p.T;  // row t of head (b, h): [B, H, T, T] is row-major in (b, h, t)
+
+  var qr: array<vec4<f32>, MAX_D4>;
+  for (var i = 0u; i < D4; i++) {
+    qr[i] = pr_q[q_base + i] * pr_p.qk_scale;
+  }
+
+  // Pass 1: base-2 logits of the visible keys, and their max.
+  var m = NEG;
+  for (var j = 0u; j <= t; j++) {
+    let kb = (row0 + j) * kv_stride + kvh * D4;
+    var dot4 = vec4<f32>(0.0);
+    for (var i = 0u; i < D4; i++) {
+      dot4 += qr[i] * pr_k[kb + i];
+    }
+    let s = dot4.x + dot4.y + dot4.z + dot4.w;
+    pr_probs[out_base + j] = s;
+    m = max(m, s);
+  }
+  // Pass 2: unnormalized weights (the max subtracted, so exp2 stays finite) and their sum.
+  var l = 0.0;
+  for (var j = 0u; j <= t; j++) {
+    let w = exp2(pr_probs[out_base + j] - m);
+    pr_probs[out_base + j] = w;
+    l += w;
+  }
+  // Pass 3: normalize; the masked keys get exactly 0. l >= 1 (the max key contributes exp2(0)).
+  let inv = 1.0 / l;
+  for (var j = 0u; j < pr_p.T; j++) {
+    pr_probs[out_base + j] = select(0.0, pr_probs[out_base + j] * inv, j <= t);
+  }
+}

@@ -9,6 +9,11 @@
 // chain in row order, and the first row of the chain ("owner") walks it and adds the sum, so
 // every element of dtable has one writer and a fixed summation order.
 //
+// Half-precision table (TABLE_F16): the table may hold binary16 values packed two per u32 word
+// along C (C even), unpacked with the core built-in `unpack2x16float`; the output stays f32. The
+// table is bound as raw 32-bit words either way, so forward has one binding and one body (the same
+// scheme as matmul.wgsl's B_F16, which lets the tied LM head read this same table).
+//
 // Glossary: R rows (B*T tokens), C channels (hidden size), V vocabulary size.
 
 struct Params {
@@ -18,10 +23,13 @@ struct Params {
 }
 
 override WG: u32 = 64;
+// The table holds binary16 pairs instead of f32.
+override TABLE_F16: bool = false;
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // [R, C]
 @group(0) @binding(1) var<storage, read> ids: array<u32>;        // [R], token ids
-@group(0) @binding(2) var<storage, read> table: array<f32>;      // [V, C], model.embed_tokens.weight
+// [V, C], model.embed_tokens.weight: f32 bits, or with TABLE_F16 binary16 pairs ([V, C/2] words).
+@group(0) @binding(2) var<storage, read> table: array<u32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
 // The flat element index of this invocation in a one-dimensional (possibly folded) dispatch.
@@ -46,7 +54,13 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     out[i] = 0.0;
     return;
   }
-  out[i] = table[id * p.C + c];
+  let t = id * p.C + c;  // the table element
+  if (TABLE_F16) {
+    // Element t is half t % 2 (low half first) of word t / 2.
+    out[i] = unpack2x16float(table[t / 2u])[t % 2u];
+  } else {
+    out[i] = bitcast<f32>(table[t]);
+  }
 }
 
 // ------------------------------------------------------------------------------- backward

@@ -13,6 +13,16 @@
 // calls column r, holds row r of the block: four consecutive columns of C). Per step of k an invocation reads 4 vec4 of A and 2 vec4 of B from workgroup
 // memory and does 128 multiply-adds with them.
 //
+// Half-precision weights (B_F16): B may hold binary16 values packed two per u32 word, pairs
+// consecutive in B's storage order (for nn.Linear's [N, K] weight: pairs along K, so K must be even;
+// the TS op checks). They are unpacked with `unpack2x16float` (core WGSL, no `shader-f16` feature
+// needed) as they are loaded, and everything after the load, tiles and accumulators, stays f32.
+// B is therefore bound as raw 32-bit words for both kernels, and `load_b` reads them as f32 bits or
+// as f16 pairs as the B_F16 override says: one binding, one tile loop, no copy. (Two entry points
+// with differently typed B variables at the same @binding could not share `forward`'s loop: WGSL
+// has no function parameters of function type, and a variable referenced anywhere in a function
+// the entry point calls belongs to that entry point's interface, whatever the branch.)
+//
 // `naive` is one invocation per element of C with a plain loop over K: the benchmark's baseline.
 //
 // Why 16 x 8 per invocation: SwiftShader (the CPU WebGPU the tests and the benchmark run on) runs
@@ -45,6 +55,8 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 // C += op(A)·op(B) instead of C = op(A)·op(B): gradients that sum over several products.
 override ACCUMULATE: bool = false;
+// B holds binary16 pairs (see above) instead of f32.
+override B_F16: bool = false;
 
 override WG_X: u32 = 8;    // invocations along N
 override WG_Y: u32 = 4;    // invocations along M
@@ -55,7 +67,8 @@ override WG: u32 = WG_X * WG_Y;
 
 @group(0) @binding(0) var<storage, read_write> c: array<f32>;  // [M, N]
 @group(0) @binding(1) var<storage, read> a: array<f32>;        // [M, K], or [K, M] if TRANS_A
-@group(0) @binding(2) var<storage, read> b: array<f32>;        // [K, N], or [N, K] if TRANS_B
+// [K, N], or [N, K] if TRANS_B: f32 bits, or with B_F16 binary16 pairs ([K, N/2] or [N, K/2] words).
+@group(0) @binding(2) var<storage, read> b: array<u32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
 // The op(A) slice, k-major: element (m, k) at tile_a[k * TM/4 + m/4][m % 4].
@@ -80,10 +93,12 @@ fn load_a(m: u32, k: u32) -> f32 {
 fn load_b(k: u32, n: u32) -> f32 {
   var v = 0.0;
   if (k < p.K && n < p.N) {
-    if (TRANS_B) {
-      v = b[n * p.K + k];
+    let i = select(k * p.N + n, n * p.K + k, TRANS_B);  // B's element index in storage order
+    if (B_F16) {
+      // Element i is half i % 2 (low half first) of word i / 2.
+      v = unpack2x16float(b[i / 2u])[i % 2u];
     } else {
-      v = b[k * p.N + n];
+      v = bitcast<f32>(b[i]);
     }
   }
   return v;

@@ -49,6 +49,8 @@ export const OPTIONS = {
   modes: { type: 'string' },
   // needle
   trials: { type: 'string' },
+  // logits, ppl, eval, needle (any command that opens a model; training refuses f16)
+  weights: { type: 'string' },
 } as const;
 
 export type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -143,11 +145,24 @@ export function modelSource(spec: string): ModelSource {
   }
 }
 
+/** `--weights f32|f16` (default f32): f16 stores the 2-D weights as binary16 pairs, half the GPU memory. */
+export function weightFormat(args: Args): 'f32' | 'f16' {
+  const value = args.weights ?? 'f32';
+  if (value !== 'f32' && value !== 'f16') throw new UsageError(`--weights must be f32 or f16, got "${value}"`);
+  return value;
+}
+
 export async function openModel(args: Args, checkpoint?: Checkpoint): Promise<{ engine: Engine; model: LlamaModel; dir: string }> {
   const dir = required(args, 'model');
+  const weights = weightFormat(args);
   const loaded = checkpoint ?? (await loadCheckpoint(modelSource(dir)));
   const engine = await openEngine();
-  return { engine, model: LlamaModel.fromCheckpoint(engine, loaded), dir };
+  try {
+    return { engine, model: LlamaModel.fromCheckpoint(engine, loaded, { weights }), dir };
+  } catch (error) {
+    engine.destroy();
+    throw error;
+  }
 }
 
 export function positions(args: Args): PositionMode | undefined {

@@ -42,6 +42,7 @@ const USAGE = `usage: npm run cli -- <command> [options]
   needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--beta-c C] [--train-ctx C] [--text FILE] [--seed S] [--json]
          (multi-key needle-in-a-haystack success rate; filler text default public/data/austen/persuasion.txt)
 MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says)
+--weights f16 (logits, ppl, eval, needle): keep the weight matrices in half precision, half the GPU memory
 --model takes a checkpoint directory or hf:ORG/NAME[@REVISION], a Hugging Face Hub model (HF_ENDPOINT, default
 https://huggingface.co; downloads cached in DROPE_CACHE_DIR, default ~/.cache/drope-playground/hub)`;
 

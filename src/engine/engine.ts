@@ -6,7 +6,8 @@
 
 import { foldDispatch, type KernelCall } from './kernel.ts';
 import { shaderSource, type ShaderName } from './shaders.ts';
-import { numel, shapeString, type DType, type Tensor } from './tensor.ts';
+import { packF16, unpackF16 } from './f16.ts';
+import { byteSize, numel, shapeString, type DType, type Tensor } from './tensor.ts';
 import { packUniforms } from './uniforms.ts';
 
 export const NO_ADAPTER_HELP =
@@ -39,19 +40,28 @@ export class Engine {
   private pendingReleases: GPUBuffer[] = [];
   private readonly scratchTensors = new Map<string, Tensor>();
   private lostReason: string | null = null;
-  private readonly failureListeners = new Set<(message: string) => void>();
+  private readonly failureListeners = new Set<(message: string, lost: boolean) => void>();
+  /** Set by `destroy()`: a 'destroyed' loss that follows is the engine's own teardown, not a failure. */
+  private disposed = false;
+  /** Rejecters of the GPU promises awaited now (see `whileAlive`), rejected when the device is lost. */
+  private readonly waiting = new Set<(error: Error) => void>();
   bytesAllocated = 0;
 
   private constructor(device: GPUDevice, adapter: AdapterSummary) {
     this.device = device;
     this.adapter = adapter;
     device.lost.then((info) => {
-      if (info.reason === 'destroyed') return;
-      this.lostReason = `the GPU device was lost (${info.reason ?? 'unknown'}): ${info.message}`;
-      this.fail(this.lostReason);
+      // Only our own destroy() is a quiet end; a device.destroy() from elsewhere (the app's
+      // test-only loseDevice command) is treated like a driver reset, as a loss.
+      if (info.reason === 'destroyed' && this.disposed) return;
+      this.lostReason = `the GPU device was lost (${info.reason ?? 'unknown'}): ${info.message || 'no reason given'}`;
+      const error = new EngineError(this.lostReason);
+      for (const reject of this.waiting) reject(error);
+      this.waiting.clear();
+      this.fail(this.lostReason, true);
     });
     device.addEventListener('uncapturederror', (event) => {
-      this.fail(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
+      this.fail(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`, false);
     });
   }
 
@@ -96,25 +106,51 @@ export class Engine {
     return this.device.limits;
   }
 
-  /** Called once for a lost device or an error no scope caught. */
-  onFailure(listener: (message: string) => void): () => void {
+  /** Called once for a lost device (`lost` true) or for each error no scope caught. */
+  onFailure(listener: (message: string, lost: boolean) => void): () => void {
     this.failureListeners.add(listener);
     return () => this.failureListeners.delete(listener);
   }
 
-  private fail(message: string): void {
-    for (const listener of this.failureListeners) listener(message);
+  private fail(message: string, lost: boolean): void {
+    for (const listener of this.failureListeners) listener(message, lost);
   }
 
   private checkAlive(): void {
     if (this.lostReason) throw new EngineError(this.lostReason);
   }
 
+  /** True once the device is lost (not by `destroy()`): every later call throws. */
+  get isLost(): boolean {
+    return this.lostReason !== null;
+  }
+
+  /** Throws the loss as an EngineError once the device is lost (for loops that wait without GPU work). */
+  assertAlive(): void {
+    this.checkAlive();
+  }
+
+  /**
+   * A GPU promise that also ends, with the loss as an EngineError, when the device is lost. Dawn in
+   * Node settles pending work after destroy() (mapAsync rejects with a bare AbortError, popErrorScope
+   * resolves null, onSubmittedWorkDone resolves: test/train/device-loss.test.ts), but nothing in the
+   * spec orders that before or after `device.lost`, and a promise that never settled (another
+   * implementation, a crashed GPU process) would hang a training loop for good: this makes "never a
+   * hang" ours to keep.
+   */
+  private whileAlive<T>(promise: Promise<T>): Promise<T> {
+    if (this.lostReason) return Promise.reject(new EngineError(this.lostReason));
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.add(reject);
+      promise.then(resolve, reject).finally(() => this.waiting.delete(reject));
+    });
+  }
+
   // ---------------------------------------------------------------- tensors
 
   /** Throws, naming the limit, when a tensor of this shape cannot exist on this device. */
-  assertFits(shape: readonly number[], label: string): void {
-    const bytes = numel(shape) * 4;
+  assertFits(shape: readonly number[], label: string, dtype: DType = 'f32'): void {
+    const bytes = byteSize(shape, dtype);
     const limits = this.device.limits;
     if (bytes > limits.maxStorageBufferBindingSize) {
       throw new EngineError(
@@ -131,8 +167,13 @@ export class Engine {
   /** Allocates a zero-filled tensor, checking the adapter's buffer limits first. */
   tensor(shape: readonly number[], label: string, dtype: DType = 'f32'): Tensor {
     this.checkAlive();
-    this.assertFits(shape, label);
-    const bytes = Math.max(4, numel(shape) * 4);
+    if (dtype === 'f16packed' && shape[shape.length - 1] % 2 !== 0) {
+      throw new EngineError(
+        `${label} ${shapeString(shape)}: f16 weights are packed two per u32 along the last dimension, which must be even`,
+      );
+    }
+    this.assertFits(shape, label, dtype);
+    const bytes = Math.max(4, byteSize(shape, dtype));
     const buffer = this.device.createBuffer({
       label,
       size: Math.ceil(bytes / 4) * 4,
@@ -142,23 +183,28 @@ export class Engine {
     return { buffer, shape: [...shape], dtype, label };
   }
 
-  /** A tensor holding `data` (f32, or u32 for ids). */
-  upload(data: Float32Array | Uint32Array, shape: readonly number[], label: string): Tensor {
+  /**
+   * A tensor holding `data` (f32, or u32 for ids). With `as: 'f16packed'` the f32 values are
+   * rounded to binary16 and packed two per word (weights at half the memory, see f16.ts).
+   */
+  upload(data: Float32Array | Uint32Array, shape: readonly number[], label: string, as?: 'f16packed'): Tensor {
     if (data.length !== numel(shape)) {
       throw new EngineError(`${label}: ${data.length} values do not fill shape ${shapeString(shape)}`);
     }
-    const t = this.tensor(shape, label, data instanceof Uint32Array ? 'u32' : 'f32');
-    this.write(t, data);
+    if (as === 'f16packed' && !(data instanceof Float32Array)) throw new EngineError(`${label}: only f32 data can be packed as f16`);
+    const t = this.tensor(shape, label, as ?? (data instanceof Uint32Array ? 'u32' : 'f32'));
+    this.write(t, as === 'f16packed' ? packF16(data) : data);
     return t;
   }
 
   /**
    * Writes data into a tensor, ordered after the kernel calls recorded so far: with calls
    * pending, through a staging copy in the same encoder (queue.writeBuffer would land before them).
+   * `data` and `start` count 4-byte words: elements, or packed pairs of an f16packed tensor.
    */
   write(tensor: Tensor, data: Float32Array | Uint32Array, start = 0): void {
     this.checkAlive();
-    if (start + data.length > numel(tensor.shape)) {
+    if (start + data.length > byteSize(tensor.shape, tensor.dtype) / 4) {
       throw new EngineError(`${tensor.label}: writing ${data.length} values at ${start} overflows ${shapeString(tensor.shape)}`);
     }
     if (!this.encoder) {
@@ -202,8 +248,12 @@ export class Engine {
     return grown;
   }
 
-  /** Submits pending work and copies the tensor back. */
+  /** Submits pending work and copies the tensor back (an f16packed one unpacked to f32). */
   async read(tensor: Tensor): Promise<Float32Array> {
+    if (tensor.dtype === 'f16packed') {
+      const words = await this.read({ ...tensor, dtype: 'u32', shape: [byteSize(tensor.shape, tensor.dtype) / 4] });
+      return unpackF16(new Uint32Array(words.buffer), numel(tensor.shape));
+    }
     const bytes = numel(tensor.shape) * 4;
     const staging = this.device.createBuffer({
       label: `${tensor.label}.readback`,
@@ -215,10 +265,15 @@ export class Engine {
     encoder.copyBufferToBuffer(tensor.buffer, 0, staging, 0, Math.max(4, bytes));
     await this.flush();
     try {
-      await staging.mapAsync(GPUMapMode.READ);
+      await this.whileAlive(staging.mapAsync(GPUMapMode.READ));
     } catch (e) {
+      staging.destroy();
+      // On a lost device Dawn rejects mapAsync with a bare AbortError, possibly before `lost`
+      // resolves: give the loss a moment to arrive so the error names it.
+      if (!this.lostReason && !this.disposed) await Promise.race([this.device.lost, new Promise((resolve) => setTimeout(resolve, 1000))]);
       this.checkAlive();
-      throw e;
+      if (e instanceof EngineError) throw e;
+      throw new EngineError(`reading ${tensor.label} back failed: ${e instanceof Error ? `${e.name} ${e.message}`.trim() : String(e)}`);
     }
     const out = new Float32Array(staging.getMappedRange().slice(0, bytes));
     staging.unmap();
@@ -327,6 +382,7 @@ export class Engine {
 
   /** Copies `count` elements of `src` from `srcStart` into `dst` at `dstStart` (default: all of src). */
   copy(dst: Tensor, src: Tensor, range: { srcStart?: number; dstStart?: number; count?: number } = {}): void {
+    if (src.dtype === 'f16packed' || dst.dtype === 'f16packed') throw new EngineError(`copy ${src.label} -> ${dst.label}: f16packed tensors are not copied`);
     const { srcStart = 0, dstStart = 0, count = numel(src.shape) - srcStart } = range;
     if (srcStart + count > numel(src.shape) || dstStart + count > numel(dst.shape)) {
       throw new EngineError(`copy ${src.label} -> ${dst.label}: ${count} elements do not fit`);
@@ -345,8 +401,8 @@ export class Engine {
     this.device.queue.submit([commands]);
     for (const buffer of this.pendingReleases) buffer.destroy();
     this.pendingReleases = [];
-    const validation = await this.device.popErrorScope();
-    const oom = await this.device.popErrorScope();
+    const validation = await this.whileAlive(this.device.popErrorScope());
+    const oom = await this.whileAlive(this.device.popErrorScope());
     this.checkAlive();
     if (oom) throw new EngineError(`the GPU ran out of memory: ${oom.message}`);
     if (validation) throw new EngineError(`WebGPU validation error: ${validation.message}`);
@@ -355,11 +411,12 @@ export class Engine {
   /** Waits until the GPU has finished everything submitted so far. */
   async sync(): Promise<void> {
     await this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.whileAlive(this.device.queue.onSubmittedWorkDone());
     this.checkAlive();
   }
 
   destroy(): void {
+    this.disposed = true;
     this.device.destroy();
   }
 }

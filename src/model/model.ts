@@ -7,7 +7,7 @@
 // KVH key/value heads, D head dim, I MLP width, V vocabulary, L layers.
 
 import type { Engine } from '../engine/engine.ts';
-import { attentionBackward, attentionForward, attentionNaive } from '../engine/ops/attention.ts';
+import { attentionBackward, attentionForward, attentionNaive, attentionProbabilities, type AttentionOptions } from '../engine/ops/attention.ts';
 import { IGNORE_TARGET, nllBackward, nllForward } from '../engine/ops/cross_entropy.ts';
 import { embeddingBackward, embeddingForward } from '../engine/ops/embedding.ts';
 import { linear, matmul, matmulNaive } from '../engine/ops/matmul.ts';
@@ -26,6 +26,11 @@ export interface ModelOptions {
    * the benchmark's reference point, never used for results.
    */
   baselineKernels?: boolean;
+  /**
+   * 'f16': every 2-D weight (projections, embedding table, lm_head) is stored as binary16 pairs,
+   * half the memory, unpacked to f32 in the kernels; norm gains stay f32. Inference only.
+   */
+  weights?: 'f32' | 'f16';
 }
 
 export interface ForwardOptions {
@@ -97,6 +102,8 @@ export class LlamaModel {
   readonly config: ModelConfig;
   readonly defaultPositions: PositionMode;
   private readonly baselineKernels: boolean;
+  /** How the weights are stored on the GPU (ModelOptions.weights). */
+  readonly weightFormat: 'f32' | 'f16';
   /** Parameters under their Hugging Face names. */
   readonly weights: Map<string, Tensor>;
   /** Gradients under the same names, allocated by the first backward pass. */
@@ -111,6 +118,7 @@ export class LlamaModel {
     this.weights = weights;
     this.defaultPositions = positionModeFromConfig(config.raw);
     this.baselineKernels = options.baselineKernels ?? false;
+    this.weightFormat = options.weights ?? 'f32';
   }
 
   /** Uploads a checked checkpoint's tensors to the GPU under their Hugging Face names. */
@@ -120,7 +128,8 @@ export class LlamaModel {
       for (const [name, shape] of expectedTensorShapes(checkpoint.config)) {
         const data = checkpoint.tensors.get(name);
         if (!data) throw new Error(`the checkpoint has no tensor ${name}`);
-        weights.set(name, engine.upload(data, shape, name));
+        const half = options.weights === 'f16' && shape.length === 2;
+        weights.set(name, half ? engine.upload(data, shape, name, 'f16packed') : engine.upload(data, shape, name));
       }
     } catch (e) {
       engine.release(...weights.values());
@@ -258,7 +267,15 @@ export class LlamaModel {
    * Runs the transformer over ids [B, T] and leaves the final-norm output in `finalNormed` [R, C].
    * Recorded, not yet submitted: `logits`, `nll` and `lossAndGradients` submit it.
    */
-  private forward(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions, training: boolean): Activations {
+  private forward(
+    ids: ArrayLike<number>,
+    B: number,
+    T: number,
+    options: ForwardOptions,
+    training: boolean,
+    /** Sees each layer's q and k exactly as they enter attention (recorded before attention runs). */
+    onAttention?: (layer: number, q: Tensor, k: Tensor, options: AttentionOptions) => void,
+  ): Activations {
     this.checkIds(ids, B, T);
     const engine = this.engine;
     const { numLayers, numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = this.config;
@@ -289,6 +306,7 @@ export class LlamaModel {
         ropeForward(engine, q, rotary.cos, rotary.sin, rotaryShape(H));
         ropeForward(engine, k, rotary.cos, rotary.sin, rotaryShape(KVH));
       }
+      onAttention?.(l, q, k, { beta });
       if (this.baselineKernels) attentionNaive(engine, s.attention, q, k, s.v, { B, T, H, KVH, D }, { beta });
       else attentionForward(engine, s.attention, s.lse, q, k, s.v, { B, T, H, KVH, D }, { beta });
       this.linear(a.projected, s.attention, w('self_attn.o_proj'));
@@ -304,6 +322,28 @@ export class LlamaModel {
     }
     rmsnormForward(engine, a.finalNormed, a.finalRstd, a.residual, this.weight('model.norm.weight'), eps);
     return a;
+  }
+
+  /**
+   * The attention pattern of query head `head` in layer `layer` for one sequence ids [T]: [T, T],
+   * row t the softmax weights query t gives keys 0..t (0 past the diagonal). q and k are taken
+   * from the forward pass itself, as they enter attention (after QK-norm and the positions of
+   * `options`), with the forward's beta; the layers after `layer` run too, unused.
+   */
+  async attentionMap(ids: ArrayLike<number>, T: number, layer: number, head: number, options: ForwardOptions = {}): Promise<Float32Array> {
+    const { numLayers, numHeads: H, numKvHeads: KVH, headDim: D } = this.config;
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < numLayers)) throw new Error(`layer ${layer} is not one of 0..${numLayers - 1}`);
+    if (!(Number.isInteger(head) && head >= 0 && head < H)) throw new Error(`head ${head} is not one of 0..${H - 1}`);
+    this.engine.assertFits([H, T, T], 'attention map');
+    const probs = this.engine.tensor([1, H, T, T], 'attentionMap.probs'); // [B=1, H, T, T]
+    try {
+      this.forward(ids, 1, T, options, false, (l, q, k, attention) => {
+        if (l === layer) attentionProbabilities(this.engine, probs, q, k, { B: 1, T, H, KVH, D }, attention);
+      });
+      return (await this.engine.read(probs)).slice(head * T * T, (head + 1) * T * T);
+    } finally {
+      this.engine.release(probs);
+    }
   }
 
   /** Logits [B, T, V] for ids [B, T]. */
@@ -402,6 +442,7 @@ export class LlamaModel {
    */
   async lossAndGradients(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions = {}): Promise<number> {
     if (T < 2) throw new Error('training needs sequences of at least 2 tokens');
+    if (this.weightFormat !== 'f32') throw new Error('training needs f32 weights; this model was loaded with f16 weights (inference only)');
     const engine = this.engine;
     const a = this.forward(ids, B, T, options, true);
     const g = this.backwardScratch(B, T);

@@ -3,6 +3,7 @@ import {
   attentionBackward,
   attentionForward,
   attentionNaive,
+  attentionProbabilities,
   backwardTiles,
   forwardTiles,
   MAX_HEAD_DIM,
@@ -406,5 +407,127 @@ describe('attention backward', () => {
     expect(() => attentionBackward(engine, dout, dk, dv, dout, q, kv, kv, out, lse, shape)).toThrow(/dq must not alias dout/);
     expect(() => attentionBackward(engine, dq, dk, dv, dout, q, kv, kv, out, engine.tensor([4], 'l'), shape)).toThrow(/lse \(l\) \[4\] should be \[B, H, T\]/);
     await engine.sync();
+  });
+});
+
+/**
+ * CPU reference in float64 of the attention pattern: probs[b, h, t, j] = softmax over j <= t of
+ * qkScale * q[t]·k[j] (max subtracted), 0 for j > t; query head h reads kv head floor(h / (H / KVH)).
+ */
+function probabilitiesReference(q: Float32Array, k: Float32Array, shape: AttentionShape, qkScale: number): Float32Array {
+  const { B, T, H, KVH, D } = shape;
+  const probs = new Float32Array(B * H * T * T);
+  const logits = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const kvh = Math.floor(h / (H / KVH));
+      for (let t = 0; t < T; t++) {
+        const qBase = (b * T + t) * H * D + h * D;
+        let max = -Infinity;
+        for (let j = 0; j <= t; j++) {
+          const kBase = (b * T + j) * KVH * D + kvh * D;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase + d];
+          logits[j] = qkScale * dot;
+          max = Math.max(max, logits[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j <= t; j++) sum += Math.exp(logits[j] - max);
+        const row = ((b * H + h) * T + t) * T;
+        for (let j = 0; j <= t; j++) probs[row + j] = Math.exp(logits[j] - max) / sum;
+      }
+    }
+  }
+  return probs;
+}
+
+describe('attention probabilities', () => {
+  const rng = new Rng(20250317);
+  const cases: Case[] = [
+    // One token: its only key gets probability 1.
+    { B: 1, T: 1, H: 4, KVH: 2, D: 32, beta: 1, qStd: 1 },
+    // T not a multiple of the workgroup (64) nor of any tile; GQA groups of 3 and of 8; beta != 1.
+    { B: 2, T: 37, H: 6, KVH: 2, D: 24, beta: 1.5, qStd: 1 },
+    { B: 1, T: 65, H: 8, KVH: 1, D: 16, beta: 0.7, qStd: 1 },
+    { B: 1, T: 20, H: 4, KVH: 2, D: 32, beta: 1, scale: 0.05, qStd: 1 },
+    // Logits of ~100 and more: exp overflows f32 unless the max is subtracted.
+    { B: 1, T: 30, H: 2, KVH: 2, D: 128, beta: 3, qStd: 12 },
+    // Seeded random shapes.
+    ...Array.from({ length: 4 }, (): Case => {
+      const [H, KVH] = rng.pick(HEADS);
+      return { B: rng.int(1, 2), T: rng.int(1, 70), H, KVH, D: rng.pick(HEAD_DIMS), beta: 0.5 + 2 * rng.next(), qStd: 1 };
+    }),
+  ];
+
+  for (const c of cases) {
+    it(describeCase(c), async () => {
+      const engine = await testEngine();
+      const { B, T, H, KVH, D } = c;
+      const q = rng.normals(B * T * H * D, c.qStd);
+      const k = rng.normals(B * T * KVH * D);
+      const want = probabilitiesReference(q, k, c, c.beta * (c.scale ?? 1 / Math.sqrt(D)));
+      const tq = engine.upload(q, [B * T, H * D], 'q');
+      const tk = engine.upload(k, [B * T, KVH * D], 'k');
+      // Filled with a sentinel, so a position the kernel forgets to write (a masked key) shows.
+      const probs = engine.upload(new Float32Array(B * H * T * T).fill(7), [B, H, T, T], 'probs');
+      attentionProbabilities(engine, probs, tq, tk, c, { beta: c.beta, scale: c.scale });
+      const got = await engine.read(probs);
+      engine.release(tq, tk, probs);
+
+      // Tolerance 1e-5 absolute (probabilities are at most 1): a logit error e (f32 dot products
+      // over D <= 128, ~D * 2^-24 relative of |q||k|, times beta * scale) scales a weight by
+      // (1 + e), and SwiftShader's exp2 is a few ulps; observed under 1e-6. An indexing, masking or
+      // head-mapping bug moves probabilities by O(1/T) or more.
+      const what = describeCase(c);
+      expectClose(got, want, { tolerance: 1e-5, minScale: 1, what: `probabilities ${what}` });
+      // Exact zeros past the diagonal, and rows that sum to 1.
+      for (let row = 0; row < B * H * T; row++) {
+        const t = row % T;
+        let sum = 0;
+        for (let j = 0; j < T; j++) {
+          if (j > t) expect(got[row * T + j], `${what}: row ${row} key ${j} is masked`).toBe(0);
+          sum += got[row * T + j];
+        }
+        expect(Math.abs(sum - 1), `${what}: row ${row} sums to ${sum}`).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  it('matches the weights attentionForward applies to v', async () => {
+    // With v = one-hot of the key position (D = T columns per kv head, so D >= T), forward's
+    // output row t is exactly row t of P: the two kernels agree on what attention is.
+    const engine = await testEngine();
+    const shape = { B: 1, T: 24, H: 4, KVH: 2, D: 32 };
+    const { B, T, H, KVH, D } = shape;
+    const q = rng.normals(B * T * H * D);
+    const k = rng.normals(B * T * KVH * D);
+    const v = new Float32Array(B * T * KVH * D);
+    for (let j = 0; j < T; j++) for (let g = 0; g < KVH; g++) v[j * KVH * D + g * D + j] = 1;
+    const tq = engine.upload(q, [B * T, H * D], 'q');
+    const tk = engine.upload(k, [B * T, KVH * D], 'k');
+    const tv = engine.upload(v, [B * T, KVH * D], 'v');
+    const out = engine.tensor([B * T, H * D], 'out');
+    const lse = engine.tensor([B, H, T], 'lse');
+    const probs = engine.tensor([B, H, T, T], 'probs');
+    attentionForward(engine, out, lse, tq, tk, tv, shape, { beta: 1.3 });
+    attentionProbabilities(engine, probs, tq, tk, shape, { beta: 1.3 });
+    const [o, p] = [await engine.read(out), await engine.read(probs)];
+    engine.release(tq, tk, tv, out, lse, probs);
+    const fromForward = new Float32Array(H * T * T);
+    for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let j = 0; j < T; j++) fromForward[(h * T + t) * T + j] = o[t * H * D + h * D + j];
+    expectClose(p, fromForward, { tolerance: 1e-5, minScale: 1, what: 'probabilities vs forward' });
+  });
+
+  it('rejects a probs tensor of the wrong shape', async () => {
+    const engine = await testEngine();
+    const shape = { B: 1, T: 4, H: 2, KVH: 1, D: 16 };
+    const q = engine.tensor([4, 32], 'q');
+    const k = engine.tensor([4, 16], 'k');
+    const probs = engine.tensor([2, 4, 4], 'probs');
+    expect(() => attentionProbabilities(engine, probs, q, k, { ...shape, T: 5 })).toThrow(/q .* should be \[B\*T, H\*D\]/);
+    const small = engine.tensor([2, 4, 3], 'small');
+    expect(() => attentionProbabilities(engine, small, q, k, shape)).toThrow(/probs \(small\) \[2, 4, 3\] should be \[B, H, T, T\]/);
+    expect(() => attentionProbabilities(engine, probs, q, k, { ...shape, KVH: 3 })).toThrow(/must divide/);
+    engine.release(q, k, probs, small);
   });
 });

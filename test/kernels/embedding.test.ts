@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { embeddingBackward, embeddingForward } from '../../src/engine/ops/embedding.ts';
+import { linear } from '../../src/engine/ops/matmul.ts';
 import { Rng } from '../../src/engine/random.ts';
 import { expectClose } from '../helpers/compare.ts';
+import { roundToF16 } from '../helpers/f16.ts';
 import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
@@ -226,5 +228,58 @@ describe('embedding.backward', () => {
     expect(() => embeddingBackward(engine, dtable, engine.tensor([4, 8], 'dout'), ids)).toThrow(/do not match/);
     expect(() => embeddingBackward(engine, dtable, engine.tensor([3, 8], 'dout'), engine.tensor([3], 'f32 ids'))).toThrow(/u32/);
     expect(() => embeddingBackward(engine, engine.tensor([30, 8], 'dtable'), engine.tensor([30, 8], 'dout'), ids)).toThrow(/do not match/);
+  });
+});
+
+describe('embedding.forward with an f16 table', () => {
+  const rng = new Rng(1616);
+  // C even (pairs along C), widths past the workgroup size, a single row, random shapes.
+  const cases = [
+    { R: 1, V: 1, C: 2 },
+    { R: 3, V: 5, C: 18 },
+    { R: 50, V: 300, C: 130 },
+    ...Array.from({ length: 3 }, () => ({ R: rng.int(1, 80), V: rng.int(1, 500), C: 2 * rng.int(1, 150) })),
+  ];
+  for (const { R, V, C } of cases) {
+    it(`R=${R} V=${V} C=${C}`, async () => {
+      const engine = await testEngine();
+      const table = rng.normals(V * C);
+      const ids = randomIds(rng, R, V);
+      ids[0] = V - 1; // the last row, whose last word ends the buffer
+      const want = embeddingReference(ids, Float32Array.from(table, roundToF16), V, C);
+      const tIds = engine.upload(ids, [R], 'ids');
+      const tTable = engine.upload(table, [V, C], 'table', 'f16packed');
+      const tOut = engine.tensor([R, C], 'out');
+      embeddingForward(engine, tOut, tIds, tTable);
+      // Unpacking a binary16 value to f32 is exact: bit-exact against the rounded table.
+      expectClose(await engine.read(tOut), want, { tolerance: 0, what: `out [${R}, ${C}] from f16 table [${V}, ${C}]` });
+      engine.release(tIds, tTable, tOut);
+    });
+  }
+
+  it('serves the tied LM head too: linear() on the same f16 table', async () => {
+    const engine = await testEngine();
+    const [R, V, C] = [5, 70, 34];
+    const table = rng.normals(V * C, 0.05);
+    const x = rng.normals(R * C);
+    const rounded = Float32Array.from(table, roundToF16);
+    const want = new Float64Array(R * V);
+    for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) for (let c = 0; c < C; c++) want[r * V + v] += x[r * C + c] * rounded[v * C + c];
+    const tTable = engine.upload(table, [V, C], 'embed_tokens', 'f16packed');
+    const tx = engine.upload(x, [R, C], 'x');
+    const ty = engine.tensor([R, V], 'logits');
+    linear(engine, ty, tx, tTable);
+    // f32 accumulation of C = 34 products: see matmul.test.ts's TOLERANCE.
+    expectClose(await engine.read(ty), want, { tolerance: 1e-4, what: `logits [${R}, ${V}]` });
+    engine.release(tTable, tx, ty);
+  });
+
+  it('rejects an odd C for an f16 table', async () => {
+    const engine = await testEngine();
+    expect(() => engine.upload(new Float32Array(15), [5, 3], 'embed.odd', 'f16packed')).toThrow(/embed\.odd \[5, 3\].*must be even/);
+    const table = engine.upload(new Float32Array(12), [3, 4], 'table', 'f16packed');
+    const ids = engine.upload(new Uint32Array(2), [2], 'ids');
+    expect(() => embeddingForward(engine, engine.tensor([2, 3], 'out'), ids, { ...table, shape: [4, 3] })).toThrow(/C = 3, which must be even/);
+    await engine.sync();
   });
 });

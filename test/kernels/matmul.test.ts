@@ -3,6 +3,7 @@ import type { Engine } from '../../src/engine/engine.ts';
 import { linear, matmul, matmulNaive, type MatmulOptions } from '../../src/engine/ops/matmul.ts';
 import { Rng } from '../../src/engine/random.ts';
 import { expectClose } from '../helpers/compare.ts';
+import { roundToF16 } from '../helpers/f16.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 /**
@@ -154,4 +155,92 @@ describe('matmul.naive', () => {
   for (const testCase of cases) {
     it(describeCase(testCase), async () => checkCase(await testEngine(), matmulNaive, rng, testCase));
   }
+});
+
+describe('matmul with f16 weights (linear on an f16packed weight)', () => {
+  const rng = new Rng(1616);
+
+  it('packs and unpacks values as binary16 rounding does: ties, subnormals, overflow', async () => {
+    const engine = await testEngine();
+    const special = [0, -0, 1, -1, 65504, 65519.99, 65520, 1e6, -1e6, 2 ** -14, 2 ** -24, 2 ** -25, 1.5 * 2 ** -25, 3 * 2 ** -26,
+      0.5, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2048 + 1, 2048 + 3, 0.1, -0.3333, Math.PI, 6e-5, 1e-8, Infinity, -Infinity];
+    const values = new Float32Array([...special, ...rng.normals(400, 10), ...rng.normals(200, 1e-5)]);
+    const t = engine.upload(values, [values.length / 2, 2], 'f16.roundtrip', 'f16packed');
+    expect(t.dtype).toBe('f16packed');
+    expect(t.buffer.size).toBe(values.length * 2);
+    const back = await engine.read(t);
+    const want = Array.from(values, roundToF16);
+    for (let i = 0; i < values.length; i++) expect(back[i], `${values[i]} -> f16`).toBe(want[i]);
+    engine.release(t);
+  });
+
+  interface LinearCase {
+    R: number;
+    out: number;
+    inF: number;
+  }
+  // One row (decoding), sizes below, at and past the 64 x 64 tile and the TK = 8 slice, in = 2.
+  const cases: LinearCase[] = [
+    { R: 1, out: 1, inF: 2 },
+    { R: 1, out: 130, inF: 78 },
+    { R: 3, out: 5, inF: 6 },
+    { R: 17, out: 65, inF: 18 },
+    { R: 64, out: 64, inF: 16 },
+    { R: 70, out: 9, inF: 130 },
+  ];
+  const random = new Rng(5);
+  for (let i = 0; i < 6; i++) cases.push({ R: random.pick([1, random.int(1, 150)]), out: random.int(1, 150), inF: 2 * random.int(1, 100) });
+
+  for (const { R, out, inF } of cases) {
+    it(`R=${R} out=${out} in=${inF}`, async () => {
+      const engine = await testEngine();
+      const x = rng.normals(R * inF);
+      // Weights at a checkpoint-like scale (std 0.05), where binary16 keeps 11 significant bits.
+      const w = rng.normals(out * inF, 0.05);
+      const want = matmulReference(x, Float32Array.from(w, roundToF16), R, out, inF, { transB: true });
+      const tx = engine.upload(x, [R, inF], 'x');
+      const tw = engine.upload(w, [out, inF], 'weight', 'f16packed');
+      const ty = engine.upload(rng.normals(R * out), [R, out], 'y'); // garbage to overwrite
+      // Against the rounded weights the only difference left is f32 accumulation, as for f32
+      // weights: the same tolerance (see TOLERANCE). Reading the wrong half or word is O(1) off.
+      linear(engine, ty, tx, tw);
+      expectClose(await engine.read(ty), want, { tolerance: TOLERANCE, what: `linear f16 y [${R}, ${out}]` });
+      // The baseline kernel reads B through the same load_b.
+      matmulNaive(engine, ty, tx, tw, { transB: true });
+      expectClose(await engine.read(ty), want, { tolerance: TOLERANCE, what: `naive f16 y [${R}, ${out}]` });
+      engine.release(tx, tw, ty);
+    });
+  }
+
+  it('is closer to the rounded weights than f16 rounding moves the product', async () => {
+    // Guards against the kernel (or the upload) quietly using f32 weights: with in = 200 the rounding
+    // moves y by ~1e-4 of its scale, and the kernel must match the rounded product 10x better.
+    const engine = await testEngine();
+    const [R, out, inF] = [4, 50, 200];
+    const x = rng.normals(R * inF);
+    const w = rng.normals(out * inF, 0.05);
+    const rounded = matmulReference(x, Float32Array.from(w, roundToF16), R, out, inF, { transB: true });
+    const exact = matmulReference(x, w, R, out, inF, { transB: true });
+    const tx = engine.upload(x, [R, inF], 'x');
+    const tw = engine.upload(w, [out, inF], 'weight', 'f16packed');
+    const ty = engine.tensor([R, out], 'y');
+    linear(engine, ty, tx, tw);
+    const got = await engine.read(ty);
+    const maxDiff = (p: ArrayLike<number>, q: ArrayLike<number>) => Math.max(...Array.from(p, (v, i) => Math.abs(v - q[i])));
+    const roundingShift = maxDiff(rounded, exact);
+    expect(roundingShift).toBeGreaterThan(0);
+    expect(maxDiff(got, rounded)).toBeLessThan(roundingShift / 10);
+    engine.release(tx, tw, ty);
+  });
+
+  it('rejects an odd in, saying pairs need an even last dimension', async () => {
+    const engine = await testEngine();
+    expect(() => engine.upload(new Float32Array(15), [3, 5], 'w.odd', 'f16packed')).toThrow(/w\.odd \[3, 5\].*two per u32 along the last dimension, which must be even/);
+    // A view that makes in odd is caught by the op itself.
+    const tw = engine.upload(new Float32Array(12), [3, 4], 'w', 'f16packed');
+    const odd = { ...tw, shape: [4, 3] };
+    expect(() => linear(engine, engine.tensor([2, 4], 'y'), engine.tensor([2, 3], 'x'), odd)).toThrow(/in = 3, which must be even/);
+    expect(() => matmul(engine, engine.tensor([2, 3], 'c'), engine.tensor([2, 4], 'a'), odd)).toThrow(/must be even/);
+    await engine.sync();
+  });
 });

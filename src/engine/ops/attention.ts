@@ -85,8 +85,17 @@ function check(what: string, role: string, t: Tensor, elements: number, want: st
   }
 }
 
-/** Checks shapes and options; returns the uniforms both entry points share. */
+/** Checks shapes and options; returns the uniforms every entry point shares. */
 function validate(what: string, shape: AttentionShape, out: Tensor, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Uniforms {
+  const uniforms = validateQK(what, shape, q, k, options);
+  const { B, T, H, KVH, D } = shape;
+  check(what, 'v', v, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
+  check(what, 'out', out, B * T * H * D, `[B*T, H*D] = [${B * T}, ${H * D}]`);
+  return uniforms;
+}
+
+/** The checks of the shape, q, k, scale and beta (what the logits need); returns the uniforms. */
+function validateQK(what: string, shape: AttentionShape, q: Tensor, k: Tensor, options: AttentionOptions): Uniforms {
   const { B, T, H, KVH, D } = shape;
   for (const [name, value] of Object.entries({ B, T, H, KVH, D })) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${value}`);
@@ -97,8 +106,6 @@ function validate(what: string, shape: AttentionShape, out: Tensor, q: Tensor, k
   }
   check(what, 'q', q, B * T * H * D, `[B*T, H*D] = [${B * T}, ${H * D}]`);
   check(what, 'k', k, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
-  check(what, 'v', v, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
-  check(what, 'out', out, B * T * H * D, `[B*T, H*D] = [${B * T}, ${H * D}]`);
   const scale = options.scale ?? 1 / Math.sqrt(D);
   const beta = options.beta ?? 1;
   // The kernels work in base 2: exp(x) = exp2(x * log2(e)).
@@ -164,6 +171,36 @@ export function attentionNaive(
     constants: { HEAD_DIM: D, WG: NAIVE_WG },
     outputs: [out],
     inputs: [q, k, v],
+    uniforms,
+    workgroups: [ceilDiv(B * H * T, NAIVE_WG)],
+  });
+}
+
+/**
+ * The attention pattern: probs[B, H, T, T] = causal softmax(beta * scale * q k^T) per head, row t
+ * the weights query t gives keys 0..t (each row sums to 1), 0 past the diagonal; query head h reads
+ * kv head floor(h / (H/KVH)). q [B*T, H*D], k [B*T, KVH*D] as they enter `attentionForward` (after
+ * RoPE / QK-norm), same scale and beta, so row t is exactly the mix forward takes of v. Memory is
+ * quadratic in T: for inspecting short sequences (the playground's heatmap), not for the forward.
+ */
+export function attentionProbabilities(
+  engine: Engine,
+  probs: Tensor,
+  q: Tensor,
+  k: Tensor,
+  shape: AttentionShape,
+  options: AttentionOptions = {},
+): void {
+  const what = 'attention.probabilities';
+  const uniforms = validateQK(what, shape, q, k, options);
+  const { B, T, H, D } = shape;
+  check(what, 'probs', probs, B * H * T * T, `[B, H, T, T] = [${B}, ${H}, ${T}, ${T}]`);
+  engine.run({
+    shader: 'attention',
+    entryPoint: 'probabilities',
+    constants: { HEAD_DIM: D, WG: NAIVE_WG },
+    outputs: [probs],
+    inputs: [q, k],
     uniforms,
     workgroups: [ceilDiv(B * H * T, NAIVE_WG)],
   });

@@ -1,4 +1,5 @@
 // Token embedding lookup (shaders/embedding.wgsl): out[r, :] = table[ids[r], :].
+// The table may be 'f16packed' (half-precision pairs along C, unpacked in the kernel); out is f32.
 //
 // Glossary: R rows (B*T tokens), C channels, V vocabulary size.
 
@@ -17,7 +18,7 @@ function rowsAndWidth(shape: readonly number[]): { rows: number; C: number } {
 
 /**
  * out[R, C] = table[ids[r], :] for each of the R ids (u32 [R]; leading dims of out and ids are
- * flattened). The model must check ids < V before upload; an id >= V yields a zero row, never an
+ * flattened). The table [V, C] is f32 or 'f16packed' (C even). The model must check ids < V before upload; an id >= V yields a zero row, never an
  * out-of-bounds read.
  */
 export function embeddingForward(engine: Engine, out: Tensor, ids: Tensor, table: Tensor): void {
@@ -29,12 +30,16 @@ export function embeddingForward(engine: Engine, out: Tensor, ids: Tensor, table
     throw new Error(`embedding: ids ${shapeString(ids.shape)} do not match ${rows} rows of out ${shapeString(out.shape)}`);
   }
   if (ids.dtype !== 'u32') throw new Error(`embedding: ids must be u32, got ${ids.dtype}`);
-  if (table.dtype !== 'f32' || out.dtype !== 'f32') throw new Error('embedding: out and table must be f32');
+  if (out.dtype !== 'f32') throw new Error('embedding: out must be f32');
+  if (table.dtype !== 'f32' && table.dtype !== 'f16packed') throw new Error(`embedding: table must be f32 or f16packed, got ${table.dtype}`);
+  if (table.dtype === 'f16packed' && C % 2 !== 0) {
+    throw new Error(`embedding: the f16 table ${shapeString(table.shape)} packs pairs along C = ${C}, which must be even`);
+  }
   const n = rows * C;
   engine.run({
     shader: 'embedding',
     entryPoint: 'forward',
-    constants: { WG },
+    constants: { WG, TABLE_F16: table.dtype === 'f16packed' ? 1 : 0 },
     outputs: [out],
     inputs: [ids, table],
     uniforms: { n: u32(n), C: u32(C), V: u32(V) },

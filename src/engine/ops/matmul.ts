@@ -2,6 +2,9 @@
 //
 // A tensor's leading dimensions are flattened: an activation [B, T, C] is the matrix [B*T, C],
 // so a projection of a whole batch is one call.
+//
+// B (the weight of `linear`) may be 'f16packed': half-precision pairs unpacked in the kernel as
+// they are loaded (the B_F16 override), with f32 accumulation; A and C are always f32.
 
 import type { Engine } from '../engine.ts';
 import { ceilDiv } from '../kernel.ts';
@@ -34,8 +37,14 @@ interface MatmulSizes {
 /** Checks C, op(A) and op(B) agree and returns M, N, K, or throws an error that names the tensors. */
 function matmulSizes(what: string, c: Tensor, a: Tensor, b: Tensor, options: MatmulOptions): MatmulSizes {
   const describe = (t: Tensor) => `${t.label} ${shapeString(t.shape)}`;
-  for (const t of [c, a, b]) {
+  for (const t of [c, a]) {
     if (t.dtype !== 'f32') throw new Error(`${what}: ${describe(t)} is ${t.dtype}, matmul takes f32 tensors`);
+  }
+  if (b.dtype !== 'f32' && b.dtype !== 'f16packed') {
+    throw new Error(`${what}: ${describe(b)} is ${b.dtype}, matmul takes an f32 or f16packed B`);
+  }
+  if (b.dtype === 'f16packed' && b.shape[b.shape.length - 1] % 2 !== 0) {
+    throw new Error(`${what}: the f16 ${describe(b)} holds pairs along its last dimension, which must be even`);
   }
   if (c.buffer === a.buffer || c.buffer === b.buffer) {
     throw new Error(`${what}: the output ${describe(c)} is also an input; write the product to another tensor`);
@@ -57,11 +66,12 @@ function matmulSizes(what: string, c: Tensor, a: Tensor, b: Tensor, options: Mat
   return { M, N, K: Ka };
 }
 
-function flags(options: MatmulOptions): Record<string, number> {
+function flags(options: MatmulOptions, b: Tensor): Record<string, number> {
   return {
     TRANS_A: options.transA ? 1 : 0,
     TRANS_B: options.transB ? 1 : 0,
     ACCUMULATE: options.accumulate ? 1 : 0,
+    B_F16: b.dtype === 'f16packed' ? 1 : 0,
   };
 }
 
@@ -91,7 +101,7 @@ export function matmul(engine: Engine, c: Tensor, a: Tensor, b: Tensor, options:
   engine.run({
     shader: 'matmul',
     entryPoint: 'forward',
-    constants: { ...flags(options), ...tiles },
+    constants: { ...flags(options, b), ...tiles },
     outputs: [c],
     inputs: [a, b],
     uniforms: { M: u32(M), N: u32(N), K: u32(K) },
@@ -99,10 +109,16 @@ export function matmul(engine: Engine, c: Tensor, a: Tensor, b: Tensor, options:
   });
 }
 
-/** Hugging Face's nn.Linear without bias: y[R, out] = x[R, in] · weight[out, in]^T. */
+/**
+ * Hugging Face's nn.Linear without bias: y[R, out] = x[R, in] · weight[out, in]^T. The weight is
+ * f32 or 'f16packed' (pairs along `in`, which must then be even), unpacked in the kernel.
+ */
 export function linear(engine: Engine, y: Tensor, x: Tensor, weight: Tensor): void {
   if (weight.shape.length !== 2) {
     throw new Error(`linear: the weight ${weight.label} ${shapeString(weight.shape)} must be 2-D [out, in]`);
+  }
+  if (weight.dtype === 'f16packed' && weight.shape[1] % 2 !== 0) {
+    throw new Error(`linear: the f16 weight ${weight.label} ${shapeString(weight.shape)} packs pairs along in = ${weight.shape[1]}, which must be even`);
   }
   matmul(engine, y, x, weight, { transB: true });
 }
@@ -115,7 +131,7 @@ export function matmulNaive(engine: Engine, c: Tensor, a: Tensor, b: Tensor, opt
   engine.run({
     shader: 'matmul',
     entryPoint: 'naive',
-    constants: { ...flags(options), NAIVE_WG },
+    constants: { ...flags(options, b), NAIVE_WG },
     outputs: [c],
     inputs: [a, b],
     uniforms: { M: u32(M), N: u32(N), K: u32(K) },
