@@ -1,7 +1,8 @@
 // Side by side and teaching in a real browser (Chromium, WebGPU on SwiftShader) with the tiny
-// random model routed under /models/: both slots stream a greedy continuation of one prompt; "Drop
-// RoPE" in the middle of a generation switches the following tokens to no rotary embeddings and
-// generation goes on; the per-token loss of both slots along 4× the training context is drawn;
+// random model routed under /models/: the section is always shown; both slots stream a greedy
+// continuation of one prompt; a slot's "Remove rotary embeddings", and the main "Drop RoPE" for a
+// slot running the current model, in the middle of a generation switch the following tokens to no
+// rotary embeddings and generation goes on; the per-token loss of both slots along 4× the training context is drawn;
 // the RoPE frequency chart is there; presentation mode toggles and survives a reload (URL hash).
 //
 // Set SCREENSHOTS=1 to also write screenshots at 1280×800 and 390×844 to test-results/screens/compare-*.
@@ -43,12 +44,19 @@ async function screenshots(page: Page) {
   await page.setViewportSize({ width: 1280, height: 800 });
 }
 
-test('side by side: streamed tokens, Drop RoPE mid-generation, per-token loss, frequencies, presentation mode', async ({ page }) => {
+test('side by side: streamed tokens, RoPE removed mid-generation (per slot and main Drop RoPE), per-token loss, frequencies, presentation mode', async ({ page }) => {
   test.setTimeout(150_000);
   const errors = collectErrors(page);
   await routeTinyModel(page);
   // Few evaluation tokens: the main chart's automatic evaluation finishes quickly and leaves the worker free.
   await page.goto('/?tokens=256');
+
+  // The contract names stay unique with the side-by-side section shown (Playwright matches names as
+  // case-insensitive substrings): one control each.
+  for (const name of ['Drop RoPE', 'Stop', 'Pause', 'Recalibrate', 'Fit c']) await expect(page.getByRole('button', { name })).toHaveCount(1);
+  await expect(page.getByRole('switch', { name: 'RoPE' })).toHaveCount(1);
+  await expect(page.getByRole('group', { name: 'Model A' })).toHaveCount(1);
+  await expect(page.getByRole('group', { name: 'Model B' })).toHaveCount(1);
 
   // The RoPE frequency chart, for the tiny model's head_dim 16: 8 pairs, lines for C_train and 4×.
   const frequencies = page.getByRole('figure', { name: 'RoPE frequencies' });
@@ -59,9 +67,12 @@ test('side by side: streamed tokens, Drop RoPE mid-generation, per-token loss, f
   await expect(frequencies.locator('.recharts-line')).toHaveCount(3);
   await page.getByRole('combobox', { name: 'Position scaling' }).selectOption('none');
 
-  await page.getByRole('button', { name: 'Open side by side' }).click();
+  // The section is always there; nothing runs before Generate.
   await expect(slot(page, 'A')).toBeVisible();
   await expect(slot(page, 'B')).toBeVisible();
+  await expect(continuation(page, 'A')).toContainText('Press Generate');
+  // B runs the same weights with RoPE too, so both drops below act on a generation with RoPE.
+  await slot(page, 'B').getByRole('checkbox', { name: 'Rotary embeddings' }).check();
   await page.getByRole('spinbutton', { name: 'New tokens' }).fill('120');
   const generate = page.getByRole('button', { name: 'Generate', exact: true });
   await expect(generate).toBeEnabled({ timeout: 30_000 });
@@ -72,16 +83,24 @@ test('side by side: streamed tokens, Drop RoPE mid-generation, per-token loss, f
   await expect.poll(() => tokenCount(page, 'B'), { timeout: 20_000 }).toBeGreaterThan(0);
   await expect(slot(page, 'A').getByText(/^Generating: \d+ tokens?$/)).toBeVisible();
 
-  // Drop RoPE in A while it generates (120 tokens: a fast machine must not finish before the click):
-  // the slot switches off RoPE and the next tokens come without it.
-  const before = await tokenCount(page, 'A');
-  expect(before).toBeLessThan(120);
-  await slot(page, 'A').getByRole('button', { name: 'Drop RoPE' }).click();
+  // B's own "Remove rotary embeddings" while it generates (120 tokens: a fast machine must not
+  // finish before the click): B switches off RoPE and its next tokens come without it; A goes on with RoPE.
+  expect(await tokenCount(page, 'B')).toBeLessThan(120);
+  await slot(page, 'B').getByRole('button', { name: 'Remove rotary embeddings from Model B' }).click();
+  await expect(slot(page, 'B').getByRole('checkbox', { name: 'Rotary embeddings' })).not.toBeChecked();
+  await expect(slot(page, 'A').getByRole('checkbox', { name: 'Rotary embeddings' })).toBeChecked();
+  await expect(continuation(page, 'B').locator('.after-drop')).toHaveCount(1, { timeout: 20_000 });
+
+  // The main "Drop RoPE" (DroPE card) acts on A's generation, which runs the current model with RoPE.
+  expect(await tokenCount(page, 'A')).toBeLessThan(120);
+  await page.getByRole('button', { name: 'Drop RoPE' }).click();
   await expect(slot(page, 'A').getByRole('checkbox', { name: 'Rotary embeddings' })).not.toBeChecked();
+  await expect(continuation(page, 'A').locator('.after-drop')).toHaveCount(1, { timeout: 20_000 });
+  await expect(slot(page, 'A').getByText(/^Generating: \d+ tokens?$/)).toBeVisible();
   await expect(slot(page, 'A').getByText('Done: 120 tokens')).toBeVisible({ timeout: 60_000 });
   await expect(slot(page, 'B').getByText('Done: 120 tokens')).toBeVisible({ timeout: 60_000 });
   await expect(continuation(page, 'A').locator('.after-drop')).toHaveCount(1);
-  await expect(continuation(page, 'B').locator('.after-drop')).toHaveCount(0);
+  await expect(continuation(page, 'B').locator('.after-drop')).toHaveCount(1);
 
   // Per-token loss along 4× the training context, for both slots.
   await page.getByRole('button', { name: 'Measure per-token loss' }).click();

@@ -7,7 +7,9 @@ import type { Controller } from './controller.ts';
 import { DropeCard, ModelCard, PositionsCard } from './components/Controls.tsx';
 import { AdapterFacts, GpuAlert } from './components/GpuStatus.tsx';
 import { HubModelCard } from './components/HubModel.tsx';
+import { LongContextPanel } from './components/LongContextPanel.tsx';
 import { PerplexityPanel } from './components/PerplexityPanel.tsx';
+import { AttentionHeatmap } from './components/AttentionHeatmap.tsx';
 import { SavedVariants } from './components/SavedVariants.tsx';
 import { useApp } from './store/store.ts';
 import { ComparePanel } from './compare/ComparePanel.tsx';
@@ -62,6 +64,8 @@ export function App({ controller }: { controller: Controller }) {
       <div className="below">
         <RopeTeaching />
         <ComparePanel controller={controller} />
+        <AttentionHeatmap controller={controller} />
+        <LongContextPanel controller={controller} />
       </div>
     </div>
   );

@@ -10,7 +10,7 @@
 import { parseConfig, type ModelConfig } from '../model/config.ts';
 import { positionModeFromConfig } from '../model/positions.ts';
 import { TRAIN_BOOKS, VALIDATION_BOOK } from '../train/data.ts';
-import { readRecordedEval, type RecordedCurve } from './recorded-curves.ts';
+import { readRecordedEval, readShippedModels, type RecordedCurve } from './recorded-curves.ts';
 import { BASE_VARIANT, effectiveMode, evaluationLengths, seriesLabel, type VariantInfo } from './settings.ts';
 import type { ModelEntry, ModelMeta } from './store/run-slice.ts';
 import { activeVariant, currentSeriesId, fitting, recalibrating, type AppState, type AppStore } from './store/store.ts';
@@ -18,7 +18,7 @@ import { parseUrlConfig, syncUrl } from './store/url-state.ts';
 import type { CommandBody, WorkerEvent } from './worker/protocol.ts';
 import { hubSource } from '../model/source-hub.ts';
 import { cacheStorageByteCache } from './hub-cache.ts';
-import { checkFit, type FitReport } from './hub-memory.ts';
+import { checkFit, FitError, type FitReport, type WeightFormat } from './hub-memory.ts';
 import { downloadVariant, ImportError, sortImportFiles, validateImport } from './persist/import-export.ts';
 import { markStored, savedStore, setSavedMessage, unmarkStored } from './persist/saved.ts';
 import { newVariantKey, VariantStore } from './persist/variant-store.ts';
@@ -89,6 +89,18 @@ function compactCount(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : String(n);
 }
 
+/**
+ * What a lost device cost a recalibration, in the progress bar's step numbers: `step` steps were
+ * done when it was lost (the one under way is lost with the device), `kept` is the step of the
+ * latest checkpoint kept in the variant store, if any.
+ */
+export function deviceLossSummary(step: number, steps: number, kept: number | undefined): string {
+  const lost = `GPU device lost at step ${step} of ${steps}`;
+  if (kept === undefined) return `${lost}, before the first checkpoint: nothing of this recalibration is kept.`;
+  const redo = step - kept;
+  return `${lost}; the checkpoint at step ${kept} is kept; ${redo === 0 ? 'no steps' : redo === 1 ? '1 step' : `${redo} steps`} will be redone.`;
+}
+
 export class Controller {
   private readonly store: AppStore;
   private worker: Worker | null = null;
@@ -103,8 +115,19 @@ export class Controller {
   private pendingEvents: WorkerEvent[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private lastFlush = -Infinity;
+  /** The attention heatmap's request in the worker, and the newest one waiting for it to finish. */
+  private heatmap: { running: number | null; waiting: (() => void) | null } = { running: null, waiting: null };
   /** The loaded model's config.json, parsed: imports must match its shapes. */
   private baseConfig: ModelConfig | null = null;
+  /** "Resume recalibration" after a lost device: the kept run to resume once the model is back. */
+  private resumeAfterLoad: string | null = null;
+  /**
+   * False with `?live=0` in the page's URL: no automatic evaluation, so the chart shows the recorded
+   * eval.json curves alone and stays as it is (visual-regression screenshots, a projector demo on a
+   * slow GPU). "Evaluate" still measures by hand. Read once at start: the flag is not a shareable
+   * setting, so the URL table leaves it out and syncUrl drops it from the address bar.
+   */
+  private live = true;
 
   constructor(store: AppStore) {
     this.store = store;
@@ -116,6 +139,17 @@ export class Controller {
 
   /** Reads the URL, checks for WebGPU, starts the worker and reads the model index. */
   start(): void {
+    this.live = new URLSearchParams(window.location.search).get('live') !== '0';
+    // Tests only: `?test-hooks` in the URL exposes window.__playgroundTest.loseDevice(), which
+    // destroys the worker's GPU device (a real loss, as a driver reset causes; e2e/device-loss.spec.ts).
+    // A URL flag rather than Vite's dev mode: it works against a production build as well, stays
+    // off in everyday dev sessions, and can only harm the tab that asked for it. Read before
+    // syncUrl, which drops it from the address bar.
+    if (new URLSearchParams(window.location.search).has('test-hooks')) {
+      (window as unknown as { __playgroundTest?: { loseDevice(): void } }).__playgroundTest = {
+        loseDevice: () => void this.send({ type: 'loseDevice' }),
+      };
+    }
     this.state.replaceConfig(parseUrlConfig(window.location.search));
     syncUrl(this.state.config, window);
     this.stopListening = this.store.subscribe((state, previous) => {
@@ -165,6 +199,35 @@ export class Controller {
     return this.send(command, { kind: 'callback', handle });
   }
 
+  /**
+   * One head's attention pattern (components/AttentionHeatmap.tsx) for the current variant and
+   * settings; `handle` gets the request's events. At most one such request is in the worker at a
+   * time: a newer call cancels the running one and waits for it to finish, and only the newest
+   * waiting call is sent then, so changing layers or settings quickly never stacks GPU work.
+   */
+  attentionMap(layer: number, head: number, handle: (event: WorkerEvent) => void): void {
+    const s = this.state;
+    const variant = activeVariant(s);
+    if (s.gpu.kind !== 'ready' || s.weights.kind !== 'ready' || !variant) return;
+    const settings = { rope: s.config.rope, scaling: s.config.scaling, c: s.config.c };
+    const start = () => {
+      this.heatmap.running = this.request({ type: 'attentionMap', variant: variant.id, settings, layer, head }, (event) => {
+        // A superseded request's result is dropped: the newer one is on its way.
+        if (this.heatmap.waiting === null || event.type === 'error') handle(event);
+        if (event.type !== 'done' && event.type !== 'cancelled' && event.type !== 'error') return;
+        this.heatmap.running = null;
+        const next = this.heatmap.waiting;
+        this.heatmap.waiting = null;
+        next?.();
+      });
+    };
+    // restart() forgets every route, so a request from before it never finishes.
+    if (this.heatmap.running !== null && !this.routes.has(this.heatmap.running)) this.heatmap = { running: null, waiting: null };
+    if (this.heatmap.running === null) return start();
+    if (this.heatmap.waiting === null) this.send({ type: 'cancel', target: this.heatmap.running });
+    this.heatmap.waiting = start;
+  }
+
   /** A control command naming an earlier request (cancel, retune): no events of its own. */
   control(command: CommandBody): void {
     this.send(command);
@@ -211,6 +274,10 @@ export class Controller {
       return;
     }
     this.state.setModels({ kind: 'ready', models });
+    // Every listed model's recorded curves (config.json and eval.json, no weights), beside the loaded one's.
+    void readShippedModels(models, (path) => fetchText(siteUrl(`models/${path}`))).then(({ models: shipped, problems }) =>
+      this.state.setShipped(shipped, problems),
+    );
     const wanted = this.state.config.model;
     const name = models.some((m) => m.name === wanted) ? wanted : models[0].name;
     if (name !== wanted) this.state.setSetting('model', name);
@@ -276,7 +343,12 @@ export class Controller {
    * has started (the store's `weights` says when it ends); rejects when the id, the Hub or the
    * config fails, or when the weights alone cannot fit.
    */
-  async loadHubModel(id: string, endpoint: string, onDownload?: (file: string, loaded: number, total: number | undefined) => void): Promise<FitReport> {
+  async loadHubModel(
+    id: string,
+    endpoint: string,
+    onDownload?: (file: string, loaded: number, total: number | undefined) => void,
+    weights: WeightFormat = 'f32',
+  ): Promise<FitReport> {
     const gpu = this.state.gpu;
     if (gpu.kind !== 'ready') throw new Error('WebGPU is not ready: a Hub model needs the GPU to run.');
     const source = hubSource(id, { endpoint, cache: cacheStorageByteCache() });
@@ -289,8 +361,8 @@ export class Controller {
     }
     const config = parseConfig(raw);
     const M = config.maxPositionEmbeddings;
-    const report = checkFit(config, Math.max(...evaluationLengths(M)), gpu.adapter);
-    if (!report.weightsFit) throw new Error(report.message);
+    const report = checkFit(config, Math.max(...evaluationLengths(M)), gpu.adapter, weights);
+    if (!report.weightsFit) throw new FitError(report);
     const name = `hf:${id}`;
     const hasRope = positionModeFromConfig(config.raw).kind !== 'none';
     const meta: ModelMeta = {
@@ -308,7 +380,7 @@ export class Controller {
     this.state.startModel(meta, [], variant);
     this.state.setWeights({ kind: 'loading', name });
     this.send(
-      { type: 'loadModel', name, baseUrl: '', validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`), hub: { id, endpoint } },
+      { type: 'loadModel', name, baseUrl: '', validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`), hub: { id, endpoint }, weights },
       { kind: 'load', name, onDownload },
     );
     return report;
@@ -357,6 +429,7 @@ export class Controller {
     const id = currentSeriesId(s);
     if (s.gpu.kind !== 'ready' || s.weights.kind !== 'ready' || !variant || !id || recalibrating(s) || fitting(s)) return;
     if (s.evaluation?.seriesId === id) return;
+    if (!byHand && !this.live) return;
     if (byHand) this.held.delete(id);
     if (this.held.has(id)) return;
     const lengths = this.missingLengths(s);
@@ -462,7 +535,12 @@ export class Controller {
       s.setGpu({ kind: 'failed', message: event.message });
       this.store.setState({ evaluation: null, fit: null });
       const r = s.recalibration;
-      if (r && recalibrating(s)) s.updateRecalibration(r.requestId, { status: 'failed', message: event.message });
+      if (r && recalibrating(s)) {
+        // A lost device: say how much is kept (GpuAlert offers to resume from it); the request's
+        // own error, which follows, keeps this message.
+        if (event.lost) s.updateRecalibration(r.requestId, { status: 'failed', lostAt: r.step, message: deviceLossSummary(r.step, r.steps, r.kept?.step) });
+        else s.updateRecalibration(r.requestId, { status: 'failed', message: event.message });
+      }
       return;
     }
     const route = this.routes.get(event.id);
@@ -485,7 +563,7 @@ export class Controller {
           // The worker's variants start afresh with each load: bring back the stored ones.
           savedStore.setState({ stored: {}, interrupted: [] });
           this.send({ type: 'restoreVariants' }, { kind: 'restore' });
-          void this.listInterrupted(route.name);
+          void this.listInterrupted(route.name).then(() => this.resumeKept());
         }
         else if (event.type === 'error') s.setWeights({ kind: 'failed', name: route.name, message: event.message });
         this.scheduleEvaluation();
@@ -561,7 +639,44 @@ export class Controller {
     const requestId = this.send({ type: 'recalibrate', from: BASE_VARIANT, steps, lr, batch, seed, trainUrls, resume: key }, { kind: 'recalibrate' });
     savedStore.setState((x) => ({ interrupted: x.interrupted.filter((r) => r.key !== key) }));
     s.setNotice(null);
-    s.setRecalibration({ requestId, status: 'preparing', from: BASE_VARIANT, steps, lr, batch, step: run.interrupted.step, losses: [], message: `Resuming at step ${run.interrupted.step}…` });
+    s.setRecalibration({
+      requestId,
+      status: 'preparing',
+      from: BASE_VARIANT,
+      steps,
+      lr,
+      batch,
+      step: run.interrupted.step,
+      losses: [],
+      message: `Resuming at step ${run.interrupted.step}…`,
+      // Still kept under the same key until the run's next checkpoint replaces it.
+      kept: { step: run.interrupted.step, key },
+    });
+  }
+
+  /**
+   * "Resume recalibration" after a lost device: a fresh worker and device, the model reloaded
+   * (restart), then the run continues from its latest kept checkpoint to its end, exactly as
+   * "Resume" does after a reload (resumeRecalibration, once the model is loaded).
+   */
+  resumeAfterLoss(): void {
+    const r = this.state.recalibration;
+    if (r?.lostAt === undefined || !r.kept) return;
+    const key = r.kept.key;
+    this.restart();
+    this.resumeAfterLoad = key;
+  }
+
+  /** After a load: resumes the run "Resume recalibration" asked for, if any. */
+  private resumeKept(): void {
+    const key = this.resumeAfterLoad;
+    this.resumeAfterLoad = null;
+    if (!key) return;
+    if (!savedStore.getState().interrupted.some((run) => run.key === key)) {
+      this.state.setNotice('Cannot resume the recalibration: its checkpoint is no longer kept (deleted in another tab?).');
+      return;
+    }
+    this.resumeRecalibration(key);
   }
 
   /** "Discard": forgets an interrupted recalibration. */
@@ -732,6 +847,7 @@ export class Controller {
         s.addLoss(r.requestId, event.step, event.loss);
         return;
       case 'checkpointed':
+        s.updateRecalibration(r.requestId, { kept: { step: event.step, key: event.key } });
         if (r.status === 'running') s.updateRecalibration(r.requestId, { message: `Training (kept at step ${event.step})` });
         return;
       case 'paused':
@@ -756,6 +872,8 @@ export class Controller {
         s.updateRecalibration(r.requestId, { status: 'stopped', message: 'Stopped before the first step: no variant made' });
         return;
       case 'error':
+        // After a lost device the message says what is kept (gpuFailure); the error only repeats the loss.
+        if (r.lostAt !== undefined) return;
         s.updateRecalibration(r.requestId, { status: 'failed', message: event.message });
         return;
     }

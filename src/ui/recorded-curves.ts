@@ -8,7 +8,8 @@
 // YaRN original context) stays a recorded series of its own.
 
 import { parseEvalJson, seriesMode, type EvalSeries, type SeriesContext } from '../eval/curves.ts';
-import { formatPositionMode } from '../model/positions.ts';
+import { parseConfig } from '../model/config.ts';
+import { formatPositionMode, positionModeFromConfig } from '../model/positions.ts';
 import type { EffectiveMode } from './settings.ts';
 
 export interface RecordedPoint {
@@ -55,4 +56,127 @@ export function readRecordedEval(json: unknown, context: SeriesContext, source =
     points: file.lengths.map((length) => ({ length, ppl: series.ppl[String(length)] })),
   }));
   return { curves, problem: null };
+}
+
+// ------------------------------------------------------------------------------ shipped models
+
+// Every model /models/index.json lists ships an eval.json: the page reads all of them at start
+// (config.json and eval.json only, never the weights) so the chart tells the DroPE story at first
+// paint, whichever model is loaded: RoPE and its scalings extrapolating, RoPE dropped without
+// recalibration, DroPE recalibrated, NoPE trained from scratch. The loaded model's own curves are
+// the ones live evaluation refines (startModel); the other models' stay recorded, named here.
+
+/** What a shipped model is, for the story its curves tell. */
+export type ShippedKind = 'rope' | 'drope' | 'nope';
+
+/** One recorded curve of a shipped model, under the legend name the chart shows. */
+export interface ShippedCurve {
+  /** The legend name, ending in " · " and the model's folder name. */
+  label: string;
+  points: RecordedPoint[];
+}
+
+export interface ShippedModel {
+  /** The folder name under /models/ (index.json's `name`). */
+  name: string;
+  kind: ShippedKind;
+  /** C_train: config.json's max_position_embeddings, as the loaded model's is read. */
+  trainContext: number;
+  curves: ShippedCurve[];
+}
+
+export type ShippedRead = { model: ShippedModel; problem: null } | { model: null; problem: string };
+
+/** Why one listed model's recorded curves are not shown (one line, naming the file). */
+export interface ShippedProblem {
+  name: string;
+  message: string;
+}
+
+/** The story's names, one per kind of curve (c > 0 appends " · c = …" as live labels do). */
+export const STORY_LABELS = {
+  dropped: 'RoPE dropped (no recalibration)',
+  drope: 'DroPE (recalibrated)',
+  nope: 'NoPE (from scratch)',
+} as const;
+
+const MODE_NAMES: Record<Exclude<EffectiveMode, 'none'>, string> = { rope: 'RoPE', pi: 'RoPE + PI', ntk: 'RoPE + NTK', yarn: 'RoPE + YaRN' };
+
+/**
+ * A model trained without positions is either DroPE (RoPE dropped from a RoPE model, then
+ * recalibrated) or NoPE from scratch; config.json cannot tell them apart (the trainer writes
+ * attention_type "nope" for both), so the folder name decides, then index.json's label, then the
+ * eval CLI's series label (it writes "DroPE" for any model without RoPE unless relabelled).
+ */
+export function nopeKind(name: string, indexLabel: string, curveLabels: readonly string[]): 'drope' | 'nope' {
+  for (const text of [name, indexLabel]) {
+    if (/drope/i.test(text)) return 'drope';
+    if (/nope/i.test(text)) return 'nope';
+  }
+  return curveLabels.some((label) => /^nope\b/i.test(label)) ? 'nope' : 'drope';
+}
+
+/** The legend name of one recorded curve of a shipped model that is not the loaded one. */
+export function shippedLabel(kind: ShippedKind, curve: RecordedCurve, model: string): string {
+  const settings = curve.settings;
+  let name = curve.label;
+  if (settings) {
+    const suffix = settings.c > 0 ? ` · c = ${settings.c.toFixed(2)}` : '';
+    if (settings.mode === 'none') name = (kind === 'rope' ? STORY_LABELS.dropped : STORY_LABELS[kind]) + suffix;
+    else if (kind === 'rope') name = MODE_NAMES[settings.mode] + suffix;
+  }
+  return `${name} · ${model}`;
+}
+
+/**
+ * One listed model's config.json and eval.json (their texts, undefined when missing) → its
+ * recorded curves under story names, or the one-line problem that skips it. A model without
+ * eval.json, or whose config or eval does not read, is skipped: the others still show.
+ */
+export function readShippedModel(entry: { name: string; label: string }, configText: string | undefined, evalText: string | undefined): ShippedRead {
+  const { name } = entry;
+  if (configText === undefined) return { model: null, problem: `${name}/config.json is missing` };
+  if (evalText === undefined) return { model: null, problem: `${name}/eval.json is missing` };
+  let trainContext: number;
+  let hasRope: boolean;
+  try {
+    const config = parseConfig(JSON.parse(configText));
+    trainContext = config.maxPositionEmbeddings;
+    hasRope = positionModeFromConfig(config.raw).kind !== 'none';
+  } catch (error) {
+    return { model: null, problem: `${name}/config.json: ${(error as Error).message}` };
+  }
+  const read = readRecordedEval(evalText, { trainContext, maxPositionEmbeddings: trainContext }, `${name}/eval.json`);
+  if (read.problem !== null) return { model: null, problem: read.problem };
+  if (read.curves.length === 0) return { model: null, problem: `${name}/eval.json has no series` };
+  const kind: ShippedKind = hasRope ? 'rope' : nopeKind(name, entry.label, read.curves.map((c) => c.label));
+  const curves: ShippedCurve[] = [];
+  for (const curve of read.curves) {
+    const label = shippedLabel(kind, curve, name);
+    // Two curves under one name: the first wins, as for the loaded model's.
+    if (!curves.some((c) => c.label === label)) curves.push({ label, points: curve.points });
+  }
+  return { model: { name, kind, trainContext, curves }, problem: null };
+}
+
+/**
+ * Reads every listed model's config.json and eval.json through `fetchText` (a file's text, or
+ * undefined when it is missing; it may reject, which counts as missing), all at once. Returns the
+ * models that read, in the index's order, and one problem per model skipped.
+ */
+export async function readShippedModels(
+  entries: readonly { name: string; label: string }[],
+  fetchText: (path: string) => Promise<string | undefined>,
+): Promise<{ models: ShippedModel[]; problems: ShippedProblem[] }> {
+  const safe = (path: string) => fetchText(path).catch(() => undefined);
+  const reads = await Promise.all(
+    entries.map(async (entry) => {
+      const [config, evalText] = await Promise.all([safe(`${entry.name}/config.json`), safe(`${entry.name}/eval.json`)]);
+      return readShippedModel(entry, config, evalText);
+    }),
+  );
+  return {
+    models: reads.flatMap((r) => (r.model ? [r.model] : [])),
+    problems: reads.flatMap((r, i) => (r.problem !== null ? [{ name: entries[i].name, message: r.problem }] : [])),
+  };
 }

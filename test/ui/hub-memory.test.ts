@@ -55,3 +55,61 @@ describe('checkFit', () => {
     expect(r.message).toMatch(/^Does not fit: the weight model\.embed_tokens\.weight alone needs 108 MB/);
   });
 });
+
+// SmolLM-360M's shape: 32 layers, C 960, I 2560, 15 heads of 64, 5 kv heads, V 49152, tied.
+const SMOL_360 = parseConfig({
+  model_type: 'llama',
+  vocab_size: 49152,
+  hidden_size: 960,
+  intermediate_size: 2560,
+  num_hidden_layers: 32,
+  num_attention_heads: 15,
+  num_key_value_heads: 5,
+  max_position_embeddings: 2048,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: true,
+});
+
+describe('f16 weights', () => {
+  const MB = 1024 * 1024;
+  it('counts 2-D weights at 2 bytes and norm gains at 4; activations unchanged', () => {
+    const matrices = 49152 * 576 + 30 * (576 * 576 * 2 + 576 * 192 * 2 + 3 * 576 * 1536);
+    const gains = 30 * 2 * 576 + 576;
+    const f32 = estimateGpuMemory(SMOL, 4096);
+    const f16 = estimateGpuMemory(SMOL, 4096, 'f16');
+    expect(f16.weights).toBe('f16');
+    expect(f32.weightBytes).toBe(4 * (matrices + gains));
+    expect(f16.weightBytes).toBe(2 * matrices + 4 * gains);
+    expect(f16.activationBytes).toBe(f32.activationBytes);
+    // At one token the f16 table is the largest buffer (at 4096 the 67 MB logits chunk is).
+    expect(estimateGpuMemory(SMOL, 1, 'f16')).toMatchObject({ largestBytes: 2 * 49152 * 576, largestName: 'model.embed_tokens.weight' });
+    // The figures the README quotes (MB = 2^20).
+    expect((f32.weightBytes / MB).toFixed(0)).toBe('513');
+    expect((f16.weightBytes / MB).toFixed(0)).toBe('257');
+    const big32 = estimateGpuMemory(SMOL_360, 1);
+    const big16 = estimateGpuMemory(SMOL_360, 1, 'f16');
+    expect((big32.weightBytes / MB).toFixed(0)).toBe('1380');
+    expect((big16.weightBytes / MB).toFixed(0)).toBe('690');
+    expect(big32.largestBytes).toBe(4 * 49152 * 960); // 180 MB, over WebGPU's default 128 MB binding
+  });
+
+  it('offers f16 where f32 weights do not fit and f16 ones do (SmolLM-360M under 128 MB per binding)', () => {
+    const limits = { maxBufferSize: 256 * MB, maxStorageBinding: 128 * MB };
+    const f32 = checkFit(SMOL_360, 2048, limits);
+    expect(f32).toMatchObject({ weightsFit: false, fits: false, f16WouldFit: true });
+    expect(f32.message).toMatch(/^Does not fit: the weight model\.embed_tokens\.weight alone needs 180 MB as f32, .*It fits with f16 weights/);
+    const f16 = checkFit(SMOL_360, 2048, limits, 'f16');
+    expect(f16).toMatchObject({ weightsFit: true, fits: true, f16WouldFit: false });
+    expect(f16.message).toMatch(/^Fits: needs about .*weights 690 MB as f16/);
+  });
+
+  it('does not offer f16 where f32 fits, or where f16 does not fit either, or where activations are the problem', () => {
+    expect(checkFit(SMOL_360, 2048, { maxBufferSize: 1024 * MB, maxStorageBinding: 1024 * MB }).f16WouldFit).toBe(false);
+    const tiny = checkFit(SMOL_360, 2048, { maxBufferSize: 64 * MB, maxStorageBinding: 64 * MB });
+    expect(tiny).toMatchObject({ weightsFit: false, f16WouldFit: false });
+    expect(tiny.message).toMatch(/Choose a smaller model\./);
+    const long = checkFit(SMOL, 32768, { maxBufferSize: 256 * MB, maxStorageBinding: 128 * MB });
+    expect(long).toMatchObject({ weightsFit: true, fits: false, f16WouldFit: false });
+  });
+});

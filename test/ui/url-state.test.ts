@@ -23,6 +23,8 @@ const custom: ShareableConfig = {
   lr: 3e-4,
   batch: 8,
   seed: 42,
+  layer: 3,
+  head: 1,
 };
 
 function fakeWindow(search: string): UrlWindow & { writes: string[] } {
@@ -43,7 +45,7 @@ function fakeWindow(search: string): UrlWindow & { writes: string[] } {
 describe('URL state', () => {
   it('round-trips every field', () => {
     const search = serializeUrlConfig(custom);
-    expect(search).toBe('?model=austen-rope&rope=0&scaling=yarn&c=0.35&tokens=2048&steps=750&lr=0.0003&batch=8&seed=42');
+    expect(search).toBe('?model=austen-rope&rope=0&scaling=yarn&c=0.35&tokens=2048&steps=750&lr=0.0003&batch=8&seed=42&layer=3&head=1');
     expect(parseUrlConfig(search)).toEqual(custom);
   });
 

@@ -1,13 +1,16 @@
 // "Side by side": two slots, Model A and Model B, each a variant with its own position settings;
-// one prompt that both continue, token by token (greedy, streamed from the worker), with a "Drop
-// RoPE" that applies to the tokens still to come; and the per-token loss of both along one long
-// passage of persuasion.txt (4× the training context), drawn as text shaded by each token's loss,
-// so one sees where each model loses track.
+// one prompt that both continue, token by token (greedy, streamed from the worker), with a per-slot
+// "Remove rotary embeddings" that applies to the tokens still to come; and the per-token loss of
+// both along one long passage of persuasion.txt (4× the training context), drawn as text shaded by
+// each token's loss, so one sees where each model loses track.
 //
-// The section opens on demand: closed, it adds no controls to the page (the main column's accessible
-// names — "Drop RoPE", "Variant", "RoPE" — stay unique for scripts and tests).
+// The section is always shown, but nothing runs until the user presses Generate or Measure.
+// Accessible names: the slots are the groups "Model A" and "Model B" (their legends). The main
+// column's names are a contract matched as case-insensitive substrings ("Drop RoPE", "Stop",
+// "Pause", "Recalibrate", "Fit c", the switch "RoPE"), so no control here may contain them:
+// hence "Remove rotary embeddings", "End generation" and the checkbox "Rotary embeddings".
 
-import { useId, useState, type ReactNode } from 'react';
+import { useId, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
 import { SCALING_LABELS, SCALINGS, type Scaling } from '../settings.ts';
 import { useApp } from '../store/store.ts';
@@ -86,7 +89,8 @@ function mean(values: number[]): number {
 }
 
 function TokenLoss({ slot, loss, trainContext }: { slot: SlotId; loss: LossState | null; trainContext: number }) {
-  if (!loss) return <p className="muted small">Not measured yet.</p>;
+  // Nothing before the first measurement: the slot stays short until it is asked for.
+  if (!loss) return null;
   if (loss.status === 'failed') return <p className="small error-text">Per-token loss failed: {loss.message}</p>;
   if (loss.status === 'running' && loss.tokens.length === 0) return <p className="muted small">Measuring {loss.label}…</p>;
   // Token t + 1 is predicted at position t: the first token has no loss.
@@ -124,11 +128,12 @@ function TokenLoss({ slot, loss, trainContext }: { slot: SlotId; loss: LossState
   );
 }
 
-function Slot({ slot, controller }: { slot: SlotId; controller: Controller }) {
+function Slot({ slot, controller, trainContext }: { slot: SlotId; controller: Controller; trainContext: number | null }) {
   const id = useId();
   const settings = useCompare((s) => s.slots[slot]);
   const setSlot = useCompare((s) => s.setSlot);
   const generation = useCompare((s) => s.generations[slot]);
+  const loss = useCompare((s) => s.losses[slot]);
   const prompt = useCompare((s) => s.prompt);
   const variants = useApp((s) => s.variants);
   const variant = slotVariant(settings, variants);
@@ -164,26 +169,32 @@ function Slot({ slot, controller }: { slot: SlotId; controller: Controller }) {
           <input type="checkbox" checked={ropeOn} disabled={!hasRope} onChange={(e) => setSlot(slot, { rope: e.target.checked })} />
           Rotary embeddings
         </label>
-        <button type="button" disabled={!ropeOn || !ready} onClick={() => dropRopeNow(controller, slot)}>
-          Drop RoPE
+        {/* Visible text inside the accessible name (WCAG 2.5.3); "from Model A" tells the two apart. */}
+        <button
+          type="button"
+          className="small-button"
+          aria-label={`Remove rotary embeddings from Model ${slot}`}
+          disabled={!ropeOn || !ready}
+          onClick={() => dropRopeNow(controller, slot)}
+        >
+          Remove rotary embeddings
         </button>
       </div>
       <Continuation slot={slot} generation={generation} prompt={prompt} />
       <GenerationStatus generation={generation} />
+      {trainContext !== null && <TokenLoss slot={slot} loss={loss} trainContext={trainContext} />}
     </fieldset>
   );
 }
 
 export function ComparePanel({ controller }: { controller: Controller }) {
-  const [open, setOpen] = useState(false);
   const presenting = usePresentation();
   const prompt = useCompare((s) => s.prompt);
   const setPrompt = useCompare((s) => s.setPrompt);
   const maxTokens = useCompare((s) => s.maxTokens);
   const setMaxTokens = useCompare((s) => s.setMaxTokens);
   const running = useCompare((s) => SLOTS.some((slot) => s.generations[slot]?.status === 'running'));
-  const losses = useCompare((s) => s.losses);
-  const measuring = SLOTS.some((slot) => losses[slot]?.status === 'running');
+  const measuring = useCompare((s) => SLOTS.some((slot) => s.losses[slot]?.status === 'running'));
   const ready = useApp((s) => s.weights.kind === 'ready' && s.gpu.kind === 'ready');
   const trainContext = useApp((s) => s.meta?.trainContext ?? null);
   const promptId = useId();
@@ -191,74 +202,61 @@ export function ComparePanel({ controller }: { controller: Controller }) {
 
   return (
     <section className="card compare" aria-labelledby="compare-heading">
-      <div className="card-head">
-        <h2 id="compare-heading">Side by side</h2>
-        <button type="button" className="toggle" aria-expanded={open} aria-controls="compare-body" onClick={() => setOpen(!open)}>
-          {open ? 'Close side by side' : 'Open side by side'}
-        </button>
-      </div>
-      {!open && <p className="muted small">Two models continue one prompt, token by token, and show where each loses track of a long text.</p>}
-      {open && (
-        <div id="compare-body">
-          <Note>
-            Greedy decoding: each new token is the model’s single most likely next token. “Drop RoPE” during generation applies to the tokens still to
-            come: the next step runs the whole sequence again without rotary embeddings.
-          </Note>
-          <div className="field">
-            <label htmlFor={promptId}>Prompt</label>
-            <textarea id={promptId} rows={2} value={prompt} onChange={(e) => setPrompt(e.target.value)} />
-          </div>
-          <div className="row compare-actions">
-            {!presenting && (
-              <div className="field row">
-                <label htmlFor={maxId}>New tokens</label>
-                <input
-                  id={maxId}
-                  type="number"
-                  min={1}
-                  max={256}
-                  value={maxTokens}
-                  onChange={(e) => setMaxTokens(Math.max(1, Math.min(256, Math.floor(Number(e.target.value) || 1))))}
-                />
-              </div>
-            )}
-            <button type="button" disabled={!ready || prompt.trim() === ''} onClick={() => generateBoth(controller)}>
-              Generate
-            </button>
-            <button type="button" disabled={!running} onClick={() => stopGeneration(controller)}>
-              Stop generating
-            </button>
-          </div>
-          {!ready && <p className="muted small">Waiting for the model’s weights and WebGPU.</p>}
-          <div className="slots">
-            {SLOTS.map((slot) => (
-              <Slot key={slot} slot={slot} controller={controller} />
-            ))}
-          </div>
-          <h3>Per-token loss along a long passage</h3>
-          <Note>
-            Each token of a passage of {trainContext ? lossLength(trainContext) : '4 × C_train'} tokens of Persuasion (4× the training context) is shaded by its loss, −ln p(token |
-            the text before it): the darker, the more the model was surprised. The mark C_train is where the training context ends; a model that loses
-            track of positions turns dark after it.
-          </Note>
-          <div className="row">
-            <button type="button" disabled={!ready || !trainContext || measuring} onClick={() => trainContext && measureLosses(controller, lossLength(trainContext))}>
-              Measure per-token loss
-            </button>
-            <span className="loss-key small" aria-hidden="true">
-              0 <span className="loss-ramp" /> {LOSS_SCALE_MAX}+ nats
-            </span>
-          </div>
-          <div className="slots">
-            {SLOTS.map((slot) => (
-              <section key={slot} className="slot-loss" aria-label={`Model ${slot} per-token loss`}>
-                <h4>Model {slot}</h4>
-                {trainContext && <TokenLoss slot={slot} loss={losses[slot]} trainContext={trainContext} />}
-              </section>
-            ))}
-          </div>
+      <h2 id="compare-heading">Side by side</h2>
+      <p className="muted small intro">
+        Two models continue one prompt, token by token, and show where each loses track of a long text. Nothing runs until you press a button.
+      </p>
+      <Note>
+        Greedy decoding: each new token is the model’s single most likely next token. “Remove rotary embeddings” during generation (or “Drop RoPE”
+        above, for a slot running the current model with RoPE) applies to the tokens still to come: the next step runs the whole sequence again
+        without rotary embeddings.
+      </Note>
+      <div className="compare-top">
+        <div className="field prompt-field">
+          <label htmlFor={promptId}>Prompt</label>
+          <textarea id={promptId} rows={2} value={prompt} onChange={(e) => setPrompt(e.target.value)} />
         </div>
-      )}
+        <div className="compare-actions">
+          {!presenting && (
+            <div className="field row">
+              <label htmlFor={maxId}>New tokens</label>
+              <input
+                id={maxId}
+                type="number"
+                min={1}
+                max={256}
+                value={maxTokens}
+                onChange={(e) => setMaxTokens(Math.max(1, Math.min(256, Math.floor(Number(e.target.value) || 1))))}
+              />
+            </div>
+          )}
+          <button type="button" className="primary" disabled={!ready || prompt.trim() === ''} onClick={() => generateBoth(controller)}>
+            Generate
+          </button>
+          <button type="button" disabled={!running} onClick={() => stopGeneration(controller)}>
+            End generation
+          </button>
+          <button type="button" disabled={!ready || !trainContext || measuring} onClick={() => trainContext && measureLosses(controller, lossLength(trainContext))}>
+            Measure per-token loss
+          </button>
+        </div>
+      </div>
+      <Note>
+        Per-token loss: each token of a passage of {trainContext ? lossLength(trainContext) : '4 × C_train'} tokens of Persuasion (4× the training
+        context) is shaded by its loss, −ln p(token | the text before it): the darker, the more the model was surprised. The mark C_train is where the
+        training context ends; a model that loses track of positions turns dark after it.
+      </Note>
+      <p className="muted small compare-status">
+        {!ready ? 'Waiting for the model’s weights and WebGPU.' : ''}
+        <span className="loss-key" aria-hidden="true">
+          Loss shading: 0 <span className="loss-ramp" /> {LOSS_SCALE_MAX}+ nats
+        </span>
+      </p>
+      <div className="slots">
+        {SLOTS.map((slot) => (
+          <Slot key={slot} slot={slot} controller={controller} trainContext={trainContext} />
+        ))}
+      </div>
     </section>
   );
 }

@@ -72,13 +72,29 @@ export function stopGeneration(controller: Controller): void {
   }
 }
 
-/** "Drop RoPE": the slot runs without rotary embeddings from now on, a running generation from its next token. */
+/** "Remove rotary embeddings": the slot runs without them from now on, a running generation from its next token. */
 export function dropRopeNow(controller: Controller, slot: SlotId): void {
   const compare = compareStore().getState();
   compare.setSlot(slot, { rope: false });
   const g = compare.generations[slot];
   if (g?.status === 'running') {
     controller.control({ type: 'retune', target: g.requestId, settings: evalSettings(compareStore().getState().slots[slot]) });
+  }
+}
+
+/**
+ * The main "Drop RoPE" (DroPE card) drops RoPE from the variant `variantId`: a slot generating with
+ * that variant and RoPE on continues without it from its next token, as its own "Remove rotary
+ * embeddings" would do (the worker's new "RoPE dropped" variant is the same weights run without
+ * rotary embeddings, so retuning the running generation to rope off is the same model).
+ */
+export function dropRopeInGenerations(controller: Controller, variantId: string): void {
+  const compare = compareStore().getState();
+  const variants = appStore().getState().variants;
+  for (const slot of SLOTS) {
+    const settings = compare.slots[slot];
+    const variant = slotVariant(settings, variants);
+    if (generating(slot) && variant?.id === variantId && variant.hasRope && settings.rope) dropRopeNow(controller, slot);
   }
 }
 

@@ -9,6 +9,7 @@ import { formatC, SCALING_LABELS, SCALINGS, type Scaling } from '../settings.ts'
 import { activeVariant, fitting, recalibrating, useApp } from '../store/store.ts';
 import { coerceField, EVAL_TOKEN_CHOICES, type ShareableConfig } from '../store/url-state.ts';
 import { LossChart } from './LossChart.tsx';
+import { dropRopeInGenerations } from '../compare/compare-actions.ts';
 
 function Note({ children }: { children: ReactNode }) {
   const show = useApp((s) => s.showNotes);
@@ -251,7 +252,15 @@ export function DropeCard({ controller }: { controller: Controller }) {
         {active && <span className="hint">{active.detail}</span>}
       </div>
       <div className="actions">
-        <button type="button" disabled={!canDrop} onClick={() => controller.dropRope()}>
+        <button
+          type="button"
+          disabled={!canDrop}
+          onClick={() => {
+            controller.dropRope();
+            // A side-by-side slot generating with this variant and RoPE goes on without it.
+            if (active) dropRopeInGenerations(controller, active.id);
+          }}
+        >
           Drop RoPE
         </button>
       </div>

@@ -44,6 +44,8 @@ export function AdapterFacts() {
 /** A banner when WebGPU is missing or failed; nothing otherwise. */
 export function GpuAlert({ controller }: { controller: Controller }) {
   const gpu = useApp((s) => s.gpu);
+  // A recalibration the lost device cut short: what is kept, and resuming from it.
+  const lostRun = useApp((s) => (s.recalibration?.lostAt !== undefined ? s.recalibration : null));
   if (gpu.kind === 'unavailable') {
     return (
       <div className="alert" role="alert">
@@ -69,10 +71,19 @@ export function GpuAlert({ controller }: { controller: Controller }) {
       <div className="alert" role="alert">
         <h2>The GPU stopped</h2>
         <p>{gpu.message}</p>
+        {lostRun && <p data-testid="device-loss-summary">{lostRun.message}</p>}
         <p>Measured curves stay on the chart. Restarting opens a new device and reloads the model; variants made in this page are lost.</p>
-        <button type="button" onClick={() => controller.restart()}>
-          Restart the engine
-        </button>
+        <div className="actions">
+          {lostRun?.kept && (
+            // Not "Resume" alone: that is the Pause toggle's name while a run is paused.
+            <button type="button" className="primary" onClick={() => controller.resumeAfterLoss()}>
+              Resume recalibration
+            </button>
+          )}
+          <button type="button" onClick={() => controller.restart()}>
+            Restart the engine
+          </button>
+        </div>
       </div>
     );
   }

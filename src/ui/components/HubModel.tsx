@@ -3,12 +3,14 @@
 // the longest evaluated length (src/ui/hub-memory.ts) against the adapter's buffer limits; the
 // weights then download in the worker with progress, into Cache Storage (src/ui/hub-cache.ts), so
 // a second load is instant. The Hub's base URL is a setting (a mirror, or a test server), kept in
-// localStorage.
+// localStorage. When the weights do not fit as f32 but would as f16 (half the memory, e.g.
+// SmolLM-360M's 189 MB embedding table under a 128 MB buffer limit), the card offers
+// "Load with f16 weights" for that model.
 
 import { useState } from 'react';
 import type { Controller } from '../controller.ts';
 import { DEFAULT_HUB_ENDPOINT } from '../../model/source-hub.ts';
-import { formatBytes } from '../hub-memory.ts';
+import { FitError, formatBytes } from '../hub-memory.ts';
 import { useApp } from '../store/store.ts';
 
 export const HUB_ENDPOINT_KEY = 'drope-playground.hub-endpoint';
@@ -31,6 +33,9 @@ export function HubModelCard({ controller }: { controller: Controller }) {
   const [id, setId] = useState('');
   const [endpoint, setEndpoint] = useState(storedEndpoint);
   const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
+  /** The model id for which f16 weights were offered (f32 does not fit, f16 does), and the choice. */
+  const [f16Offer, setF16Offer] = useState<string | null>(null);
+  const [useF16, setUseF16] = useState(true);
   const gpuReady = useApp((s) => s.gpu.kind === 'ready');
   const weights = useApp((s) => s.weights);
   const hubName = phase.kind === 'loading' ? `hf:${phase.id}` : null;
@@ -49,12 +54,18 @@ export function HubModelCard({ controller }: { controller: Controller }) {
   const load = async () => {
     const wanted = id.trim();
     setPhase({ kind: 'checking', id: wanted });
+    const weights = f16Offer === wanted && useF16 ? 'f16' : 'f32';
     try {
-      const report = await controller.loadHubModel(wanted, endpoint.trim() || DEFAULT_HUB_ENDPOINT, (file, loaded, total) =>
-        setPhase((p) => (p.kind === 'loading' && p.id === wanted ? { ...p, file, loaded, total } : p)),
+      const report = await controller.loadHubModel(
+        wanted,
+        endpoint.trim() || DEFAULT_HUB_ENDPOINT,
+        (file, loaded, total) => setPhase((p) => (p.kind === 'loading' && p.id === wanted ? { ...p, file, loaded, total } : p)),
+        weights,
       );
+      if (report.f16WouldFit) setF16Offer(wanted);
       setPhase({ kind: 'loading', id: wanted, fit: report.message, fits: report.fits, file: null, loaded: 0, total: undefined });
     } catch (error) {
+      if (error instanceof FitError && error.report.f16WouldFit) setF16Offer(wanted);
       setPhase({ kind: 'failed', message: `Cannot load ${wanted || 'the model'}: ${(error as Error).message}` });
     }
   };
@@ -95,6 +106,17 @@ export function HubModelCard({ controller }: { controller: Controller }) {
             A Llama-architecture model with safetensors weights, by id (ORG/NAME). Downloads are cached in this browser.
           </span>
         </div>
+        {f16Offer !== null && f16Offer === id.trim() && (
+          <div className="field">
+            <label>
+              <input type="checkbox" checked={useF16} onChange={(e) => setUseF16(e.target.checked)} aria-describedby="hub-f16-hint" />{' '}
+              Load with f16 weights
+            </label>
+            <span id="hub-f16-hint" className="hint">
+              Half the GPU memory: weight matrices stored in half precision, arithmetic in f32. Results shift slightly with the rounding; recalibration needs f32 weights.
+            </span>
+          </div>
+        )}
         <button type="submit" disabled={!gpuReady || busy || id.trim() === ''}>
           Load from the Hub
         </button>

@@ -1,7 +1,9 @@
 // The main chart: perplexity against sequence length, both axes logarithmic, one line per series
 // (each with its own colour and dash pattern), the training length marked. Recharts 3 keeps its
 // accessibility layer on by default: the chart takes focus and arrow keys move the tooltip.
-// Filled dots are measured in this page, hollow ones recorded in the model's eval.json.
+// Filled dots are measured in this page, hollow ones recorded in a model's eval.json (the loaded
+// model's, or another shipped model's: those carry its name, and its own training length in the
+// tooltip when it differs from the loaded model's).
 
 import { memo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
@@ -56,7 +58,12 @@ export const PerplexityChart = memo(function PerplexityChart({ series, lengths, 
   const values = series.flatMap((s) => s.points.map((p) => p.ppl));
   const y = logTicks(values.length ? Math.min(...values) : 1, values.length ? Math.max(...values) : 10);
   const xDomain: [number, number] = allLengths.length ? [allLengths[0], allLengths[allLengths.length - 1]] : [1, 2];
-  const nameOf = (key: string) => series[Number(key.slice(1))]?.label ?? key;
+  const nameOf = (key: string) => {
+    const s = series[Number(key.slice(1))];
+    if (!s) return key;
+    const ownContext = s.trainContext !== undefined && s.trainContext !== trainContext;
+    return ownContext ? `${s.label} (trained at ${s.trainContext} tokens)` : s.label;
+  };
 
   return (
     <LineChart

@@ -58,7 +58,9 @@ function DataTable({ series, lengths }: { series: Series[]; lengths: number[] })
   return (
     <>
       {hasRecorded && (
-        <p className="small muted table-note">* recorded in the model’s eval.json; the other values were measured in this page.</p>
+        <p className="small muted table-note">
+          * recorded in eval.json (of the model named after “·”, else of the loaded model); the other values were measured in this page.
+        </p>
       )}
       <div className="table-scroll" tabIndex={0} role="region" aria-label="Plotted values">
         <table className="data">
@@ -143,6 +145,8 @@ export function PerplexityPanel({ controller }: { controller: Controller }) {
   const trainContext = useApp((s) => s.meta?.trainContext ?? null);
   const currentId = useApp(currentSeriesId);
   const showData = useApp((s) => s.showData);
+  // The loaded model's own problem shows beside the model select (Controls), not twice.
+  const shippedProblems = useAppShallow((s) => s.shippedProblems.filter((p) => p.name !== s.meta?.name).map((p) => p.message));
   const toggleShowData = useApp((s) => s.toggleShowData);
   const lengths = useAppShallow((s) => {
     const base = s.meta ? evaluationLengths(s.meta.trainContext) : [];
@@ -173,7 +177,14 @@ export function PerplexityPanel({ controller }: { controller: Controller }) {
         )}
         <figcaption>
           <Legend series={series} currentId={currentId} trainContext={trainContext} />
-          <p className="muted small">Filled dots: measured here. Hollow dots: recorded when the model was trained. Lower is better.</p>
+          <p className="muted small">
+            Filled dots: measured here. Hollow dots: recorded when the model was trained; a name after “·” is another shipped model. Lower is better.
+          </p>
+          {shippedProblems.map((problem) => (
+            <p key={problem} className="small muted">
+              No recorded curves: {problem}
+            </p>
+          ))}
         </figcaption>
       </figure>
       {showData && <DataTable series={series} lengths={lengths} />}

@@ -4,7 +4,7 @@
 // dead GPU object in the store.
 
 import type { StateCreator } from 'zustand';
-import type { RecordedCurve } from '../recorded-curves.ts';
+import type { RecordedCurve, ShippedModel, ShippedProblem } from '../recorded-curves.ts';
 import { BASE_VARIANT, seriesId, seriesLabel, type VariantInfo } from '../settings.ts';
 import type { AdapterInfo, ModelSummary } from '../worker/protocol.ts';
 import type { AppState, Middlewares } from './store.ts';
@@ -54,7 +54,15 @@ export interface Series {
   /** Index into the chart's dash patterns and colours, fixed when the series is created. */
   style: number;
   points: SeriesPoint[];
+  /**
+   * Set on a shipped model's recorded series (not the loaded model's): its own C_train, which the
+   * tooltip names when it differs from the loaded model's training length.
+   */
+  trainContext?: number;
 }
+
+/** Ids of the shipped models' recorded series: apart from any variant's, so live points never land there. */
+export const SHIPPED_PREFIX = 'shipped|';
 
 export interface EvaluationState {
   requestId: number;
@@ -86,6 +94,10 @@ export interface RecalibrationState {
   message?: string;
   /** The variant it made, once done. */
   variant?: string;
+  /** The latest checkpoint kept of this run (variant-store key): a lost device resumes from there. */
+  kept?: { step: number; key: string };
+  /** Set when a lost device ended the run: the steps completed by then (the progress shown). */
+  lostAt?: number;
 }
 
 export interface RunSlice {
@@ -103,6 +115,10 @@ export interface RunSlice {
   recalibration: RecalibrationState | null;
   /** The latest error of an action, shown until the next one starts. */
   notice: string | null;
+  /** Every listed model's recorded curves (eval.json), read at start; shown for all but the loaded one. */
+  shipped: ShippedModel[];
+  /** The listed models whose recorded curves could not be shown, and why. */
+  shippedProblems: ShippedProblem[];
 
   setGpu(gpu: GpuState): void;
   setModels(models: ModelsState): void;
@@ -120,6 +136,8 @@ export interface RunSlice {
   updateRecalibration(requestId: number, patch: Partial<RecalibrationState>): void;
   addLoss(requestId: number, step: number, loss: number): void;
   setNotice(notice: string | null): void;
+  /** The shipped models' recorded curves arrived: into the chart, beside the loaded model's. */
+  setShipped(models: ShippedModel[], problems: ShippedProblem[]): void;
 }
 
 export const initialRun = {
@@ -135,6 +153,8 @@ export const initialRun = {
   fit: null,
   recalibration: null,
   notice: null,
+  shipped: [] as ShippedModel[],
+  shippedProblems: [] as ShippedProblem[],
 };
 
 /**
@@ -149,6 +169,29 @@ function liveSeriesOf(base: VariantInfo | null, curve: RecordedCurve): { id: str
   return { id: seriesId(base.id, settings.mode, settings.c), label: seriesLabel(base, settings.mode, settings.c) };
 }
 
+/**
+ * The chart series of the shipped models other than the loaded one (`loaded`: its folder name, or
+ * null), styled from `firstStyle` on in index.json order. Recorded only: hollow dots, no live twin.
+ */
+export function shippedSeries(models: readonly ShippedModel[], loaded: string | null, firstStyle: number): Series[] {
+  const series: Series[] = [];
+  for (const model of models) {
+    if (model.name === loaded) continue;
+    for (const curve of model.curves) {
+      const id = `${SHIPPED_PREFIX}${model.name}|${curve.label}`;
+      if (series.some((s) => s.id === id)) continue;
+      series.push({
+        id,
+        label: curve.label,
+        style: firstStyle + series.length,
+        trainContext: model.trainContext,
+        points: curve.points.map((p) => ({ ...p, source: 'recorded' as const })),
+      });
+    }
+  }
+  return series;
+}
+
 function upsertPoint(points: SeriesPoint[], point: SeriesPoint): SeriesPoint[] {
   return [...points.filter((p) => p.length !== point.length), point].sort((a, b) => a.length - b.length);
 }
@@ -158,7 +201,7 @@ export const createRunSlice: StateCreator<AppState, Middlewares, [], RunSlice> =
   setGpu: (gpu) => set({ gpu }),
   setModels: (models) => set({ models }),
   startModel: (meta, recorded, base) =>
-    set(() => {
+    set((state) => {
       const series: Series[] = [];
       for (const curve of recorded) {
         const live = liveSeriesOf(base, curve);
@@ -172,6 +215,8 @@ export const createRunSlice: StateCreator<AppState, Middlewares, [], RunSlice> =
           points: curve.points.map((p) => ({ ...p, source: 'recorded' as const })),
         });
       }
+      // The other shipped models' curves stay: the story needs them whichever model is loaded.
+      series.push(...shippedSeries(state.shipped, meta?.name ?? null, series.length));
       return {
         meta,
         weights: { kind: 'idle' } as WeightsState,
@@ -214,5 +259,15 @@ export const createRunSlice: StateCreator<AppState, Middlewares, [], RunSlice> =
       return { recalibration: { ...r, step, losses: [...r.losses.filter((p) => p.step !== step), { step, loss }] } };
     }),
   setNotice: (notice) => set({ notice }),
+  setShipped: (models, problems) =>
+    set((state) => {
+      const added = shippedSeries(models, state.meta?.name ?? null, state.nextStyle);
+      return {
+        shipped: models,
+        shippedProblems: problems,
+        series: [...state.series.filter((s) => !s.id.startsWith(SHIPPED_PREFIX)), ...added],
+        nextStyle: state.nextStyle + added.length,
+      };
+    }),
 });
 

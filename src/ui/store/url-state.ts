@@ -21,6 +21,9 @@ export interface ShareableConfig {
   lr: number;
   batch: number;
   seed: number;
+  /** The attention heatmap's layer and query head (0-based; one the model lacks shows 0). */
+  layer: number;
+  head: number;
 }
 
 interface Field<T> {
@@ -101,6 +104,8 @@ export const URL_FIELDS: { [K in keyof ShareableConfig]: Field<ShareableConfig[K
   lr: decimalField(1e-5, 1e-2, 1e-3, 3),
   batch: intField(1, 64, 16),
   seed: intField(0, 2 ** 31 - 1, 0),
+  layer: intField(0, 255, 0),
+  head: intField(0, 255, 0),
 };
 
 const KEYS = Object.keys(URL_FIELDS) as (keyof ShareableConfig)[];

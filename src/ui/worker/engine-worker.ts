@@ -9,7 +9,9 @@
 // batches or optimizer steps.
 
 import { Engine, EngineError } from '../../engine/engine.ts';
-import { perplexityByLength } from '../../eval/perplexity.ts';
+import { logitScale, perplexityByLength } from '../../eval/perplexity.ts';
+import { needleByLength } from '../../eval/needle.ts';
+import { needleFits } from '../long-context/logic.ts';
 import { expectedTensorShapes, loadCheckpoint } from '../../model/checkpoint.ts';
 import type { ModelConfig } from '../../model/config.ts';
 import { LlamaModel } from '../../model/model.ts';
@@ -22,7 +24,7 @@ import { TokenStream } from '../../train/data.ts';
 import { NonFiniteError, Trainer } from '../../train/trainer.ts';
 import { BASE_VARIANT, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
 import type { Command, WorkerEvent } from './protocol.ts';
-import { generate, retune, tokenLoss, type CompareHost } from '../compare/compare-worker.ts';
+import { generate, PASSAGE_START, retune, tokenLoss, type CompareHost } from '../compare/compare-worker.ts';
 import { memorySource, newVariantKey, storedFiles, VariantStore, type StoredVariant } from '../persist/variant-store.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -140,7 +142,11 @@ async function init(id: number): Promise<void> {
       post({ type: 'noWebGPU', id, reason });
       return;
     }
-    engine.onFailure((message) => post({ type: 'gpuFailure', id: 0, message }));
+    engine.onFailure((message, lost) => {
+      post({ type: 'gpuFailure', id: 0, message, lost });
+      // A paused recalibration waits for no GPU work: wake it, so it ends with the loss as its error.
+      if (lost) for (const c of controls.values()) c.resume?.();
+    });
   }
   post({
     type: 'ready',
@@ -183,7 +189,7 @@ async function loadModel(command: Extract<Command, { type: 'loadModel' }>): Prom
   const source = command.hub ? hubModelSource(command.id, command.hub) : urlSource(command.baseUrl);
   const [checkpoint, tokenizer, text] = await Promise.all([loadCheckpoint(source), loadTokenizer(source), fetchText(command.validationUrl)]);
   const validation = tokenizer.encode(text);
-  const model = LlamaModel.fromCheckpoint(gpu, checkpoint);
+  const model = LlamaModel.fromCheckpoint(gpu, checkpoint, { weights: command.weights });
   const config = checkpoint.config;
   const hasRope = model.defaultPositions.kind !== 'none';
   const base: VariantInfo = { id: BASE_VARIANT, label: hasRope ? 'RoPE' : 'No RoPE', kind: 'base', hasRope, detail: 'As trained' };
@@ -239,12 +245,67 @@ async function measure(
 
 const windowsOf = (tokens: number[], lengths: number[]) => lengths.reduce((sum, L) => sum + Math.floor(tokens.length / L), 0);
 
+/** The last text tokenized for the page (Long context): counting it and then evaluating it tokenizes once. */
+let textCache: { model: string; text: string; ids: number[] } | null = null;
+
+/** A text the user pasted, tokenized by the loaded model's tokenizer. */
+function tokenizeText(text: string): number[] {
+  const model = requireModel();
+  if (textCache?.model !== model.name || textCache.text !== text) textCache = { model: model.name, text, ids: model.tokenizer.encode(text) };
+  return textCache.ids;
+}
+
+/** The first tokens of a pasted text, as validationTokens does for the validation text. */
+function pastedTokens(text: string, budget: number, lengths: number[]): number[] {
+  const ids = tokenizeText(text);
+  const longest = Math.max(...lengths);
+  if (ids.length < longest) throw new Error(`the text has ${ids.length} tokens, fewer than one window of ${longest}`);
+  return ids.slice(0, Math.max(budget, longest));
+}
+
 async function evaluate(command: Extract<Command, { type: 'evaluate' }>): Promise<void> {
   const { id, lengths } = command;
   const variant = variantOf(command.variant);
-  const tokens = validationTokens(command.tokens, lengths);
+  const tokens = command.text === undefined ? validationTokens(command.tokens, lengths) : pastedTokens(command.text, command.tokens, lengths);
   const progress = { done: 0, total: windowsOf(tokens, lengths), report: throttledProgress(id) };
   await measure(id, variant, command.settings, tokens, lengths, (length, ppl) => post({ type: 'point', id, length, ppl }), progress);
+  post({ type: 'done', id });
+}
+
+/**
+ * The needle test at each length (src/eval/needle.ts), filler from the pasted text or the validation
+ * text. Lengths too short for four needles and the question are reported first (tooShort), then the
+ * others are measured, one needlePoint per length; progress counts trials.
+ */
+async function needle(command: Extract<Command, { type: 'needle' }>): Promise<void> {
+  const { id, lengths, trials, seed } = command;
+  if (!Number.isInteger(trials) || trials < 1) throw new Error(`trials ${trials} must be a positive integer`);
+  const variant = variantOf(command.variant);
+  const { tokenizer, config } = requireModel();
+  const filler = command.text === undefined ? requireModel().validation : tokenizeText(command.text);
+  if (filler.length === 0) throw new Error('the filler text has no tokens');
+  const trainContext = config.maxPositionEmbeddings;
+  const context = { trainContext, maxPositionEmbeddings: trainContext };
+  const mode = effectiveMode(command.settings, variant.info.hasRope);
+  const fitting = lengths.filter((L) => needleFits(tokenizer, filler, L, seed, trials));
+  for (const L of lengths) if (!fitting.includes(L)) post({ type: 'needlePoint', id, length: L, successes: 0, trials, tooShort: true });
+  const report = throttledProgress(id);
+  const total = fitting.length * trials;
+  let before = 0;
+  for (const L of fitting) {
+    const [result] = await needleByLength(variant.model, tokenizer, filler, {
+      lengths: [L],
+      trials,
+      seed,
+      positions: positionModeAt(mode, L, context),
+      betaC: command.settings.c,
+      trainContext,
+      onProgress: (done, _total, length) => report(before + done, total, length),
+      cancelled: () => cancelled.has(id),
+    });
+    before += trials;
+    post({ type: 'needlePoint', id, length: L, successes: result.trials.filter((t) => t.correct).length, trials });
+  }
   post({ type: 'done', id });
 }
 
@@ -339,7 +400,7 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
     try {
       const interrupted = { step: trainer.step, steps, trainerState: await trainer.saveState() };
       await storeVariant(model, { label: 'Recalibration (interrupted)', detail: `${parentLabel}, interrupted`, hasRope: false }, { steps, lr, batch, seed }, parentLabel, key, interrupted);
-      post({ type: 'checkpointed', id, step: trainer.step });
+      post({ type: 'checkpointed', id, step: trainer.step, key });
     } catch {
       // Keeping is best effort (a full disk): training goes on.
     }
@@ -356,6 +417,7 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
         post({ type: 'paused', id });
         await new Promise<void>((resolve) => (control.resume = resolve));
         control.resume = null;
+        gpu.assertAlive();
         if (!control.stopped) post({ type: 'resumed', id });
         continue;
       }
@@ -542,6 +604,38 @@ function forgetVariant(command: Extract<Command, { type: 'forgetVariant' }>): vo
   post({ type: 'done', id: command.id });
 }
 
+/** Tokens the heatmap shows at most: a T x T grid stays readable. */
+const ATTENTION_MAP_MAX = 64;
+
+/**
+ * One head's attention pattern on the first `length` tokens of the validation text (default: the
+ * training context, at most ATTENTION_MAP_MAX), with the positions and logit scale the current
+ * settings give an evaluation at that length.
+ */
+async function attentionMap(command: Extract<Command, { type: 'attentionMap' }>): Promise<void> {
+  const { id } = command;
+  const { info, model } = variantOf(command.variant);
+  const { validation, tokenizer, config } = requireModel();
+  // A layer or head the model does not have (a link made for a bigger model) falls back to 0, as a
+  // bad URL value falls back to its default; the event says which one is shown.
+  const { numLayers: layers, numHeads: heads } = config;
+  const layer = Number.isInteger(command.layer) && command.layer >= 0 && command.layer < layers ? command.layer : 0;
+  const head = Number.isInteger(command.head) && command.head >= 0 && command.head < heads ? command.head : 0;
+  const trainContext = config.maxPositionEmbeddings;
+  const T = Math.min(Math.floor(command.length ?? Math.min(trainContext, ATTENTION_MAP_MAX)), validation.length);
+  if (!(T >= 1)) throw new Error(`the attention map needs at least one token, got length ${command.length}`);
+  const mode = effectiveMode(command.settings, info.hasRope);
+  // The passage the per-token loss view uses: prose, not the title page at the text's start.
+  const start = Math.max(0, Math.min(PASSAGE_START, validation.length - T));
+  const ids = validation.slice(start, start + T);
+  const probs = await model.attentionMap(ids, T, layer, head, {
+    positions: positionModeAt(mode, T, { trainContext, maxPositionEmbeddings: trainContext }),
+    beta: logitScale(command.settings.c, T, trainContext),
+  });
+  post({ type: 'attentionMap', id, tokens: ids.map((t) => tokenizer.decode([t])), probs: Array.from(probs), layer, head, layers, heads });
+  post({ type: 'done', id });
+}
+
 // ------------------------------------------------------------------------------------ dispatch
 
 function control(target: number): RecalibrationControl {
@@ -581,6 +675,10 @@ self.onmessage = (event: MessageEvent<Command>) => {
       c.resume?.();
       return;
     }
+    case 'loseDevice':
+      // Tests only: a real loss, now, whatever runs (see protocol.ts). The engine reports it.
+      engine?.device.destroy();
+      return;
     case 'stop': {
       const c = control(command.target);
       c.stopped = true;
@@ -594,6 +692,17 @@ self.onmessage = (event: MessageEvent<Command>) => {
       return enqueue(command.id, () => loadModel(command));
     case 'evaluate':
       return enqueue(command.id, () => evaluate(command));
+    case 'countTokens':
+      // No GPU work: answered at once, with the tokenizer loaded now.
+      try {
+        post({ type: 'tokenCount', id: command.id, tokens: tokenizeText(command.text).length });
+        post({ type: 'done', id: command.id });
+      } catch (error) {
+        post({ type: 'error', id: command.id, message: messageOf(error) });
+      }
+      return;
+    case 'needle':
+      return enqueue(command.id, () => needle(command));
     case 'fitC':
       return enqueue(command.id, () => fitC(command));
     case 'dropRope':
@@ -610,5 +719,7 @@ self.onmessage = (event: MessageEvent<Command>) => {
       return retune(command);
     case 'tokenLoss':
       return tokenLoss(compareHost, command);
+    case 'attentionMap':
+      return enqueue(command.id, () => attentionMap(command));
   }
 };

@@ -5,6 +5,10 @@
 //   init         → ready {adapter} | noWebGPU {reason}
 //   loadModel    → modelLoaded {summary} | error (the base variant has id 'base')
 //   evaluate     → progress* (throttled), point* (one per length, as each finishes), done | cancelled | error
+//                  (on the validation text, or on `text` when given: a text the user pasted, tokenized here)
+//   countTokens  → tokenCount {tokens}, done | error (answered at once, not queued behind GPU work)
+//   needle       → progress* (one step per trial), needlePoint* (one per length; tooShort when four needles
+//                  and the question do not fit), done | cancelled | error   (src/eval/needle.ts)
 //   fitC         → progress*, fitted {c, scores} | cancelled | error
 //   dropRope     → variant {a new variant "RoPE dropped": same weights, no rotary embedding}
 //   recalibrate  → status {preparing}, step* {loss}, checkpointed*, paused/resumed, variant + done | cancelled | error
@@ -13,7 +17,10 @@
 //   pause, resume, stop, cancel   name the request they act on in `target`
 //   generate     → token* (one per new token), done | cancelled | error;  retune names a generate in `target`
 //   tokenLoss    → tokenLoss {tokens, losses}, done | error
+//   attentionMap → attentionMap {tokens, probs [T*T], layer, head}, done | error   (one head's attention
+//                  pattern over the first `length` tokens of the validation text: the heatmap)
 // A lost device, or a GPU error no request caught, is one `gpuFailure` event (id 0).
+//   loseDevice   (tests only) destroys the worker's GPU device at once, mid-request: a real loss
 
 import type { EvalSettings, VariantInfo } from '../settings.ts';
 
@@ -44,8 +51,26 @@ export type Command =
       validationUrl: string;
       /** A Hugging Face Hub model instead of baseUrl: its id (ORG/NAME) and the Hub's base URL; files go through the Cache Storage cache. */
       hub?: { id: string; endpoint: string };
+      /** 'f16': weight matrices in half precision (half the GPU memory, inference only); default 'f32'. */
+      weights?: 'f32' | 'f16';
     }
-  | { type: 'evaluate'; id: number; variant: string; settings: EvalSettings; lengths: number[]; tokens: number }
+  | {
+      type: 'evaluate';
+      id: number;
+      variant: string;
+      settings: EvalSettings;
+      lengths: number[];
+      tokens: number;
+      /** Evaluate on this text (tokenized in the worker) instead of the validation text. */
+      text?: string;
+    }
+  /** How many tokens the loaded model's tokenizer makes of `text`. */
+  | { type: 'countTokens'; id: number; text: string }
+  /**
+   * The multi-key needle-in-a-haystack test at each length, `trials` prompts per length (trial t
+   * uses seed + t); the filler is `text` when given, else the validation text.
+   */
+  | { type: 'needle'; id: number; variant: string; settings: EvalSettings; lengths: number[]; trials: number; seed: number; text?: string }
   | { type: 'fitC'; id: number; variant: string; settings: EvalSettings; lengths: number[]; tokens: number; grid: number[] }
   | { type: 'dropRope'; id: number; from: string }
   | {
@@ -65,6 +90,12 @@ export type Command =
   | { type: 'resume'; id: number; target: number }
   | { type: 'stop'; id: number; target: number }
   | { type: 'cancel'; id: number; target: number }
+  /**
+   * Tests only (the page sends it only through `window.__playgroundTest`, see controller.ts):
+   * `device.destroy()` on the worker's device, acted on at once like a control command, so a
+   * driver reset can be reproduced in the middle of a request. No events of its own.
+   */
+  | { type: 'loseDevice'; id: number }
   /** Loads stored variants (src/ui/persist/variant-store.ts) of the loaded model: all, or those `keys`. */
   | { type: 'restoreVariants'; id: number; keys?: string[] }
   /** Frees a variant's weights (the page deletes its stored record). */
@@ -74,7 +105,9 @@ export type Command =
   // RoPE mid-generation); `tokenLoss` is the next-token loss of each token of a validation passage.
   | { type: 'generate'; id: number; slot: string; variant: string; prompt: string; maxTokens: number; settings: EvalSettings }
   | { type: 'retune'; id: number; target: number; settings: EvalSettings }
-  | { type: 'tokenLoss'; id: number; variant: string; settings: EvalSettings; length: number };
+  | { type: 'tokenLoss'; id: number; variant: string; settings: EvalSettings; length: number }
+  /** Attention pattern of query head `head` in layer `layer` (0-based) on the first `length` validation tokens (default: the training context, at most 64). */
+  | { type: 'attentionMap'; id: number; variant: string; settings: EvalSettings; layer: number; head: number; length?: number };
 
 export type WorkerEvent =
   | { type: 'ready'; id: number; adapter: AdapterInfo }
@@ -82,6 +115,9 @@ export type WorkerEvent =
   | { type: 'modelLoaded'; id: number; summary: ModelSummary }
   | { type: 'progress'; id: number; done: number; total: number; length: number }
   | { type: 'point'; id: number; length: number; ppl: number }
+  | { type: 'tokenCount'; id: number; tokens: number }
+  /** needle: one length's result; tooShort (successes 0) when a prompt of `length` cannot hold four needles and the question. */
+  | { type: 'needlePoint'; id: number; length: number; successes: number; trials: number; tooShort?: boolean }
   | { type: 'fitted'; id: number; c: number; lengths: number[]; scores: { c: number; score: number }[] }
   | {
       type: 'variant';
@@ -95,19 +131,24 @@ export type WorkerEvent =
   | { type: 'status'; id: number; message: string }
   | { type: 'step'; id: number; step: number; steps: number; loss: number; lr: number }
   /** A recalibration's weights and trainer state were kept at this step (resumable after a reload). */
-  | { type: 'checkpointed'; id: number; step: number }
+  | { type: 'checkpointed'; id: number; step: number; /** Its variant-store key: what `recalibrate.resume` names. */ key: string }
   | { type: 'paused'; id: number }
   | { type: 'resumed'; id: number }
   | { type: 'done'; id: number }
   | { type: 'cancelled'; id: number }
   | { type: 'error'; id: number; message: string }
-  | { type: 'gpuFailure'; id: 0; message: string }
+  | { type: 'gpuFailure'; id: 0; message: string; /** True for a lost device (every request after it fails too); false for an uncaught GPU error. */ lost: boolean }
   /** loadModel from the Hub: download progress of one file (throttled; loaded === total when it is complete). */
   | { type: 'download'; id: number; file: string; loaded: number; total?: number }
   /** generate: the continuation so far (decoded as a whole), after `count` new tokens; then done | cancelled | error. */
   | { type: 'token'; id: number; slot: string; count: number; text: string; rope: boolean }
   /** tokenLoss: tokens [L] as text from token `start` of the text, losses [L-1] in nats (losses[t]: token t+1 predicted at t); then done. */
-  | { type: 'tokenLoss'; id: number; start: number; tokens: string[]; losses: number[] };
+  | { type: 'tokenLoss'; id: number; start: number; tokens: string[]; losses: number[] }
+  /**
+   * attentionMap: tokens [T] as text, probs [T*T] row-major (query row t, key column j; 0 for j > t),
+   * the layer and head shown (0 for one past the model's), and the model's layer and head counts; then done.
+   */
+  | { type: 'attentionMap'; id: number; tokens: string[]; probs: number[]; layer: number; head: number; layers: number; heads: number };
 
 /** Command without its id: what callers pass; the client numbers it. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

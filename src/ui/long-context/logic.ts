@@ -1,0 +1,157 @@
+// "Long context" (src/ui/components/LongContextPanel.tsx): the pure parts, shared by the page and
+// the engine worker. Which lengths are offered, when a text or a needle prompt is too short, and
+// the rows the two charts and the needle table draw.
+//
+// Glossary: C = C_train, the training context (config.json's max_position_embeddings); L an
+// evaluated length in tokens; a needle prompt is four "special magic number" sentences and a
+// question in filler text (src/eval/needle.ts), about 75 tokens under a BPE tokenizer and about 310
+// under a byte-level one.
+
+import { buildNeedlePrompt, type NeedleTokenizer } from '../../eval/needle.ts';
+
+/** Perplexity lengths: C/2, C, 2C, 4C, 8C (powers of two times C: 16384 for SmolLM's 2048). */
+export function perplexityLengths(trainContext: number): number[] {
+  const lengths = [Math.max(2, Math.round(trainContext / 2))];
+  for (let multiple = 1; multiple <= 8; multiple *= 2) lengths.push(trainContext * multiple);
+  return [...new Set(lengths)];
+}
+
+/** Needle lengths: 1x, 2x, 4x and 8x C, as in the paper's multi-key test. */
+export function needleLengths(trainContext: number): number[] {
+  return [1, 2, 4, 8].map((m) => trainContext * m);
+}
+
+/** The chosen lengths a text of `tokens` tokens cannot fill one window of. */
+export function lengthsTooLong(tokens: number, lengths: readonly number[]): number[] {
+  return lengths.filter((L) => L > tokens);
+}
+
+function joinLengths(lengths: readonly number[]): string {
+  const words = lengths.map(String);
+  return words.length <= 1 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
+}
+
+/** Why a text cannot be measured at the chosen lengths, or null when it can. */
+export function textTooShortMessage(tokens: number, lengths: readonly number[]): string | null {
+  if (lengths.length === 0) return 'Choose at least one length.';
+  const long = lengthsTooLong(tokens, lengths);
+  if (long.length === 0) return null;
+  return (
+    `The text is too short: it has ${tokens.toLocaleString('en-US')} tokens, and measuring at ${joinLengths(long)} tokens needs at least ` +
+    `${Math.max(...long).toLocaleString('en-US')}. Paste a longer text or untick the longer lengths.`
+  );
+}
+
+/**
+ * True when every trial's prompt (seeds seed … seed + trials - 1, each with its own keys and
+ * numbers, so its own size) fits in `length` tokens with room for its needles and question.
+ */
+export function needleFits(tokenizer: NeedleTokenizer, filler: readonly number[], length: number, seed: number, trials: number): boolean {
+  for (let t = 0; t < trials; t++) {
+    try {
+      buildNeedlePrompt(tokenizer, filler, length, seed + t);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Which text a perplexity was measured on: results on another text are not comparable. */
+export function textKey(source: 'bundled' | 'pasted', text: string): string {
+  if (source === 'bundled') return 'bundled';
+  // FNV-1a over the UTF-16 code units: a cheap fingerprint, not a security measure.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return `pasted:${text.length}:${hash.toString(16)}`;
+}
+
+// ------------------------------------------------------------------------------------ results
+
+export interface PerplexityPoint {
+  length: number;
+  ppl: number;
+}
+
+export interface NeedlePoint {
+  length: number;
+  successes: number;
+  trials: number;
+  /** The prompt cannot hold four needles and a question at this length: not a 0%. */
+  tooShort?: boolean;
+}
+
+/** One variant under one setting (the main chart's series id, e.g. "base|rope|0.00"). */
+export interface ResultSeries<P> {
+  id: string;
+  label: string;
+  /** Index into the chart styles (src/ui/components/chart-style.ts). */
+  style: number;
+  points: P[];
+}
+
+/** A point into a series (replacing one at the same length), the series created when new. */
+export function upsertSeries<P extends { length: number }>(list: ResultSeries<P>[], id: string, label: string, point: P): ResultSeries<P>[] {
+  const existing = list.find((s) => s.id === id);
+  if (!existing) {
+    const style = list.reduce((max, s) => Math.max(max, s.style + 1), 0);
+    return [...list, { id, label, style, points: [point] }];
+  }
+  const points = [...existing.points.filter((p) => p.length !== point.length), point].sort((a, b) => a.length - b.length);
+  return list.map((s) => (s.id === id ? { ...s, label, points } : s));
+}
+
+/** Success rate in percent, or null where the length was too short. */
+export function successRate(point: NeedlePoint): number | null {
+  return point.tooShort ? null : (100 * point.successes) / point.trials;
+}
+
+/** "50%", or "too short". */
+export function formatNeedlePoint(point: NeedlePoint): string {
+  const rate = successRate(point);
+  return rate === null ? 'too short' : `${Math.round(rate)}%`;
+}
+
+export type ChartRow = Record<string, number | string | null>;
+
+/** Perplexity chart rows: one per length, `s{i}` the perplexity of series i there. */
+export function perplexityRows(series: ResultSeries<PerplexityPoint>[]): ChartRow[] {
+  const lengths = [...new Set(series.flatMap((s) => s.points.map((p) => p.length)))].sort((a, b) => a - b);
+  return lengths.map((length) => {
+    const row: ChartRow = { length };
+    series.forEach((s, i) => {
+      const p = s.points.find((point) => point.length === length);
+      if (p) row[`s${i}`] = p.ppl;
+    });
+    return row;
+  });
+}
+
+/**
+ * Needle chart rows: one per length ("512 (8×)" as its category), `s{i}` the success rate of
+ * series i in percent (null where too short: no bar, the chart writes "too short" there instead)
+ * and `s{i}_label` what its bar says ("25%", "too short"); lengths not measured for a series have
+ * neither.
+ */
+export function needleRows(series: ResultSeries<NeedlePoint>[], trainContext: number): ChartRow[] {
+  const lengths = [...new Set(series.flatMap((s) => s.points.map((p) => p.length)))].sort((a, b) => a - b);
+  return lengths.map((length) => {
+    const multiple = length / trainContext;
+    const row: ChartRow = { length, category: `${length} (${Number(multiple.toFixed(2))}×)` };
+    series.forEach((s, i) => {
+      const p = s.points.find((point) => point.length === length);
+      if (!p) return;
+      row[`s${i}`] = successRate(p);
+      row[`s${i}_label`] = formatNeedlePoint(p);
+    });
+    return row;
+  });
+}
+
+/** The lengths any series found too short. */
+export function tooShortLengths(series: ResultSeries<NeedlePoint>[]): number[] {
+  return [...new Set(series.flatMap((s) => s.points.filter((p) => p.tooShort).map((p) => p.length)))].sort((a, b) => a - b);
+}

@@ -1,0 +1,310 @@
+// "Long context"'s own state and actions (a small zustand store next to the app's, as side by side
+// has): the text choice, the chosen lengths, trials and variants, the run in progress, and the
+// results per model, so switching models and back shows them again. Nothing here is persisted or in
+// the URL. Requests go through the controller's `request` / `control` (one request per variant, one
+// after another); the worker answers evaluate (with `text` for a pasted text), needle and
+// countTokens (src/ui/worker/protocol.ts).
+
+import { createStore, useStore } from 'zustand';
+import type { Controller } from '../controller.ts';
+import { activeVariant, appStore } from '../store/store.ts';
+import { effectiveMode, seriesId, seriesLabel, type EvalSettings } from '../settings.ts';
+import type { WorkerEvent } from '../worker/protocol.ts';
+import {
+  needleLengths,
+  perplexityLengths,
+  textKey,
+  textTooShortMessage,
+  upsertSeries,
+  type NeedlePoint,
+  type PerplexityPoint,
+  type ResultSeries,
+} from './logic.ts';
+
+export const DEFAULT_TRIALS = 4;
+export const MAX_TRIALS = 100;
+/** Trial t at every length uses seed NEEDLE_SEED + t, as the CLI's `needle` does by default. */
+export const NEEDLE_SEED = 0;
+
+export type TextSource = 'bundled' | 'pasted';
+
+export interface ModelResults {
+  /** The text the perplexities were measured on (textKey), and its name. */
+  textKey: string | null;
+  textLabel: string;
+  perplexity: ResultSeries<PerplexityPoint>[];
+  needle: ResultSeries<NeedlePoint>[];
+}
+
+interface Job {
+  variant: string;
+  seriesId: string;
+  label: string;
+}
+
+export interface LongContextRun {
+  kind: 'perplexity' | 'needle';
+  model: string;
+  requestId: number;
+  /** This request's variant: job `index` of `count`. */
+  label: string;
+  index: number;
+  count: number;
+  done: number;
+  total: number;
+  length: number;
+}
+
+export type TokenCount = { key: string; status: 'counting' } | { key: string; status: 'counted'; tokens: number } | { key: string; status: 'failed'; message: string };
+
+export interface LongContextState {
+  source: TextSource;
+  text: string;
+  /** Perplexity lengths the user unticked (all are measured by default, whatever the model). */
+  unticked: number[];
+  /** Tokens per length for perplexity; null: 8x C, one window at the longest length. */
+  budget: number | null;
+  trials: number;
+  /** Variants measured besides the current one. */
+  extraVariants: string[];
+  count: TokenCount | null;
+  results: Record<string, ModelResults>;
+  run: LongContextRun | null;
+  message: { kind: 'info' | 'error'; text: string } | null;
+}
+
+export const initialLongContext = {
+  source: 'bundled' as TextSource,
+  text: '',
+  unticked: [] as number[],
+  budget: null as number | null,
+  trials: DEFAULT_TRIALS,
+  extraVariants: [] as string[],
+  count: null as TokenCount | null,
+  results: {} as Record<string, ModelResults>,
+  run: null as LongContextRun | null,
+  message: null as LongContextState['message'],
+};
+
+export function createLongContextStore() {
+  return createStore<LongContextState>()(() => ({ ...initialLongContext }));
+}
+
+export type LongContextStore = ReturnType<typeof createLongContextStore>;
+
+let bound: LongContextStore | null = null;
+
+export function longContextStore(): LongContextStore {
+  bound ??= createLongContextStore();
+  return bound;
+}
+
+/** Changes some of the settings (the component's inputs). */
+export function patchLongContext(patch: Partial<LongContextState> | ((state: LongContextState) => Partial<LongContextState>)): void {
+  longContextStore().setState(patch);
+}
+
+export function useLongContext<T>(selector: (state: LongContextState) => T): T {
+  return useStore(longContextStore(), selector);
+}
+
+const EMPTY_RESULTS: ModelResults = { textKey: null, textLabel: '', perplexity: [], needle: [] };
+
+export function resultsOf(state: LongContextState, model: string | undefined): ModelResults {
+  return (model && state.results[model]) || EMPTY_RESULTS;
+}
+
+function updateResults(model: string, update: (r: ModelResults) => Partial<ModelResults>): void {
+  longContextStore().setState((s) => {
+    const current = resultsOf(s, model);
+    return { results: { ...s.results, [model]: { ...current, ...update(current) } } };
+  });
+}
+
+/** The key a token count is kept under: the same text under another tokenizer counts again. */
+export function countKey(model: string, text: string): string {
+  return `${model}|${textKey('pasted', text)}`;
+}
+
+/** The perplexity lengths ticked for a model of training context C. */
+export function chosenLengths(state: LongContextState, trainContext: number): number[] {
+  return perplexityLengths(trainContext).filter((L) => !state.unticked.includes(L));
+}
+
+/** Tokens per length for perplexity. */
+export function budgetOf(state: LongContextState, trainContext: number): number {
+  return state.budget ?? 8 * trainContext;
+}
+
+/** How many tokens the chosen text has, when known: the bundled one from the load, a pasted one once counted. */
+export function textTokens(state: LongContextState): number | null {
+  const app = appStore().getState();
+  if (state.source === 'bundled') return app.weights.kind === 'ready' ? app.weights.summary.validationTokens : null;
+  const model = app.meta?.name;
+  const count = state.count;
+  if (!model || count?.status !== 'counted' || count.key !== countKey(model, state.text)) return null;
+  return count.tokens;
+}
+
+/** Why "Measure perplexity" cannot run now (null: it can). */
+export function perplexityBlocker(state: LongContextState): string | null {
+  const app = appStore().getState();
+  if (!app.meta) return 'Choose a model first.';
+  if (state.source === 'pasted' && state.text.trim() === '') return 'Paste a text first.';
+  const tokens = textTokens(state);
+  const lengths = chosenLengths(state, app.meta.trainContext);
+  if (tokens === null) return lengths.length === 0 ? 'Choose at least one length.' : null;
+  return textTooShortMessage(tokens, lengths);
+}
+
+// ------------------------------------------------------------------------------------ actions
+
+/** The variants a run measures: the current one, then the ticked others (those still loaded). */
+function selectedJobs(): Job[] {
+  const app = appStore().getState();
+  const current = activeVariant(app);
+  const extras = longContextStore().getState().extraVariants;
+  const variants = app.variants.filter((v) => v.id === current?.id || extras.includes(v.id));
+  if (current) variants.sort((a, b) => (a.id === current.id ? -1 : b.id === current.id ? 1 : 0));
+  return variants.map((v) => {
+    const mode = effectiveMode(app.config, v.hasRope);
+    return { variant: v.id, seriesId: seriesId(v.id, mode, app.config.c), label: seriesLabel(v, mode, app.config.c) };
+  });
+}
+
+function currentSettings(): EvalSettings {
+  const { config } = appStore().getState();
+  return { rope: config.rope, scaling: config.scaling, c: config.c };
+}
+
+/** The controller of the latest run (the page has one; tests make several). */
+let watched: Controller | null = null;
+
+/** A model switch, a reload of the weights or a lost device ends a run (its requests are moot). */
+function watchApp(controller: Controller): void {
+  const first = watched === null;
+  watched = controller;
+  if (!first) return;
+  appStore().subscribe((app) => {
+    const run = longContextStore().getState().run;
+    if (!run) return;
+    if (app.meta?.name !== run.model || app.weights.kind !== 'ready' || app.gpu.kind !== 'ready') {
+      watched?.control({ type: 'cancel', target: run.requestId });
+      longContextStore().setState({ run: null, message: { kind: 'info', text: 'The long-context run stopped: the model or the GPU changed.' } });
+    }
+  });
+}
+
+function isEnd(event: WorkerEvent): boolean {
+  return event.type === 'done' || event.type === 'cancelled' || event.type === 'error';
+}
+
+function runJobs(controller: Controller, kind: LongContextRun['kind'], jobs: Job[], send: (job: Job, handle: (event: WorkerEvent) => void) => number, onPoint: (job: Job, event: WorkerEvent) => void): void {
+  const app = appStore().getState();
+  const model = app.meta!.name;
+  watchApp(controller);
+  const next = (index: number) => {
+    if (index >= jobs.length) {
+      longContextStore().setState({ run: null, message: null });
+      return;
+    }
+    const job = jobs[index];
+    const requestId = send(job, (event) => {
+      const store = longContextStore();
+      const run = store.getState().run;
+      if (run?.requestId !== requestId) return;
+      if (event.type === 'progress') store.setState({ run: { ...run, done: event.done, total: event.total, length: event.length } });
+      else if (event.type === 'point' || event.type === 'needlePoint') onPoint(job, event);
+      else if (isEnd(event)) {
+        if (event.type === 'done') next(index + 1);
+        else if (event.type === 'error') store.setState({ run: null, message: { kind: 'error', text: `${job.label}: ${event.message}` } });
+        else store.setState({ run: null, message: { kind: 'info', text: 'Cancelled.' } });
+      }
+    });
+    longContextStore().setState({ run: { kind, model, requestId, label: job.label, index, count: jobs.length, done: 0, total: 0, length: 0 } });
+  };
+  longContextStore().setState({ message: null });
+  next(0);
+}
+
+function ready(): boolean {
+  const app = appStore().getState();
+  return app.gpu.kind === 'ready' && app.weights.kind === 'ready' && app.meta !== null && longContextStore().getState().run === null;
+}
+
+/** "Measure perplexity": each selected variant at the ticked lengths, on the chosen text. */
+export function measurePerplexity(controller: Controller): void {
+  const state = longContextStore().getState();
+  const app = appStore().getState();
+  if (!ready() || perplexityBlocker(state) !== null) return;
+  const C = app.meta!.trainContext;
+  const model = app.meta!.name;
+  const lengths = chosenLengths(state, C);
+  const tokens = budgetOf(state, C);
+  const text = state.source === 'pasted' ? state.text : undefined;
+  const key = textKey(state.source, state.text);
+  // Results on another text do not share a chart with these.
+  updateResults(model, (r) =>
+    r.textKey === key ? {} : { textKey: key, textLabel: state.source === 'bundled' ? 'Persuasion' : 'your text', perplexity: [] },
+  );
+  const settings = currentSettings();
+  runJobs(
+    controller,
+    'perplexity',
+    selectedJobs(),
+    (job, handle) => controller.request({ type: 'evaluate', variant: job.variant, settings, lengths, tokens, ...(text === undefined ? {} : { text }) }, handle),
+    (job, event) => {
+      if (event.type !== 'point') return;
+      updateResults(model, (r) => ({ perplexity: upsertSeries(r.perplexity, job.seriesId, job.label, { length: event.length, ppl: event.ppl }) }));
+    },
+  );
+}
+
+/** "Run needle test": each selected variant at 1x, 2x, 4x and 8x C, `trials` prompts per length. */
+export function runNeedle(controller: Controller): void {
+  const state = longContextStore().getState();
+  const app = appStore().getState();
+  if (!ready() || (state.source === 'pasted' && state.text.trim() === '')) return;
+  const model = app.meta!.name;
+  const lengths = needleLengths(app.meta!.trainContext);
+  const text = state.source === 'pasted' ? state.text : undefined;
+  const settings = currentSettings();
+  const trials = state.trials;
+  runJobs(
+    controller,
+    'needle',
+    selectedJobs(),
+    (job, handle) =>
+      controller.request({ type: 'needle', variant: job.variant, settings, lengths, trials, seed: NEEDLE_SEED, ...(text === undefined ? {} : { text }) }, handle),
+    (job, event) => {
+      if (event.type !== 'needlePoint') return;
+      const point: NeedlePoint = { length: event.length, successes: event.successes, trials: event.trials, ...(event.tooShort ? { tooShort: true } : {}) };
+      updateResults(model, (r) => ({ needle: upsertSeries(r.needle, job.seriesId, job.label, point) }));
+    },
+  );
+}
+
+/** "Cancel long-context run": the running request ends, the variants after it are not started. */
+export function cancelLongContext(controller: Controller): void {
+  const run = longContextStore().getState().run;
+  if (!run) return;
+  controller.control({ type: 'cancel', target: run.requestId });
+  longContextStore().setState({ run: null, message: { kind: 'info', text: 'Cancelled.' } });
+}
+
+/** Counts the pasted text's tokens with the loaded model's tokenizer (in the worker). */
+export function countTokens(controller: Controller): void {
+  const state = longContextStore().getState();
+  const app = appStore().getState();
+  const model = app.meta?.name;
+  if (state.source !== 'pasted' || !model || app.weights.kind !== 'ready' || state.text === '') return;
+  const key = countKey(model, state.text);
+  if (state.count?.key === key && state.count.status !== 'failed') return;
+  longContextStore().setState({ count: { key, status: 'counting' } });
+  controller.request({ type: 'countTokens', text: state.text }, (event) => {
+    const store = longContextStore();
+    if (store.getState().count?.key !== key) return;
+    if (event.type === 'tokenCount') store.setState({ count: { key, status: 'counted', tokens: event.tokens } });
+    else if (event.type === 'error') store.setState({ count: { key, status: 'failed', message: event.message } });
+  });
+}

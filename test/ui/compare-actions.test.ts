@@ -1,0 +1,79 @@
+// The main "Drop RoPE" reaching side by side: a slot generating with the dropped variant and RoPE
+// on gets a retune to RoPE off (its next tokens come without rotary embeddings); other slots are
+// left alone. The controller is a recorder of the commands the actions send, no worker.
+
+import { beforeEach, describe, expect, it } from 'vitest';
+import { dropRopeInGenerations, dropRopeNow } from '../../src/ui/compare/compare-actions.ts';
+import { compareStore, type SlotId } from '../../src/ui/compare/compare-store.ts';
+import type { Controller } from '../../src/ui/controller.ts';
+import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
+import { appStore } from '../../src/ui/store/store.ts';
+import type { CommandBody } from '../../src/ui/worker/protocol.ts';
+
+const base: VariantInfo = { id: BASE_VARIANT, label: 'RoPE', kind: 'base', hasRope: true, detail: 'As trained' };
+const other: VariantInfo = { id: 'other', label: 'Other RoPE', kind: 'base', hasRope: true, detail: 'test' };
+
+function recorder(): { controller: Controller; sent: CommandBody[] } {
+  const sent: CommandBody[] = [];
+  const controller = { control: (command: CommandBody) => sent.push(command) } as unknown as Controller;
+  return { controller, sent };
+}
+
+function running(slot: SlotId, requestId: number) {
+  compareStore().getState().setGeneration(slot, { requestId, status: 'running', text: 'abc', count: 3, ropeUntil: null });
+}
+
+beforeEach(() => {
+  appStore().setState({ variants: [base, other], activeVariant: BASE_VARIANT });
+  const compare = compareStore().getState();
+  compare.setSlot('A', { variant: BASE_VARIANT, rope: true, scaling: 'none', c: 0 });
+  compare.setSlot('B', { variant: BASE_VARIANT, rope: true, scaling: 'yarn', c: 0.2 });
+  compare.setGeneration('A', null);
+  compare.setGeneration('B', null);
+});
+
+describe('main Drop RoPE and side by side', () => {
+  it('retunes every running generation of the dropped variant that has RoPE on', () => {
+    running('A', 11);
+    running('B', 12);
+    const { controller, sent } = recorder();
+    dropRopeInGenerations(controller, BASE_VARIANT);
+    expect(sent).toEqual([
+      { type: 'retune', target: 11, settings: { rope: false, scaling: 'none', c: 0 } },
+      { type: 'retune', target: 12, settings: { rope: false, scaling: 'yarn', c: 0.2 } },
+    ]);
+    expect(compareStore().getState().slots.A.rope).toBe(false);
+    expect(compareStore().getState().slots.B.rope).toBe(false);
+  });
+
+  it('leaves alone a slot that is not generating, runs without RoPE, or runs another variant', () => {
+    running('A', 21);
+    compareStore().getState().setSlot('A', { rope: false });
+    compareStore().getState().setSlot('B', { variant: 'other' });
+    running('B', 22);
+    const { controller, sent } = recorder();
+    dropRopeInGenerations(controller, BASE_VARIANT);
+    expect(sent).toEqual([]);
+
+    // Not generating: the slot's own setting is not the main button's business either.
+    compareStore().getState().setSlot('A', { rope: true });
+    compareStore().getState().updateGeneration('A', 21, { status: 'done' });
+    dropRopeInGenerations(controller, BASE_VARIANT);
+    expect(sent).toEqual([]);
+    expect(compareStore().getState().slots.A.rope).toBe(true);
+
+    // The other variant is dropped: B goes on without RoPE.
+    dropRopeInGenerations(controller, 'other');
+    expect(sent).toEqual([{ type: 'retune', target: 22, settings: { rope: false, scaling: 'yarn', c: 0.2 } }]);
+  });
+
+  it("a slot's own button retunes only its running generation", () => {
+    running('B', 31);
+    const { controller, sent } = recorder();
+    dropRopeNow(controller, 'A');
+    expect(sent).toEqual([]);
+    expect(compareStore().getState().slots.A.rope).toBe(false);
+    dropRopeNow(controller, 'B');
+    expect(sent).toEqual([{ type: 'retune', target: 31, settings: { rope: false, scaling: 'yarn', c: 0.2 } }]);
+  });
+});

@@ -1,0 +1,254 @@
+// "Long context" (src/ui/long-context): lengths offered, too-short detection for a text and for a
+// needle prompt (against the prompt's own size, counted here independently), the chart rows, and
+// the store's actions driven by a fake controller (one request per variant, in order; results kept
+// per model; cancel).
+
+import { beforeEach, describe, expect, it } from 'vitest';
+import { needleQuestion, needleSentence } from '../../src/eval/needle.ts';
+import {
+  lengthsTooLong,
+  needleFits,
+  needleLengths,
+  needleRows,
+  perplexityLengths,
+  perplexityRows,
+  textKey,
+  textTooShortMessage,
+  tooShortLengths,
+  upsertSeries,
+  type NeedlePoint,
+  type ResultSeries,
+} from '../../src/ui/long-context/logic.ts';
+import {
+  cancelLongContext,
+  initialLongContext,
+  longContextStore,
+  measurePerplexity,
+  perplexityBlocker,
+  resultsOf,
+  runNeedle,
+} from '../../src/ui/long-context/store.ts';
+import { appStore } from '../../src/ui/store/store.ts';
+import type { Controller } from '../../src/ui/controller.ts';
+import type { CommandBody, WorkerEvent } from '../../src/ui/worker/protocol.ts';
+
+const bytes = {
+  encode: (text: string) => [...new TextEncoder().encode(text)],
+  decode: (ids: number[]) => new TextDecoder().decode(new Uint8Array(ids)),
+};
+
+describe('lengths', () => {
+  it('perplexity: C/2 to 8C in powers of two; needle: 1x to 8x', () => {
+    expect(perplexityLengths(64)).toEqual([32, 64, 128, 256, 512]);
+    expect(perplexityLengths(2048)).toEqual([1024, 2048, 4096, 8192, 16384]);
+    expect(perplexityLengths(2)).toEqual([2, 4, 8, 16]);
+    expect(needleLengths(64)).toEqual([64, 128, 256, 512]);
+    expect(needleLengths(2048)).toEqual([2048, 4096, 8192, 16384]);
+  });
+
+  it('a text is too short for the lengths it cannot fill one window of', () => {
+    expect(lengthsTooLong(200, [32, 64, 128, 256, 512])).toEqual([256, 512]);
+    expect(textTooShortMessage(512, [32, 512])).toBeNull();
+    const message = textTooShortMessage(100, [32, 64, 128, 256]);
+    expect(message).toContain('too short');
+    expect(message).toContain('100 tokens');
+    expect(message).toContain('128 and 256');
+    expect(textTooShortMessage(100, [])).toBe('Choose at least one length.');
+  });
+});
+
+describe('needleFits', () => {
+  const filler = bytes.encode('It is a truth universally acknowledged, that a single man in possession of a good fortune. ');
+  // The largest prompt over the trials: four sentences and the question, sized independently of
+  // buildNeedlePrompt (keys are words of at most 7 letters, values 7 digits).
+  const longestSentence = bytes.encode(needleSentence('whistle', '1234567')).length;
+  const worst = 4 * longestSentence + bytes.encode(needleQuestion('whistle')).length;
+
+  it('is false below every prompt size and true above the largest (byte-level: ~310 tokens)', () => {
+    expect(worst).toBeGreaterThan(256);
+    expect(worst).toBeLessThan(512);
+    expect(needleFits(bytes, filler, 64, 0, 1)).toBe(false);
+    expect(needleFits(bytes, filler, 256, 0, 4)).toBe(false);
+    expect(needleFits(bytes, filler, 512, 0, 4)).toBe(true);
+    expect(needleFits(bytes, filler, worst, 0, 20)).toBe(true);
+  });
+
+  it('checks every trial, not only the first seed', () => {
+    // Each seed draws its own keys and numbers, so its own prompt size: the smallest length that
+    // fits differs between seeds, and a run of 8 trials fits only where all 8 do.
+    const smallest = (seed: number) => {
+      let L = 200;
+      while (!needleFits(bytes, filler, L, seed, 1)) L++;
+      return L;
+    };
+    const sizes = Array.from({ length: 8 }, (_, s) => smallest(s));
+    expect(new Set(sizes).size).toBeGreaterThan(1);
+    const needed = Math.max(...sizes);
+    expect(needleFits(bytes, filler, needed - 1, 0, 8)).toBe(false);
+    expect(needleFits(bytes, filler, needed, 0, 8)).toBe(true);
+    expect(needed).toBeLessThanOrEqual(worst);
+  });
+});
+
+describe('results and chart rows', () => {
+  it('textKey: the bundled text is one key, pasted texts differ by content', () => {
+    expect(textKey('bundled', 'anything')).toBe('bundled');
+    expect(textKey('pasted', 'abc')).toBe(textKey('pasted', 'abc'));
+    expect(textKey('pasted', 'abc')).not.toBe(textKey('pasted', 'abd'));
+  });
+
+  it('upsertSeries replaces a point at the same length and gives new series new styles', () => {
+    let list = upsertSeries([], 'a', 'A', { length: 64, ppl: 10 });
+    list = upsertSeries(list, 'a', 'A', { length: 32, ppl: 12 });
+    list = upsertSeries(list, 'a', 'A', { length: 64, ppl: 9 });
+    list = upsertSeries(list, 'b', 'B', { length: 64, ppl: 20 });
+    expect(list.map((s) => [s.id, s.style])).toEqual([
+      ['a', 0],
+      ['b', 1],
+    ]);
+    expect(list[0].points).toEqual([
+      { length: 32, ppl: 12 },
+      { length: 64, ppl: 9 },
+    ]);
+    expect(perplexityRows(list)).toEqual([
+      { length: 32, s0: 12 },
+      { length: 64, s0: 9, s1: 20 },
+    ]);
+  });
+
+  it('needle rows: a rate in percent, "too short" as no bar (null) with its own label', () => {
+    const series: ResultSeries<NeedlePoint>[] = [
+      {
+        id: 'base',
+        label: 'RoPE',
+        style: 0,
+        points: [
+          { length: 64, successes: 0, trials: 4, tooShort: true },
+          { length: 512, successes: 1, trials: 4 },
+        ],
+      },
+      { id: 'dropped', label: 'RoPE dropped', style: 1, points: [{ length: 512, successes: 0, trials: 4 }] },
+    ];
+    expect(needleRows(series, 64)).toEqual([
+      { length: 64, category: '64 (1×)', s0: null, s0_label: 'too short' },
+      { length: 512, category: '512 (8×)', s0: 25, s0_label: '25%', s1: 0, s1_label: '0%' },
+    ]);
+    expect(tooShortLengths(series)).toEqual([64]);
+  });
+});
+
+// ------------------------------------------------------------------------------------ actions
+
+type EventBody = WorkerEvent extends unknown ? (WorkerEvent extends infer E ? (E extends unknown ? Omit<E, 'id'> : never) : never) : never;
+
+/** A controller that records requests; the test answers them by calling `emit`. */
+function fakeController() {
+  const requests: { id: number; command: CommandBody; handle: (e: WorkerEvent) => void }[] = [];
+  const controls: CommandBody[] = [];
+  let next = 1;
+  const controller = {
+    request(command: CommandBody, handle: (e: WorkerEvent) => void) {
+      const id = next++;
+      requests.push({ id, command, handle });
+      return id;
+    },
+    control(command: CommandBody) {
+      controls.push(command);
+    },
+  } as unknown as Controller;
+  const emit = (index: number, event: EventBody) => requests[index].handle({ ...event, id: requests[index].id } as WorkerEvent);
+  return { controller, requests, controls, emit };
+}
+
+function loadModel(name: string, trainContext: number, validationTokens: number) {
+  appStore().setState({
+    gpu: { kind: 'ready', adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 30 } },
+    meta: { name, trainContext, hasRope: true, summary: '', recordedProblem: null },
+    weights: { kind: 'ready', name, summary: { name, trainContext, parameters: 1, validationTokens } },
+    variants: [
+      { id: 'base', label: 'RoPE', kind: 'base', hasRope: true, detail: '' },
+      { id: 'dropped-1', label: 'RoPE dropped', kind: 'dropped', hasRope: false, parent: 'base', detail: '' },
+    ],
+    activeVariant: 'base',
+  });
+}
+
+describe('long-context actions', () => {
+  beforeEach(() => {
+    longContextStore().setState({ ...initialLongContext });
+    loadModel('austen', 64, 100_000);
+  });
+
+  it('measures each selected variant in turn, on the bundled text, and keeps results per model', () => {
+    const { controller, requests, emit } = fakeController();
+    longContextStore().setState({ extraVariants: ['dropped-1'], unticked: [128, 256, 512], budget: 256 });
+    measurePerplexity(controller);
+    expect(requests).toHaveLength(1);
+    expect(requests[0].command).toMatchObject({ type: 'evaluate', variant: 'base', lengths: [32, 64], tokens: 256 });
+    expect(requests[0].command).not.toHaveProperty('text');
+    emit(0, { type: 'progress', done: 3, total: 12, length: 32 });
+    expect(longContextStore().getState().run).toMatchObject({ kind: 'perplexity', done: 3, total: 12, index: 0, count: 2 });
+    emit(0, { type: 'point', length: 32, ppl: 12 });
+    emit(0, { type: 'point', length: 64, ppl: 10 });
+    emit(0, { type: 'done' });
+    // The second variant after the first: without RoPE, so its series is "none".
+    expect(requests).toHaveLength(2);
+    expect(requests[1].command).toMatchObject({ type: 'evaluate', variant: 'dropped-1' });
+    emit(1, { type: 'point', length: 32, ppl: 15 });
+    emit(1, { type: 'done' });
+    const state = longContextStore().getState();
+    expect(state.run).toBeNull();
+    const results = resultsOf(state, 'austen');
+    expect(results.textLabel).toBe('Persuasion');
+    expect(results.perplexity.map((s) => [s.id, s.label, s.points.length])).toEqual([
+      ['base|rope|0.00', 'RoPE', 2],
+      ['dropped-1|none|0.00', 'RoPE dropped', 1],
+    ]);
+    // Another model has its own (empty) results; switching back finds these.
+    expect(resultsOf(state, 'other').perplexity).toEqual([]);
+  });
+
+  it('a pasted text goes with the request; too short blocks the run', () => {
+    const { controller, requests } = fakeController();
+    longContextStore().setState({ source: 'pasted', text: 'short text' });
+    // Not counted yet: it may run (the worker checks too).
+    expect(perplexityBlocker(longContextStore().getState())).toBeNull();
+    const key = `austen|${textKey('pasted', 'short text')}`;
+    longContextStore().setState({ count: { key, status: 'counted', tokens: 10 } });
+    expect(perplexityBlocker(longContextStore().getState())).toContain('too short');
+    measurePerplexity(controller);
+    expect(requests).toHaveLength(0);
+    longContextStore().setState({ unticked: [] , count: { key, status: 'counted', tokens: 600 } });
+    measurePerplexity(controller);
+    expect(requests[0].command).toMatchObject({ type: 'evaluate', text: 'short text', lengths: [32, 64, 128, 256, 512] });
+  });
+
+  it('the needle test: lengths 1x to 8x, trials, tooShort kept apart from 0%; cancel stops the queue', () => {
+    const { controller, requests, controls, emit } = fakeController();
+    longContextStore().setState({ extraVariants: ['dropped-1'], trials: 2 });
+    runNeedle(controller);
+    expect(requests[0].command).toMatchObject({ type: 'needle', variant: 'base', lengths: [64, 128, 256, 512], trials: 2, seed: 0 });
+    emit(0, { type: 'needlePoint', length: 64, successes: 0, trials: 2, tooShort: true });
+    emit(0, { type: 'needlePoint', length: 512, successes: 1, trials: 2 });
+    const needle = resultsOf(longContextStore().getState(), 'austen').needle;
+    expect(needle[0].points).toEqual([
+      { length: 64, successes: 0, trials: 2, tooShort: true },
+      { length: 512, successes: 1, trials: 2 },
+    ]);
+    cancelLongContext(controller);
+    expect(controls).toEqual([{ type: 'cancel', target: requests[0].id }]);
+    expect(longContextStore().getState().run).toBeNull();
+    // The cancelled request's late end starts nothing.
+    emit(0, { type: 'cancelled' });
+    expect(requests).toHaveLength(1);
+  });
+
+  it('a model switch ends the run', () => {
+    const { controller, requests, controls } = fakeController();
+    runNeedle(controller);
+    expect(longContextStore().getState().run).not.toBeNull();
+    loadModel('other', 2048, 100_000);
+    expect(longContextStore().getState().run).toBeNull();
+    expect(controls).toEqual([{ type: 'cancel', target: requests[0].id }]);
+  });
+});
