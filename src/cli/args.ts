@@ -47,6 +47,7 @@ export const OPTIONS = {
   grid: { type: 'string' },
   // eval
   modes: { type: 'string' },
+  'none-label': { type: 'string' },
   // needle
   trials: { type: 'string' },
   // logits, ppl, eval, needle (any command that opens a model; training refuses f16)

@@ -72,6 +72,7 @@ export async function evalCurves(args: Args): Promise<void> {
     maxPositionEmbeddings: config.maxPositionEmbeddings,
     betaC,
     attentionType: config.attentionType,
+    noneLabel: args['none-label'],
   });
 
   // Progress over all series together: every series runs the same windows.

@@ -8,7 +8,7 @@
 //                         --steps N --ctx C --batch B --lr PEAK [--warmup W] [--seed S] [--resume] [--qk-norm]
 //   npm run cli -- fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...]
 //   npm run cli -- eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C]
-//                         [--beta-c C] [--modes rope,pi,ntk,yarn,dynamic,none] [--out EVAL.json]
+//                         [--beta-c C] [--modes rope,pi,ntk,yarn,dynamic,none] [--none-label NAME] [--out EVAL.json]
 //   npm run cli -- needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--beta-c C] [--train-ctx C]
 //                         [--text FILE] [--json]   (multi-key needle in a haystack, src/eval/needle.ts)
 // --model DIR may also be hf:ORG/NAME[@REVISION]: a model on the Hugging Face Hub (args.ts modelSource).
@@ -37,7 +37,7 @@ const USAGE = `usage: npm run cli -- <command> [options]
          [--warmup W] [--seed S] [--resume] [--qk-norm] [--data DIR] [--save-minutes M] [--stop-after S]
   fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...] [--tokens N] [--train-ctx C] [--pos MODE]
   eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C] [--beta-c C]
-         [--modes rope,pi,ntk,yarn,dynamic,none] [--out EVAL.json]   (perplexity curves of every mode)
+         [--modes rope,pi,ntk,yarn,dynamic,none] [--none-label NAME] [--out EVAL.json]   (perplexity curves of every mode)
   convert --model DIR --out DIR [--dtype F16|BF16|F32]   (re-save the weights in another dtype)
   needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--beta-c C] [--train-ctx C] [--text FILE] [--seed S] [--json]
          (multi-key needle-in-a-haystack success rate; filler text default public/data/austen/persuasion.txt)

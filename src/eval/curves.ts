@@ -145,11 +145,13 @@ export interface SeriesPlan {
 export function planSeries(
   kinds: readonly SeriesKind[],
   lengths: readonly number[],
-  options: SeriesContext & { betaC: number; attentionType: string },
+  options: SeriesContext & { betaC: number; attentionType: string; noneLabel?: string },
 ): SeriesPlan[] {
   return kinds.map((kind) => {
     const betaC = kind === 'none' ? options.betaC : 0;
-    const base = kind === 'none' ? (options.attentionType === 'rope' ? 'NoPE' : 'DroPE') : LABELS[kind];
+    // A model trained without positions cannot tell whether it is DroPE or NoPE from scratch (both
+    // say attention_type nope): --none-label names it; a RoPE model's none series is RoPE dropped.
+    const base = kind === 'none' ? (options.noneLabel ?? (options.attentionType === 'rope' ? 'RoPE dropped' : 'DroPE')) : LABELS[kind];
     return {
       id: kind,
       label: betaC !== 0 ? `${base}, β c=${betaC}` : base,

@@ -58,7 +58,7 @@ describe('series modes per length', () => {
       ['ntk', 'NTK', 'ntk:L/C', 0],
       ['yarn', 'YaRN', 'yarn:L/C', 0],
       ['dynamic', 'Dynamic NTK', 'dynamic:L/C', 0],
-      ['none', 'NoPE, β c=0.25', 'none', 0.25],
+      ['none', 'RoPE dropped, β c=0.25', 'none', 0.25],
     ]);
     for (const plan of plans) expect([...plan.modes.keys()]).toEqual(lengths);
     expect(formatPositionMode(plans[3].modes.get(128)!)).toBe('yarn:2');

@@ -87,7 +87,7 @@ const expectRelClose = (got: number, want: number, what: string) =>
   expect(Math.abs(got - want) / want, `${what}: got ${got}, want ${want}`).toBeLessThan(1e-5);
 
 describe('eval', () => {
-  it('a RoPE model: every mode and the NoPE series in one file, each point as the mode of its length gives', async () => {
+  it('a RoPE model: every mode and the RoPE-dropped series in one file, each point as the mode of its length gives', async () => {
     const out = join(work, 'rope-eval.json');
     // Lengths out of order on purpose: the file lists them increasing.
     const run = await cli(['eval', '--model', ropeDir, '--text', textPath, '--lengths', '32,8,16', '--tokens', String(TOKENS), '--beta-c', '0.5', '--out', out]);
@@ -95,11 +95,11 @@ describe('eval', () => {
     // Progress on stderr only, naming the series; a table on stdout (a header and one row per length).
     const stderr = run.stderr.trimEnd().split('\n');
     expect(stderr.slice(0, -1).every((line) => line.startsWith('eval: ')), describeRun(run)).toBe(true);
-    expect(run.stderr).toMatch(/^eval: NoPE, β c=0\.5 \(6\/6\), length 32, window 21\/21\b/m);
+    expect(run.stderr).toMatch(/^eval: RoPE dropped, β c=0\.5 \(6\/6\), length 32, window 21\/21\b/m);
     expect(stderr[stderr.length - 1]).toBe(`wrote 6 series × 3 lengths to ${out}`);
     const table = run.stdout.trimEnd().split('\n');
     expect(table).toHaveLength(4);
-    expect(table[0].trim().split(/\s{2,}/)).toEqual(['length', 'RoPE', 'PI', 'NTK', 'YaRN', 'Dynamic NTK', 'NoPE, β c=0.5']);
+    expect(table[0].trim().split(/\s{2,}/)).toEqual(['length', 'RoPE', 'PI', 'NTK', 'YaRN', 'Dynamic NTK', 'RoPE dropped, β c=0.5']);
 
     const file: EvalFile = parseEvalJson(readFileSync(out, 'utf8'), out);
     expect(file).toMatchObject({ format: 'drope-playground/eval', version: 1, model: 'tiny-rope', text: 'austen.txt', tokens: TOKENS, train_ctx: 16, lengths: [8, 16, 32] });
@@ -149,6 +149,12 @@ describe('eval', () => {
     expect(file.train_ctx).toBe(8);
     expect(file.series).toHaveLength(1);
     expect(file.series[0]).toMatchObject({ id: 'none', label: 'DroPE', positions: 'none', beta_c: 0, modes: { '8': 'none', '32': 'none' } });
+  });
+
+  it('--none-label names the none series (a model without positions may be NoPE from scratch)', async () => {
+    const run = await cli(['eval', '--model', dropeDir, '--text', textPath, '--lengths', '8', '--tokens', String(TOKENS), '--modes', 'none', '--none-label', 'NoPE']);
+    expectSuccess(run);
+    expect(parseEvalJson(run.stdout.trim()).series[0].label).toBe('NoPE');
   });
 
   it('bad input: one error line and a non-zero exit', async () => {
