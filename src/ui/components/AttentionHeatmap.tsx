@@ -15,10 +15,32 @@ export const HEATMAP_TITLE = 'Attention heatmap';
 
 /** How long settings must stay still before the pattern is asked for. */
 const HEATMAP_DELAY_MS = 250;
-/** Width of the grid in CSS pixels (cells are whole pixels: T × floor(GRID_PX / T)). */
+/**
+ * Width of the grid in CSS pixels at full size (cells are whole pixels: T × floor(GRID_PX / T)). On
+ * a narrower card the canvas scales down with it (CSS width 100%, at most its drawn size), keeping
+ * this drawing resolution.
+ */
 const GRID_PX = 448;
 /** Room for the token labels left of and above the grid. */
 const MARGIN_PX = 14;
+/** The largest the canvas can be drawn (in CSS pixels): the figure is no wider. */
+const MAX_SIZE_PX = MARGIN_PX + GRID_PX;
+/**
+ * The bundled monospace face (styles.css), so the labels look the same on every machine; a
+ * canvas does not wait for a font, so drawing waits for it to load (see below).
+ */
+const LABEL_FAMILY = '"Playground Mono", ui-monospace, monospace';
+
+/** Where the grid lies on the canvas, in drawn CSS pixels (before any scaling down). */
+interface Geometry {
+  /** Side of one cell. */
+  cell: number;
+  /** Side of the whole canvas, labels included. */
+  size: number;
+}
+
+/** Font size of the one-character token labels: a monospace glyph is ~0.6 em wide, so 1.45 × cell still fits its cell. */
+const labelPx = (cell: number) => Math.min(11, Math.floor(cell * 1.45));
 
 interface HeatmapResult {
   tokens: string[];
@@ -70,17 +92,25 @@ function rampColour(x: number): string {
  */
 const colourOf = (p: number) => rampColour(Math.sqrt(p));
 
-function drawHeatmap(canvas: HTMLCanvasElement, result: HeatmapResult): number {
+function geometryOf(T: number): Geometry {
+  const cell = Math.max(1, Math.floor(GRID_PX / Math.max(1, T)));
+  return { cell, size: MARGIN_PX + T * cell };
+}
+
+function drawHeatmap(canvas: HTMLCanvasElement, result: HeatmapResult): Geometry {
   const T = result.tokens.length;
-  const cell = Math.max(1, Math.floor(GRID_PX / T));
-  const size = MARGIN_PX + T * cell;
+  const geometry = geometryOf(T);
+  const { cell, size } = geometry;
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.round(size * dpr);
   canvas.height = Math.round(size * dpr);
-  canvas.style.width = `${size}px`;
-  canvas.style.height = `${size}px`;
+  // Its drawn size at most, and no wider than the figure (a phone): the height follows the
+  // width through the canvas's square aspect ratio.
+  canvas.style.width = '100%';
+  canvas.style.maxWidth = `${size}px`;
+  canvas.style.height = 'auto';
   const ctx = canvas.getContext('2d');
-  if (!ctx) return cell;
+  if (!ctx) return geometry;
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, size, size);
   for (let t = 0; t < T; t++) {
@@ -94,7 +124,7 @@ function drawHeatmap(canvas: HTMLCanvasElement, result: HeatmapResult): number {
   // Token labels along both axes, where a cell is wide enough for a character.
   if (cell >= 7) {
     ctx.fillStyle = getComputedStyle(canvas).color || '#444';
-    ctx.font = `${Math.min(11, cell)}px ui-monospace, monospace`;
+    ctx.font = `${labelPx(cell)}px ${LABEL_FAMILY}`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     result.tokens.forEach((token, i) => {
@@ -104,24 +134,28 @@ function drawHeatmap(canvas: HTMLCanvasElement, result: HeatmapResult): number {
       ctx.fillText(label, MARGIN_PX / 2, mid);
     });
   }
-  return cell;
+  return geometry;
 }
 
 function Legend() {
+  // The ramp and its two ends stay on one line; the note wraps under them on a narrow card.
   return (
-    <div className="small muted" style={{ display: 'flex', alignItems: 'center', gap: '0.4rem', flexWrap: 'wrap', marginTop: '0.25rem' }}>
-      <span>weight 0</span>
-      <span
-        aria-hidden="true"
-        style={{
-          display: 'inline-block',
-          width: 160,
-          height: 10,
-          borderRadius: 2,
-          background: `linear-gradient(to right, ${RAMP.map((c) => `rgb(${c.join(',')})`).join(', ')})`,
-        }}
-      />
-      <span>1 (colour by √weight, so small weights stay visible)</span>
+    <div className="small muted" style={{ display: 'flex', alignItems: 'center', gap: '0.1rem 0.4rem', flexWrap: 'wrap', marginTop: '0.25rem' }}>
+      <span style={{ display: 'inline-flex', alignItems: 'center', gap: '0.4rem', whiteSpace: 'nowrap' }}>
+        weight 0
+        <span
+          aria-hidden="true"
+          style={{
+            display: 'inline-block',
+            width: 160,
+            height: 10,
+            borderRadius: 2,
+            background: `linear-gradient(to right, ${RAMP.map((c) => `rgb(${c.join(',')})`).join(', ')})`,
+          }}
+        />
+        1
+      </span>
+      <span>(colour by √weight, so small weights stay visible)</span>
     </div>
   );
 }
@@ -144,7 +178,7 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
   const [busy, setBusy] = useState(false);
   const [hover, setHover] = useState<{ t: number; j: number } | null>(null);
   const canvasRef = useRef<HTMLCanvasElement | null>(null);
-  const cellRef = useRef(1);
+  const geometryRef = useRef<Geometry>({ cell: 1, size: MAX_SIZE_PX });
 
   // Ask again (after a short pause) whenever what the pattern depends on changes; the controller
   // keeps at most one request in the worker and drops superseded results.
@@ -167,7 +201,23 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
   }, [controller, ready, variantId, mode, c, layer, head]);
 
   useEffect(() => {
-    if (result && canvasRef.current) cellRef.current = drawHeatmap(canvasRef.current, result);
+    const canvas = canvasRef.current;
+    if (!result || !canvas) return;
+    geometryRef.current = drawHeatmap(canvas, result);
+    // The first time, the labels' font may not be loaded yet (the canvas drew a fallback): draw
+    // again once it is.
+    const font = `${labelPx(geometryRef.current.cell)}px ${LABEL_FAMILY}`;
+    if (document.fonts.check(font)) return;
+    let live = true;
+    document.fonts.load(font).then(
+      () => {
+        if (live) geometryRef.current = drawHeatmap(canvas, result);
+      },
+      () => {},
+    );
+    return () => {
+      live = false;
+    };
   }, [result]);
 
   const layers = result?.layers ?? layer + 1;
@@ -177,8 +227,11 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
   const onMove = (e: MouseEvent<HTMLCanvasElement>) => {
     if (!result) return;
     const box = e.currentTarget.getBoundingClientRect();
-    const j = Math.floor((e.clientX - box.left - MARGIN_PX) / cellRef.current);
-    const t = Math.floor((e.clientY - box.top - MARGIN_PX) / cellRef.current);
+    // From the shown (possibly scaled-down) box back to drawn CSS pixels.
+    const { cell, size } = geometryRef.current;
+    const scale = box.width > 0 ? size / box.width : 1;
+    const j = Math.floor(((e.clientX - box.left) * scale - MARGIN_PX) / cell);
+    const t = Math.floor(((e.clientY - box.top) * scale - MARGIN_PX) / cell);
     setHover(t >= 0 && t < T && j >= 0 && j < T ? { t, j } : null);
   };
 
@@ -217,14 +270,15 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
           </select>
         </label>
         <span className="small muted" aria-live="polite">
-          {!ready ? 'Waiting for the model…' : busy ? 'Computing…' : error ? '' : result ? `${variantLabel}, ${mode === 'none' ? 'no RoPE' : 'with RoPE'}` : ''}
+          {!ready ? 'Waiting for the model…' : busy ? 'Computing…' : error ? '' : result ? (hasRope ? `${variantLabel}, ${mode === 'none' ? 'RoPE switched off' : 'with RoPE'}` : variantLabel) : ''}
         </span>
       </div>
       {error && <p className="error-text">{error}</p>}
       <div style={{ display: 'flex', flexWrap: 'wrap', gap: '1rem', alignItems: 'flex-start' }}>
         <figure
           aria-label={HEATMAP_TITLE}
-          style={{ margin: 0 }}
+          // No wider than the grid (the hint sits beside it on a wide card), and free to shrink below it (a phone).
+          style={{ margin: 0, flex: '1 1 auto', minWidth: 0, maxWidth: MAX_SIZE_PX }}
           data-state={result ? 'ready' : error ? 'error' : 'loading'}
           data-variant={result?.variant}
           data-rope={result ? (result.rope ? 'on' : 'off') : undefined}
@@ -248,7 +302,7 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
               style={{ display: 'block', marginTop: '0.5rem', cursor: 'crosshair' }}
             />
           ) : (
-            <div className="chart-empty" style={{ width: GRID_PX, maxWidth: '100%', height: 200 }}>
+            <div className="chart-empty" style={{ width: MAX_SIZE_PX, maxWidth: '100%', height: 200 }}>
               <p className="muted">{error ? 'No heatmap.' : 'Waiting for the model’s attention weights.'}</p>
             </div>
           )}
