@@ -8,7 +8,7 @@
 // YaRN original context) stays a recorded series of its own.
 
 import { parseEvalJson, seriesMode, type EvalSeries, type SeriesContext } from '../eval/curves.ts';
-import { parseConfig } from '../model/config.ts';
+import { parseConfig, type ModelConfig } from '../model/config.ts';
 import { formatPositionMode, positionModeFromConfig } from '../model/positions.ts';
 import type { EffectiveMode } from './settings.ts';
 
@@ -76,10 +76,28 @@ export interface ShippedCurve {
   points: RecordedPoint[];
 }
 
+/**
+ * The sizes that decide whether two models' weights are interchangeable (same tensors, same token
+ * ids): side by side offers another shipped model as a variant of the loaded one when they match.
+ */
+export type ModelShapes = Pick<
+  ModelConfig,
+  'vocabSize' | 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
+>;
+
+export function modelShapes(config: ModelConfig): ModelShapes {
+  const { vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim } = config;
+  return { vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim };
+}
+
 export interface ShippedModel {
   /** The folder name under /models/ (index.json's `name`). */
   name: string;
+  /** index.json's label, e.g. "austen-drope (DroPE)". */
+  label: string;
   kind: ShippedKind;
+  /** From its config.json: what side by side matches against the loaded model's. */
+  shapes: ModelShapes;
   /** C_train: config.json's max_position_embeddings, as the loaded model's is read. */
   trainContext: number;
   curves: ShippedCurve[];
@@ -139,10 +157,12 @@ export function readShippedModel(entry: { name: string; label: string }, configT
   if (evalText === undefined) return { model: null, problem: `${name}/eval.json is missing` };
   let trainContext: number;
   let hasRope: boolean;
+  let shapes: ModelShapes;
   try {
     const config = parseConfig(JSON.parse(configText));
     trainContext = config.maxPositionEmbeddings;
     hasRope = positionModeFromConfig(config.raw).kind !== 'none';
+    shapes = modelShapes(config);
   } catch (error) {
     return { model: null, problem: `${name}/config.json: ${(error as Error).message}` };
   }
@@ -156,7 +176,7 @@ export function readShippedModel(entry: { name: string; label: string }, configT
     // Two curves under one name: the first wins, as for the loaded model's.
     if (!curves.some((c) => c.label === label)) curves.push({ label, points: curve.points });
   }
-  return { model: { name, kind, trainContext, curves }, problem: null };
+  return { model: { name, label: entry.label, kind, shapes, trainContext, curves }, problem: null };
 }
 
 /**

@@ -9,13 +9,18 @@
 // column's names are a contract matched as case-insensitive substrings ("Drop RoPE", "Stop",
 // "Pause", "Recalibrate", "Fit c", the switch "RoPE"), so no control here may contain them:
 // hence "Remove rotary embeddings", "End generation" and the checkbox "Rotary embeddings".
+//
+// Each slot's "Weights" lists the loaded model's variants, then the other shipped models of the
+// same shapes (shipped-variants.ts), loaded into the worker when first needed; Model B starts on
+// austen-drope where it is offered.
 
-import { useId, type ReactNode } from 'react';
+import { useEffect, useId, useMemo, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
 import { SCALING_LABELS, SCALINGS, type Scaling } from '../settings.ts';
 import { useApp } from '../store/store.ts';
-import { dropRopeNow, generateBoth, measureLosses, slotLabel, slotVariant, stopGeneration } from './compare-actions.ts';
-import { SLOTS, useCompare, type GenerationState, type LossState, type SlotId } from './compare-store.ts';
+import { appOffers, dropRopeNow, ensureShippedVariant, generateBoth, measureLosses, slotLabel, slotVariant, stopGeneration } from './compare-actions.ts';
+import { compareStore, SLOTS, useCompare, type GenerationState, type LossState, type ShippedLoad, type SlotId } from './compare-store.ts';
+import { shippedName, slotChoices } from './shipped-variants.ts';
 import { usePresentation } from './presentation.ts';
 import './compare.css';
 
@@ -128,6 +133,13 @@ function TokenLoss({ slot, loss, trainContext }: { slot: SlotId; loss: LossState
   );
 }
 
+/** A shipped model's weights on their way into the worker, or why they did not arrive. */
+function LoadStatus({ name, load }: { name: string; load: ShippedLoad | undefined }) {
+  if (load?.status === 'loading') return <p className="muted small">Loading {name}’s weights…</p>;
+  if (load?.status === 'failed') return <p className="small error-text">Could not load {name}: {load.message}</p>;
+  return null;
+}
+
 function Slot({ slot, controller, trainContext }: { slot: SlotId; controller: Controller; trainContext: number | null }) {
   const id = useId();
   const settings = useCompare((s) => s.slots[slot]);
@@ -136,23 +148,44 @@ function Slot({ slot, controller, trainContext }: { slot: SlotId; controller: Co
   const loss = useCompare((s) => s.losses[slot]);
   const prompt = useCompare((s) => s.prompt);
   const variants = useApp((s) => s.variants);
-  const variant = slotVariant(settings, variants);
+  const shipped = useApp((s) => s.shipped);
+  const meta = useApp((s) => s.meta);
+  // Memoized: useApp compares shallowly, and each call makes new offer objects.
+  const offers = useMemo(() => appOffers({ shipped, meta }), [shipped, meta]);
+  const choices = useMemo(() => slotChoices(variants, offers), [variants, offers]);
+  const variant = slotVariant(settings, choices);
+  const shippedModel = variant ? shippedName(variant.id) : null;
+  const load = useCompare((s) => (shippedModel === null ? undefined : s.loads[shippedModel]));
   const hasRope = variant?.hasRope ?? false;
   const ropeOn = hasRope && settings.rope;
   const ready = useApp((s) => s.weights.kind === 'ready' && s.gpu.kind === 'ready');
+  const pick = (value: string) => {
+    setSlot(slot, { variant: value });
+    // Lazily: a shipped model's weights go to the worker on its first pick (once the loaded model's are there).
+    ensureShippedVariant(controller, value);
+  };
   return (
     <fieldset className="slot">
       <legend>Model {slot}</legend>
-      <p className="small slot-label">{slotLabel(settings, variant)}</p>
+      <p className="small slot-label">{slotLabel(settings, variant, offers)}</p>
       <div className="slot-fields">
         <div className="field">
           <label htmlFor={`${id}-variant`}>Weights</label>
-          <select id={`${id}-variant`} value={variant?.id ?? ''} onChange={(e) => setSlot(slot, { variant: e.target.value })}>
+          <select id={`${id}-variant`} value={variant?.id ?? ''} onChange={(e) => pick(e.target.value)}>
             {variants.map((v) => (
               <option key={v.id} value={v.id}>
                 {v.label}
               </option>
             ))}
+            {offers.length > 0 && (
+              <optgroup label="Other shipped models">
+                {offers.map((o) => (
+                  <option key={o.info.id} value={o.info.id}>
+                    {o.info.label}
+                  </option>
+                ))}
+              </optgroup>
+            )}
           </select>
         </div>
         <div className="field">
@@ -180,6 +213,7 @@ function Slot({ slot, controller, trainContext }: { slot: SlotId; controller: Co
           Remove rotary embeddings
         </button>
       </div>
+      {shippedModel !== null && <LoadStatus name={shippedModel} load={load} />}
       <Continuation slot={slot} generation={generation} prompt={prompt} />
       <GenerationStatus generation={generation} />
       {trainContext !== null && <TokenLoss slot={slot} loss={loss} trainContext={trainContext} />}
@@ -197,8 +231,12 @@ export function ComparePanel({ controller }: { controller: Controller }) {
   const measuring = useCompare((s) => SLOTS.some((slot) => s.losses[slot]?.status === 'running'));
   const ready = useApp((s) => s.weights.kind === 'ready' && s.gpu.kind === 'ready');
   const trainContext = useApp((s) => s.meta?.trainContext ?? null);
+  const weights = useApp((s) => s.weights);
   const promptId = useId();
   const maxId = useId();
+  // The worker's shipped-model variants go with its weights (a model switch, a restart after a lost
+  // device): whatever was loaded for the slots is to be loaded again.
+  useEffect(() => compareStore().getState().clearShippedLoads(), [weights]);
 
   return (
     <section className="card compare" aria-labelledby="compare-heading">

@@ -1,25 +1,70 @@
-// Side by side's actions: they send the worker's generate / retune / tokenLoss / cancel commands
-// through the controller and write what comes back into the compare store.
+// Side by side's actions: they send the worker's generate / retune / tokenLoss / cancel /
+// loadVariant commands through the controller and write what comes back into the compare store.
 
 import type { Controller } from '../controller.ts';
 import { BASE_VARIANT, effectiveMode, seriesLabel, type EvalSettings, type VariantInfo } from '../settings.ts';
-import { appStore } from '../store/store.ts';
+import { appStore, type AppState } from '../store/store.ts';
 import type { WorkerEvent } from '../worker/protocol.ts';
 import { compareStore, SLOTS, type SlotId, type SlotSettings } from './compare-store.ts';
+import { offerLabel, shippedName, shippedOffers, slotChoices, type ShippedOffer } from './shipped-variants.ts';
 
 /** The slot's variant as the worker knows it; the loaded model when the chosen one is gone (model switched). */
-export function slotVariant(settings: SlotSettings, variants: VariantInfo[]): VariantInfo | null {
+export function slotVariant(settings: SlotSettings, variants: readonly VariantInfo[]): VariantInfo | null {
   return variants.find((v) => v.id === settings.variant) ?? variants.find((v) => v.id === BASE_VARIANT) ?? null;
+}
+
+/** The shipped models the app's state offers beside its loaded model. */
+export function appOffers(app: Pick<AppState, 'shipped' | 'meta'>): ShippedOffer[] {
+  return shippedOffers(app.shipped, app.meta?.name ?? null);
+}
+
+/** Everything a slot can run now: the app's variants and the shipped models offered. */
+function appChoices(): { choices: VariantInfo[]; offers: ShippedOffer[] } {
+  const app = appStore().getState();
+  const offers = appOffers(app);
+  return { choices: slotChoices(app.variants, offers), offers };
 }
 
 function evalSettings(settings: SlotSettings): EvalSettings {
   return { rope: settings.rope, scaling: settings.scaling, c: settings.c };
 }
 
-/** The slot's name for what it runs, as the chart's legend names a series. */
-export function slotLabel(settings: SlotSettings, variant: VariantInfo | null): string {
+/**
+ * The slot's name for what it runs, as the chart's legend names a series: a shipped model by its
+ * recorded series' name ("DroPE (recalibrated) · austen-drope").
+ */
+export function slotLabel(settings: SlotSettings, variant: VariantInfo | null, offers: readonly ShippedOffer[] = []): string {
   if (!variant) return '–';
-  return seriesLabel(variant, effectiveMode(settings, variant.hasRope), settings.c);
+  const mode = effectiveMode(settings, variant.hasRope);
+  const offer = offers.find((o) => o.info.id === variant.id);
+  return offer ? offerLabel(offer, mode, settings.c) : seriesLabel(variant, mode, settings.c);
+}
+
+/** The site's URL of a shipped model's folder, absolute (the worker fetches from its own location). */
+function modelUrl(name: string): string {
+  return new URL(`${import.meta.env.BASE_URL}models/${name}/`, location.href).href;
+}
+
+/**
+ * A shipped model's weights into the worker, the first time a slot needs them (picked in a slot,
+ * or the default of Model B at the first Generate or Measure). Sent before the requests that use
+ * them: the worker runs requests in order. Nothing to do while they load or once they are there.
+ */
+export function ensureShippedVariant(controller: Controller, variantId: string): void {
+  const name = shippedName(variantId);
+  const app = appStore().getState();
+  if (name === null || app.weights.kind !== 'ready' || app.gpu.kind !== 'ready') return;
+  const compare = compareStore().getState();
+  const load = compare.loads[name];
+  if (load && load.status !== 'failed') return;
+  const requestId = controller.request({ type: 'loadVariant', name, baseUrl: modelUrl(name) }, (event) => {
+    const store = compareStore().getState();
+    if (event.type === 'variant') store.updateShippedLoad(name, requestId, { status: 'ready' });
+    else if (event.type === 'error' || event.type === 'cancelled') {
+      store.updateShippedLoad(name, requestId, { status: 'failed', message: event.type === 'error' ? event.message : 'Cancelled' });
+    }
+  });
+  compare.setShippedLoad(name, { requestId, status: 'loading' });
 }
 
 function isEnd(event: WorkerEvent): boolean {
@@ -34,11 +79,12 @@ export function generating(slot: SlotId): boolean {
 export function generateBoth(controller: Controller): void {
   stopGeneration(controller);
   const compare = compareStore().getState();
-  const variants = appStore().getState().variants;
+  const { choices } = appChoices();
   for (const slot of SLOTS) {
     const settings = compare.slots[slot];
-    const variant = slotVariant(settings, variants);
+    const variant = slotVariant(settings, choices);
     if (!variant) continue;
+    ensureShippedVariant(controller, variant.id);
     let lastRope: boolean | null = null;
     const requestId = controller.request(
       { type: 'generate', slot, variant: variant.id, prompt: compare.prompt, maxTokens: compare.maxTokens, settings: evalSettings(settings) },
@@ -90,10 +136,10 @@ export function dropRopeNow(controller: Controller, slot: SlotId): void {
  */
 export function dropRopeInGenerations(controller: Controller, variantId: string): void {
   const compare = compareStore().getState();
-  const variants = appStore().getState().variants;
+  const { choices } = appChoices();
   for (const slot of SLOTS) {
     const settings = compare.slots[slot];
-    const variant = slotVariant(settings, variants);
+    const variant = slotVariant(settings, choices);
     if (generating(slot) && variant?.id === variantId && variant.hasRope && settings.rope) dropRopeNow(controller, slot);
   }
 }
@@ -101,12 +147,13 @@ export function dropRopeInGenerations(controller: Controller, variantId: string)
 /** Per-token loss of both slots over the first `length` tokens of the validation text. */
 export function measureLosses(controller: Controller, length: number): void {
   const compare = compareStore().getState();
-  const variants = appStore().getState().variants;
+  const { choices, offers } = appChoices();
   for (const slot of SLOTS) {
     const settings = compare.slots[slot];
-    const variant = slotVariant(settings, variants);
+    const variant = slotVariant(settings, choices);
     if (!variant) continue;
-    const label = `${slotLabel(settings, variant)}, ${length} tokens`;
+    ensureShippedVariant(controller, variant.id);
+    const label = `${slotLabel(settings, variant, offers)}, ${length} tokens`;
     const requestId = controller.request({ type: 'tokenLoss', variant: variant.id, settings: evalSettings(settings), length }, (event) => {
       const store = compareStore().getState();
       if (event.type === 'tokenLoss') store.updateLoss(slot, requestId, { start: event.start, tokens: event.tokens, losses: event.losses });

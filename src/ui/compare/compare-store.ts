@@ -1,16 +1,30 @@
 // Side by side's own state (a small zustand store next to the app's, so the shared slices stay as
 // they are): the two slots' settings, the prompt, each slot's streamed continuation and its
-// per-token loss. Nothing here is persisted; presentation mode lives in the URL (presentation.ts).
+// per-token loss, and the shipped models' weights loaded into the worker for a slot
+// (shipped-variants.ts). Nothing here is persisted; presentation mode lives in the URL
+// (presentation.ts).
 
 import { createStore, useStore } from 'zustand';
 import { BASE_VARIANT, type EvalSettings, type Scaling } from '../settings.ts';
+import { DEFAULT_B_MODEL, shippedVariantId } from './shipped-variants.ts';
 
 export const SLOTS = ['A', 'B'] as const;
 export type SlotId = (typeof SLOTS)[number];
 
 export interface SlotSettings extends EvalSettings {
-  /** A variant id of the app's store (the loaded model, RoPE dropped, recalibrated ones). */
+  /**
+   * A variant id of the app's store (the loaded model, RoPE dropped, recalibrated ones) or of a
+   * shipped model offered beside it (shippedVariantId). One that is not there now (another model
+   * loaded) is kept, and the slot runs the loaded model until it is there again.
+   */
   variant: string;
+}
+
+/** A shipped model's weights on their way into the worker (loadVariant), or there. */
+export interface ShippedLoad {
+  requestId: number;
+  status: 'loading' | 'ready' | 'failed';
+  message?: string;
 }
 
 export interface GenerationState {
@@ -43,6 +57,8 @@ export interface CompareState {
   maxTokens: number;
   generations: Record<SlotId, GenerationState | null>;
   losses: Record<SlotId, LossState | null>;
+  /** By shipped model name; emptied whenever the worker's weights change (they go with them). */
+  loads: Record<string, ShippedLoad>;
   setSlot(slot: SlotId, patch: Partial<SlotSettings>): void;
   setPrompt(prompt: string): void;
   setMaxTokens(maxTokens: number): void;
@@ -50,20 +66,33 @@ export interface CompareState {
   updateGeneration(slot: SlotId, requestId: number, patch: Partial<GenerationState>): void;
   setLoss(slot: SlotId, loss: LossState | null): void;
   updateLoss(slot: SlotId, requestId: number, patch: Partial<LossState>): void;
+  setShippedLoad(name: string, load: ShippedLoad): void;
+  updateShippedLoad(name: string, requestId: number, patch: Partial<ShippedLoad>): void;
+  clearShippedLoads(): void;
 }
 
 export const DEFAULT_PROMPT = 'Anne Elliot had been walking with Captain Wentworth along the';
 
-const slot = (rope: boolean, scaling: Scaling = 'none'): SlotSettings => ({ variant: BASE_VARIANT, rope, scaling, c: 0 });
+const slot = (variant: string, rope: boolean, scaling: Scaling = 'none'): SlotSettings => ({ variant, rope, scaling, c: 0 });
+
+/**
+ * A: the loaded model as trained, with RoPE. B: austen-drope (RoPE dropped and recalibrated) where
+ * it is offered beside the loaded model, so Generate and "Measure per-token loss" show RoPE
+ * against DroPE at once; elsewhere (a Hub model, austen-drope itself loaded) B falls back to the
+ * loaded model with RoPE switched off, the default before shipped models could be picked.
+ */
+export function defaultSlots(): Record<SlotId, SlotSettings> {
+  return { A: slot(BASE_VARIANT, true), B: slot(shippedVariantId(DEFAULT_B_MODEL), false) };
+}
 
 export function createCompareStore() {
   return createStore<CompareState>()((set) => ({
-    // A: the model as trained; B: the same weights with RoPE dropped.
-    slots: { A: slot(true), B: slot(false) },
+    slots: defaultSlots(),
     prompt: DEFAULT_PROMPT,
     maxTokens: 24,
     generations: { A: null, B: null },
     losses: { A: null, B: null },
+    loads: {},
     setSlot: (id, patch) => set((s) => ({ slots: { ...s.slots, [id]: { ...s.slots[id], ...patch } } })),
     setPrompt: (prompt) => set({ prompt }),
     setMaxTokens: (maxTokens) => set({ maxTokens }),
@@ -79,6 +108,13 @@ export function createCompareStore() {
         const l = s.losses[id];
         return l?.requestId === requestId ? { losses: { ...s.losses, [id]: { ...l, ...patch } } } : s;
       }),
+    setShippedLoad: (name, load) => set((s) => ({ loads: { ...s.loads, [name]: load } })),
+    updateShippedLoad: (name, requestId, patch) =>
+      set((s) => {
+        const l = s.loads[name];
+        return l?.requestId === requestId ? { loads: { ...s.loads, [name]: { ...l, ...patch } } } : s;
+      }),
+    clearShippedLoads: () => set({ loads: {} }),
   }));
 }
 

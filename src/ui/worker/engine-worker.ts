@@ -25,6 +25,7 @@ import { NonFiniteError, Trainer } from '../../train/trainer.ts';
 import { BASE_VARIANT, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
 import type { Command, WorkerEvent } from './protocol.ts';
 import { generate, PASSAGE_START, retune, tokenLoss, type CompareHost } from '../compare/compare-worker.ts';
+import { shippedVariantId } from '../compare/shipped-variants.ts';
 import { memorySource, newVariantKey, storedFiles, VariantStore, type StoredVariant } from '../persist/variant-store.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -592,6 +593,31 @@ async function restoreVariants(command: Extract<Command, { type: 'restoreVariant
   post({ type: 'done', id: command.id });
 }
 
+/**
+ * Side by side: another shipped model of the loaded one's tensor shapes as a variant, read as
+ * loadModel reads a model (checkpoint.ts through urlSource) and checked as a restored variant is.
+ * Loaded once; it goes with every other variant at the next loadModel (unload).
+ */
+async function loadVariant(command: Extract<Command, { type: 'loadVariant' }>): Promise<void> {
+  const gpu = requireEngine();
+  const loadedModel = requireModel();
+  const id = shippedVariantId(command.name);
+  let variant = loadedModel.variants.get(id);
+  if (!variant) {
+    const checkpoint = await loadCheckpoint(urlSource(command.baseUrl));
+    if (!sameShapes(expectedTensorShapes(checkpoint.config), expectedTensorShapes(loadedModel.config))) {
+      throw new Error(`${command.name}'s tensor shapes differ from ${loadedModel.name}'s`);
+    }
+    const model = LlamaModel.fromCheckpoint(gpu, checkpoint);
+    // attention_type "nope" in its config.json: no rotary embeddings (src/model/positions.ts).
+    const hasRope = model.defaultPositions.kind !== 'none';
+    variant = { info: { id, label: command.name, kind: 'base', hasRope, detail: `${command.name}, as trained` }, model };
+    loadedModel.variants.set(id, variant);
+  }
+  post({ type: 'variant', id: command.id, variant: variant.info });
+  post({ type: 'done', id: command.id });
+}
+
 /** Frees a variant's weights (unless another variant shares them). */
 function forgetVariant(command: Extract<Command, { type: 'forgetVariant' }>): void {
   const loadedModel = requireModel();
@@ -713,6 +739,8 @@ self.onmessage = (event: MessageEvent<Command>) => {
       return enqueue(command.id, () => restoreVariants(command));
     case 'forgetVariant':
       return enqueue(command.id, async () => forgetVariant(command));
+    case 'loadVariant':
+      return enqueue(command.id, () => loadVariant(command));
     case 'generate':
       return generate(compareHost, command);
     case 'retune':

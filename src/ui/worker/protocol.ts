@@ -14,6 +14,8 @@
 //   recalibrate  → status {preparing}, step* {loss}, checkpointed*, paused/resumed, variant + done | cancelled | error
 //   restoreVariants → variant* {stored} (each stored variant of the loaded model, loaded), done | error
 //   forgetVariant    → done
+//   loadVariant  → variant {another shipped model of the loaded one's shapes, id "shipped:NAME"}, done | error
+//                  (side by side; loaded once, then answered from memory; gone with the next loadModel)
 //   pause, resume, stop, cancel   name the request they act on in `target`
 //   generate     → token* (one per new token), done | cancelled | error;  retune names a generate in `target`
 //   tokenLoss    → tokenLoss {tokens, losses}, done | error
@@ -100,6 +102,12 @@ export type Command =
   | { type: 'restoreVariants'; id: number; keys?: string[] }
   /** Frees a variant's weights (the page deletes its stored record). */
   | { type: 'forgetVariant'; id: number; variant: string }
+  /**
+   * Side by side: the shipped model `name` (its folder at `baseUrl`, same tensor shapes as the
+   * loaded model's) as a variant: kind 'base' (as trained), id "shipped:NAME", hasRope from its
+   * config.json's attention_type. Never listed among the page's variants (src/ui/compare/shipped-variants.ts).
+   */
+  | { type: 'loadVariant'; id: number; name: string; baseUrl: string }
   // Side by side (src/ui/compare): greedy continuation of a prompt, one `token` event per token,
   // cancellable; `retune` changes a running generation's settings for the tokens that follow (Drop
   // RoPE mid-generation); `tokenLoss` is the next-token loss of each token of a validation passage.
