@@ -97,10 +97,14 @@ export interface SeriesContext {
   maxPositionEmbeddings: number;
 }
 
-/** The position mode series `kind` uses at length L (see the table at the top of this file). */
-export function seriesMode(kind: SeriesKind, length: number, context: SeriesContext): PositionMode {
+/**
+ * The position mode series `kind` uses at length L (see the table at the top of this file). With
+ * `fixedFactor` F, a scaled kind uses kind:F at every length instead of s, within C as well: a
+ * static rope_scaling factor, as transformers applies one (the web page's "Scaling factor" select).
+ */
+export function seriesMode(kind: SeriesKind, length: number, context: SeriesContext, fixedFactor?: number): PositionMode {
   if (kind === 'none') return { kind: 'none' };
-  const s = scalingFactor(length, context.trainContext);
+  const s = fixedFactor ?? scalingFactor(length, context.trainContext);
   if (kind === 'rope' || s === 1) return { kind: 'rope' };
   if (kind === 'yarn' && context.trainContext !== context.maxPositionEmbeddings) {
     return { kind, factor: s, originalMaxPositionEmbeddings: context.trainContext };

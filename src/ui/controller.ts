@@ -209,7 +209,7 @@ export class Controller {
     const s = this.state;
     const variant = activeVariant(s);
     if (s.gpu.kind !== 'ready' || s.weights.kind !== 'ready' || !variant) return;
-    const settings = { rope: s.config.rope, scaling: s.config.scaling, c: s.config.c };
+    const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
     const start = () => {
       this.heatmap.running = this.request({ type: 'attentionMap', variant: variant.id, settings, layer, head }, (event) => {
         // A superseded request's result is dropped: the newer one is on its way.
@@ -437,7 +437,7 @@ export class Controller {
     if (s.evaluation) this.send({ type: 'cancel', target: s.evaluation.requestId });
     const mode = effectiveMode(s.config, variant.hasRope);
     const label = seriesLabel(variant, mode, s.config.c);
-    const settings = { rope: s.config.rope, scaling: s.config.scaling, c: s.config.c };
+    const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
     const requestId = this.send({ type: 'evaluate', variant: variant.id, settings, lengths, tokens: s.config.tokens }, { kind: 'evaluate', seriesId: id, label });
     s.setNotice(null);
     s.setEvaluation({ requestId, seriesId: id, label, done: 0, total: 0, length: lengths[0] });
@@ -468,7 +468,7 @@ export class Controller {
     const variant = activeVariant(s);
     if (s.weights.kind !== 'ready' || !variant || !s.meta || fitting(s)) return;
     const lengths = evaluationLengths(s.meta.trainContext).slice(-2);
-    const settings = { rope: s.config.rope, scaling: s.config.scaling, c: s.config.c };
+    const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
     const requestId = this.send({ type: 'fitC', variant: variant.id, settings, lengths, tokens: s.config.tokens, grid: FIT_GRID }, { kind: 'fit' });
     s.setNotice(null);
     s.setFit({ requestId, done: 0, total: 0 });

@@ -5,12 +5,14 @@
 // A recorded series whose mode at every length is exactly what the page would run for some
 // setting (RoPE, PI, NTK, YaRN or none, with its c) is tied to that setting: a live evaluation of
 // the same setting then refines it point by point. Any other series (dynamic NTK, a different
-// YaRN original context) stays a recorded series of its own.
+// YaRN original context) stays a recorded series of its own. Recorded series are per length
+// (factor L / C, plain RoPE up to C), so only the page's per-length modes can match one: a fixed
+// "Scaling factor" (mode "yarn:8", …) is always a live series of its own.
 
-import { parseEvalJson, seriesMode, type EvalSeries, type SeriesContext } from '../eval/curves.ts';
+import { parseEvalJson, type EvalSeries, type SeriesContext } from '../eval/curves.ts';
 import { parseConfig, type ModelConfig } from '../model/config.ts';
 import { formatPositionMode, positionModeFromConfig } from '../model/positions.ts';
-import type { EffectiveMode } from './settings.ts';
+import { positionModeAt, ropeModeName, type EffectiveMode } from './settings.ts';
 
 export interface RecordedPoint {
   length: number;
@@ -30,11 +32,12 @@ const LIVE_KINDS: readonly EffectiveMode[] = ['rope', 'none', 'pi', 'ntk', 'yarn
 
 /** The live setting that reproduces a series exactly, or undefined. */
 function settingsOf(series: EvalSeries, lengths: number[], context: SeriesContext): RecordedCurve['settings'] {
+  // Per-length kinds only: a mode with a fixed factor ("yarn:8") is never a recorded series' twin.
   const kind = series.positions.split(':')[0] as EffectiveMode;
   if (!LIVE_KINDS.includes(kind)) return undefined;
   // The page's c slider has two decimals and applies to every mode; outside it, no live twin.
   if (!(series.beta_c >= 0 && series.beta_c <= 1) || Number(series.beta_c.toFixed(2)) !== series.beta_c) return undefined;
-  const same = lengths.every((L) => series.modes[String(L)] === formatPositionMode(seriesMode(kind, L, context)));
+  const same = lengths.every((L) => series.modes[String(L)] === formatPositionMode(positionModeAt(kind, L, context)));
   return same ? { mode: kind, c: series.beta_c } : undefined;
 }
 
@@ -118,8 +121,6 @@ export const STORY_LABELS = {
   nope: 'NoPE (from scratch)',
 } as const;
 
-const MODE_NAMES: Record<Exclude<EffectiveMode, 'none'>, string> = { rope: 'RoPE', pi: 'RoPE + PI', ntk: 'RoPE + NTK', yarn: 'RoPE + YaRN' };
-
 /**
  * A model trained without positions is either DroPE (RoPE dropped from a RoPE model, then
  * recalibrated) or NoPE from scratch; config.json cannot tell them apart (the trainer writes
@@ -141,7 +142,7 @@ export function shippedLabel(kind: ShippedKind, curve: RecordedCurve, model: str
   if (settings) {
     const suffix = settings.c > 0 ? ` · c = ${settings.c.toFixed(2)}` : '';
     if (settings.mode === 'none') name = (kind === 'rope' ? STORY_LABELS.dropped : STORY_LABELS[kind]) + suffix;
-    else if (kind === 'rope') name = MODE_NAMES[settings.mode] + suffix;
+    else if (kind === 'rope') name = (ropeModeName(settings.mode) ?? name) + suffix;
   }
   return `${name} · ${model}`;
 }

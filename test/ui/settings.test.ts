@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { logTicks } from '../../src/ui/components/chart-style.ts';
 import { readRecordedEval } from '../../src/ui/recorded-curves.ts';
-import { effectiveMode, evaluationLengths, positionModeAt, seriesId, seriesLabel, type VariantInfo } from '../../src/ui/settings.ts';
+import { effectiveMode, evaluationLengths, positionModeAt, seriesId, seriesLabel, splitMode, type VariantInfo } from '../../src/ui/settings.ts';
 
 const base: VariantInfo = { id: 'base', label: 'RoPE', kind: 'base', hasRope: true, detail: '' };
 
@@ -25,6 +25,45 @@ describe('settings', () => {
     expect(effectiveMode({ rope: true, scaling: 'none', c: 0 }, true)).toBe('rope');
     expect(effectiveMode({ rope: false, scaling: 'ntk', c: 0 }, true)).toBe('none');
     expect(effectiveMode({ rope: true, scaling: 'ntk', c: 0 }, false)).toBe('none');
+  });
+
+  it('a fixed scaling factor F is kind:F at every length, below the training length too', () => {
+    const context = { trainContext: 64, maxPositionEmbeddings: 64 };
+    const settings = { rope: true, c: 0 };
+    // Per length (the default, factor absent or 'length'): L / C past C, plain RoPE up to it.
+    expect(effectiveMode({ ...settings, scaling: 'yarn' }, true)).toBe('yarn');
+    expect(effectiveMode({ ...settings, scaling: 'yarn', factor: 'length' }, true)).toBe('yarn');
+    for (const L of [32, 64]) expect(positionModeAt('yarn', L, context)).toEqual({ kind: 'rope' });
+    expect(positionModeAt('yarn', 512, context)).toEqual({ kind: 'yarn', factor: 8 });
+    // Fixed: the same factor at L below, at and above C.
+    expect(effectiveMode({ ...settings, scaling: 'yarn', factor: 8 }, true)).toBe('yarn:8');
+    for (const L of [32, 64, 128, 1024]) {
+      expect(positionModeAt('yarn:8', L, context)).toEqual({ kind: 'yarn', factor: 8 });
+      expect(positionModeAt('pi:2', L, context)).toEqual({ kind: 'pi', factor: 2 });
+      expect(positionModeAt('ntk:16', L, context)).toEqual({ kind: 'ntk', factor: 16 });
+    }
+    // YaRN's original context is C when the config's M differs, as for the per-length series.
+    const longer = { trainContext: 64, maxPositionEmbeddings: 256 };
+    expect(positionModeAt('yarn:4', 32, longer)).toEqual({ kind: 'yarn', factor: 4, originalMaxPositionEmbeddings: 64 });
+    expect(positionModeAt('yarn', 32, longer)).toEqual({ kind: 'rope' });
+    // The factor means nothing without a scaling, with RoPE off, or without RoPE in the weights.
+    expect(effectiveMode({ ...settings, scaling: 'none', factor: 8 }, true)).toBe('rope');
+    expect(effectiveMode({ ...settings, rope: false, scaling: 'yarn', factor: 8 }, true)).toBe('none');
+    expect(effectiveMode({ ...settings, scaling: 'pi', factor: 4 }, false)).toBe('none');
+    expect(splitMode('ntk:16')).toEqual({ kind: 'ntk', factor: 16 });
+    expect(splitMode('ntk')).toEqual({ kind: 'ntk' });
+  });
+
+  it('a fixed factor is a series of its own, named with ×F', () => {
+    expect(seriesId('base', 'yarn:8', 0)).toBe('base|yarn:8|0.00');
+    expect(seriesId('base', 'yarn:8', 0)).not.toBe(seriesId('base', 'yarn', 0));
+    expect(seriesId('base', 'yarn:8', 0)).not.toBe(seriesId('base', 'yarn:4', 0));
+    expect(seriesLabel(base, 'yarn:8', 0)).toBe('RoPE + YaRN ×8');
+    expect(seriesLabel(base, 'pi:2', 0.2)).toBe('RoPE + PI ×2 · c = 0.20');
+    expect(seriesLabel(base, 'ntk:16', 0)).toBe('RoPE + NTK ×16');
+    expect(seriesLabel(base, 'ntk', 0)).toBe('RoPE + NTK');
+    const dropped: VariantInfo = { id: 'd', label: 'RoPE dropped', kind: 'dropped', hasRope: false, detail: '' };
+    expect(seriesLabel(dropped, 'none', 0)).toBe('RoPE dropped');
   });
 
   it('names series after positions for the loaded model and after the variant otherwise', () => {
@@ -80,6 +119,21 @@ describe('recorded curves (eval.json)', () => {
       { length: 64, ppl: 4 },
       { length: 128, ppl: 9 },
     ]);
+  });
+
+  it('never ties a recorded per-length series to a fixed factor', () => {
+    const read = readRecordedEval(
+      file([
+        series('yarn', 'yarn:L/C', ['rope', 'rope', 'yarn:2'], [5, 4, 6]),
+        // Recorded with a static factor 2: not what the page's per-length YaRN runs at L ≤ C.
+        series('yarn-fixed', 'yarn:2', ['yarn:2', 'yarn:2', 'yarn:2'], [6, 5, 6]),
+      ]),
+      context,
+    );
+    expect(read.curves.map((c) => c.settings)).toEqual([{ mode: 'yarn', c: 0 }, undefined]);
+    // The live fixed setting names another series than the recorded per-length one.
+    const live = effectiveMode({ rope: true, scaling: 'yarn', factor: 2, c: 0 }, true);
+    expect(seriesId('base', live, 0)).not.toBe(seriesId('base', read.curves[0].settings!.mode, 0));
   });
 
   it('no file is no curves; a bad file is no curves and a reason', () => {

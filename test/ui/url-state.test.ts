@@ -17,6 +17,7 @@ const custom: ShareableConfig = {
   model: 'austen-rope',
   rope: false,
   scaling: 'yarn',
+  factor: 8,
   c: 0.35,
   tokens: 2048,
   steps: 750,
@@ -45,7 +46,7 @@ function fakeWindow(search: string): UrlWindow & { writes: string[] } {
 describe('URL state', () => {
   it('round-trips every field', () => {
     const search = serializeUrlConfig(custom);
-    expect(search).toBe('?model=austen-rope&rope=0&scaling=yarn&c=0.35&tokens=2048&steps=750&lr=0.0003&batch=8&seed=42&layer=3&head=1');
+    expect(search).toBe('?model=austen-rope&rope=0&scaling=yarn&factor=8&c=0.35&tokens=2048&steps=750&lr=0.0003&batch=8&seed=42&layer=3&head=1');
     expect(parseUrlConfig(search)).toEqual(custom);
   });
 
@@ -61,11 +62,25 @@ describe('URL state', () => {
 
   it('falls back to the default for each bad value and keeps the good ones', () => {
     const config = parseUrlConfig(
-      '?model=../../etc&rope=maybe&scaling=bogus&c=1.5&tokens=1000&steps=0&lr=-1&batch=2.5&seed=x&unknown=1&c=0.2',
+      '?model=../../etc&rope=maybe&scaling=bogus&factor=3&c=1.5&tokens=1000&steps=0&lr=-1&batch=2.5&seed=x&unknown=1&c=0.2',
     );
     expect(config).toEqual(defaultConfig());
     const partly = parseUrlConfig('?rope=false&scaling=ntk&c=abc&steps=12');
     expect(partly).toEqual({ ...defaultConfig(), rope: false, scaling: 'ntk', steps: 12 });
+  });
+
+  it('reads the scaling factor: per length by default, or one of the fixed factors', () => {
+    expect(defaultConfig().factor).toBe('length');
+    for (const factor of [2, 4, 8, 16] as const) {
+      const search = serializeUrlConfig({ ...defaultConfig(), scaling: 'ntk', factor });
+      expect(search).toBe(`?scaling=ntk&factor=${factor}`);
+      expect(parseUrlConfig(search).factor).toBe(factor);
+    }
+    expect(serializeUrlConfig({ ...defaultConfig(), factor: 'length' })).toBe('');
+    expect(parseUrlConfig('?factor=length').factor).toBe('length');
+    for (const bad of ['3', '8.0', '0', 'L/C', '']) expect(parseUrlConfig(`?factor=${bad}`).factor).toBe('length');
+    expect(coerceField('factor', 16)).toBe(16);
+    expect(coerceField('factor', 5 as never)).toBeUndefined();
   });
 
   it('rejects numbers a hand-edited link might carry: hex, Infinity, exponents out of range', () => {

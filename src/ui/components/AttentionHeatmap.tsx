@@ -167,11 +167,12 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
   const hasRope = useApp((s) => activeVariant(s)?.hasRope ?? false);
   const ropeSwitch = useApp((s) => s.config.rope);
   const scaling = useApp((s) => s.config.scaling);
+  const factor = useApp((s) => s.config.factor);
   const c = useApp((s) => s.config.c);
   const layer = useApp((s) => s.config.layer);
   const head = useApp((s) => s.config.head);
   const setSetting = useApp((s) => s.setSetting);
-  const mode = effectiveMode({ rope: ropeSwitch, scaling, c }, hasRope);
+  const mode = effectiveMode({ rope: ropeSwitch, scaling, factor, c }, hasRope);
 
   const [result, setResult] = useState<HeatmapResult | null>(null);
   const [error, setError] = useState<string | null>(null);

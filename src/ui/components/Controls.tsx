@@ -5,7 +5,7 @@
 
 import { useEffect, useId, useState, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
-import { formatC, SCALING_LABELS, SCALINGS, type Scaling } from '../settings.ts';
+import { formatC, SCALING_FACTORS, SCALING_LABELS, SCALINGS, type Scaling } from '../settings.ts';
 import { activeVariant, fitting, recalibrating, useApp } from '../store/store.ts';
 import { coerceField, EVAL_TOKEN_CHOICES, type ShareableConfig } from '../store/url-state.ts';
 import { LossChart } from './LossChart.tsx';
@@ -116,6 +116,7 @@ export function ModelCard() {
 export function PositionsCard({ controller }: { controller: Controller }) {
   const rope = useApp((s) => s.config.rope);
   const scaling = useApp((s) => s.config.scaling);
+  const factor = useApp((s) => s.config.factor);
   const c = useApp((s) => s.config.c);
   const setSetting = useApp((s) => s.setSetting);
   const variant = useApp(activeVariant);
@@ -167,7 +168,30 @@ export function PositionsCard({ controller }: { controller: Controller }) {
           ))}
         </select>
         <span id="scaling-hint" className="hint">
-          Factor L / {trainContext ?? 'C_train'} at each length L past training.
+          {factor === 'length' ? `Factor L / ${trainContext ?? 'C_train'} at each length L past training.` : `Factor ${factor} at every length.`}
+        </span>
+      </div>
+      <div className="field">
+        <label htmlFor="factor-select">Scaling factor</label>
+        <select
+          id="factor-select"
+          value={String(factor)}
+          disabled={!on || scaling === 'none'}
+          onChange={(e) => {
+            const chosen = SCALING_FACTORS.find((f) => String(f) === e.target.value);
+            if (chosen !== undefined) setSetting('factor', chosen);
+          }}
+          aria-describedby="factor-hint"
+        >
+          {SCALING_FACTORS.map((f) => (
+            <option key={f} value={String(f)}>
+              {f === 'length' ? 'L / C_train at each length' : `Fixed ×${f}`}
+            </option>
+          ))}
+        </select>
+        <span id="factor-hint" className="hint">
+          A fixed factor applies at every length, inside the training window too (as a static rope_scaling in transformers), so even the
+          curve at 1× changes.
         </span>
       </div>
       <Note>

@@ -174,7 +174,7 @@ function selectedJobs(): Job[] {
 
 function currentSettings(): EvalSettings {
   const { config } = appStore().getState();
-  return { rope: config.rope, scaling: config.scaling, c: config.c };
+  return { rope: config.rope, scaling: config.scaling, factor: config.factor, c: config.c };
 }
 
 /** The controller of the latest run (the page has one; tests make several). */

@@ -4,7 +4,7 @@
 // default value is left out of the URL so shared links stay short. Results never go in the URL.
 // (The pattern of tensorflow/playground's src/state.ts.)
 
-import { SCALINGS, type Scaling } from '../settings.ts';
+import { SCALING_FACTORS, SCALINGS, type Scaling, type ScalingFactor } from '../settings.ts';
 
 /** Everything a shared link reproduces. */
 export interface ShareableConfig {
@@ -12,6 +12,8 @@ export interface ShareableConfig {
   model: string;
   rope: boolean;
   scaling: Scaling;
+  /** The scaling's factor: 'length' (L / C at each length) or a fixed 2, 4, 8, 16. */
+  factor: ScalingFactor;
   /** Logit scale c. */
   c: number;
   /** Validation tokens per evaluated length. */
@@ -98,6 +100,7 @@ export const URL_FIELDS: { [K in keyof ShareableConfig]: Field<ShareableConfig[K
   model: nameField(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
   rope: booleanField(true),
   scaling: enumField(SCALINGS, 'none'),
+  factor: enumField<ScalingFactor>(SCALING_FACTORS, 'length'),
   c: decimalField(0, 1, 0, 2),
   tokens: enumField<number>(EVAL_TOKEN_CHOICES, 8192),
   steps: intField(1, 5000, 200),
