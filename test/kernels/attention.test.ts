@@ -17,6 +17,25 @@ import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 /**
+ * The scaled logits of query t of head h (sequence b) against keys 0..t into `logits`, in float64;
+ * returns their max. Query head h reads kv head floor(h / (H / KVH)) (HF's repeat_kv).
+ */
+function causalLogits(q: Float32Array, k: Float32Array, shape: AttentionShape, qkScale: number, b: number, h: number, t: number, logits: Float64Array): number {
+  const { T, H, KVH, D } = shape;
+  const kvh = Math.floor(h / (H / KVH));
+  const qBase = (b * T + t) * H * D + h * D;
+  let max = -Infinity;
+  for (let j = 0; j <= t; j++) {
+    const kBase = (b * T + j) * KVH * D + kvh * D;
+    let dot = 0;
+    for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase + d];
+    logits[j] = qkScale * dot;
+    max = Math.max(max, logits[j]);
+  }
+  return max;
+}
+
+/**
  * CPU reference in float64 of HF's eager causal attention (LlamaAttention before o_proj): per
  * query, logits = beta * scale * q·k over keys 0..t, softmax with the max subtracted, times v.
  * Query head h reads kv head floor(h / (H / KVH)) (HF's repeat_kv).
@@ -32,14 +51,7 @@ function attentionReference(q: Float32Array, k: Float32Array, v: Float32Array, s
       const kvh = Math.floor(h / (H / KVH));
       for (let t = 0; t < T; t++) {
         const qBase = (b * T + t) * H * D + h * D;
-        let max = -Infinity;
-        for (let j = 0; j <= t; j++) {
-          const kBase = (b * T + j) * KVH * D + kvh * D;
-          let dot = 0;
-          for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase + d];
-          logits[j] = qkScale * dot;
-          max = Math.max(max, logits[j]);
-        }
+        const max = causalLogits(q, k, shape, qkScale, b, h, t, logits);
         let sum = 0;
         acc.fill(0);
         for (let j = 0; j <= t; j++) {
@@ -415,22 +427,13 @@ describe('attention backward', () => {
  * qkScale * q[t]·k[j] (max subtracted), 0 for j > t; query head h reads kv head floor(h / (H / KVH)).
  */
 function probabilitiesReference(q: Float32Array, k: Float32Array, shape: AttentionShape, qkScale: number): Float32Array {
-  const { B, T, H, KVH, D } = shape;
+  const { B, T, H } = shape;
   const probs = new Float32Array(B * H * T * T);
   const logits = new Float64Array(T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
-      const kvh = Math.floor(h / (H / KVH));
       for (let t = 0; t < T; t++) {
-        const qBase = (b * T + t) * H * D + h * D;
-        let max = -Infinity;
-        for (let j = 0; j <= t; j++) {
-          const kBase = (b * T + j) * KVH * D + kvh * D;
-          let dot = 0;
-          for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase + d];
-          logits[j] = qkScale * dot;
-          max = Math.max(max, logits[j]);
-        }
+        const max = causalLogits(q, k, shape, qkScale, b, h, t, logits);
         let sum = 0;
         for (let j = 0; j <= t; j++) sum += Math.exp(logits[j] - max);
         const row = ((b * H + h) * T + t) * T;
