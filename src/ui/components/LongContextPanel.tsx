@@ -12,6 +12,7 @@
 import { memo, useEffect, useId, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, LabelList, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import type { Controller } from '../controller.ts';
+import { LengthTable } from './LengthTable.tsx';
 import {
   needleRows,
   perplexityLengths,
@@ -213,36 +214,14 @@ function Swatches({ series }: { series: ResultSeries<unknown>[] }) {
 function NeedleTable({ series }: { series: ResultSeries<NeedlePoint>[] }) {
   const lengths = [...new Set(series.flatMap((s) => s.points.map((p) => p.length)))].sort((a, b) => a - b);
   return (
-    <div className="table-scroll" tabIndex={0} role="region" aria-label="Needle values">
-      <table className="data">
-        <caption>Needle test: exact answers by prompt length (tokens)</caption>
-        <thead>
-          <tr>
-            <th scope="col">Variant</th>
-            {lengths.map((L) => (
-              <th key={L} scope="col" className="num">
-                {L}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {series.map((s) => (
-            <tr key={s.id}>
-              <th scope="row">{s.label}</th>
-              {lengths.map((L) => {
-                const p = s.points.find((point) => point.length === L);
-                return (
-                  <td key={L} className="num">
-                    {p ? (p.tooShort ? 'too short' : `${formatNeedlePoint(p)} (${p.successes}/${p.trials})`) : '–'}
-                  </td>
-                );
-              })}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <LengthTable
+      name="Needle values"
+      caption="Needle test: exact answers by prompt length (tokens)"
+      rowHeading="Variant"
+      rows={series}
+      lengths={lengths}
+      cell={(p) => (p.tooShort ? 'too short' : `${formatNeedlePoint(p)} (${p.successes}/${p.trials})`)}
+    />
   );
 }
 

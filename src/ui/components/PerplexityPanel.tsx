@@ -8,6 +8,7 @@ import type { Series } from '../store/run-slice.ts';
 import { currentSeriesId, fitting, recalibrating, useApp, useAppShallow } from '../store/store.ts';
 import { formatPpl, seriesStyle } from './chart-style.ts';
 import { PERPLEXITY_CHART_TITLE, PerplexityChart } from './PerplexityChart.tsx';
+import { LengthTable } from './LengthTable.tsx';
 
 /** Chart height: shorter on a phone, where the legend wraps below it. */
 function useChartHeight(): number {
@@ -62,36 +63,14 @@ function DataTable({ series, lengths }: { series: Series[]; lengths: number[] })
           * recorded in eval.json (of the model named after “·”, else of the loaded model); the other values were measured in this page.
         </p>
       )}
-      <div className="table-scroll" tabIndex={0} role="region" aria-label="Plotted values">
-        <table className="data">
-          <caption>Perplexity by sequence length (tokens)</caption>
-          <thead>
-            <tr>
-              <th scope="col">Series</th>
-              {lengths.map((L) => (
-                <th key={L} scope="col" className="num">
-                  {L}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {series.map((s) => (
-              <tr key={s.id}>
-                <th scope="row">{s.label}</th>
-                {lengths.map((L) => {
-                  const p = s.points.find((point) => point.length === L);
-                  return (
-                    <td key={L} className="num">
-                      {p ? `${formatPpl(p.ppl)}${p.source === 'recorded' ? '*' : ''}` : '–'}
-                    </td>
-                  );
-                })}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <LengthTable
+        name="Plotted values"
+        caption="Perplexity by sequence length (tokens)"
+        rowHeading="Series"
+        rows={series}
+        lengths={lengths}
+        cell={(p) => `${formatPpl(p.ppl)}${p.source === 'recorded' ? '*' : ''}`}
+      />
     </>
   );
 }
