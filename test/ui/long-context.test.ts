@@ -11,7 +11,6 @@ import {
   needleLengths,
   needleRows,
   perplexityLengths,
-  perplexityRows,
   textKey,
   textTooShortMessage,
   tooShortLengths,
@@ -110,10 +109,7 @@ describe('results and chart rows', () => {
       { length: 32, ppl: 12 },
       { length: 64, ppl: 9 },
     ]);
-    expect(perplexityRows(list)).toEqual([
-      { length: 32, s0: 12 },
-      { length: 64, s0: 9, s1: 20 },
-    ]);
+    expect(list[1].points).toEqual([{ length: 64, ppl: 20 }]);
   });
 
   it('needle rows: a rate in percent, "too short" as no bar (null) with its own label', () => {

@@ -10,13 +10,14 @@
 // length". None contains a name the main panel's contract uses ("Stop", "Pause", "Show data", …).
 
 import { memo, useEffect, useId, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, LabelList, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, LabelList, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import type { Controller } from '../controller.ts';
 import { LengthTable } from './LengthTable.tsx';
+import { PerplexityChart } from './PerplexityChart.tsx';
+import type { Series } from '../store/run-slice.ts';
 import {
   needleRows,
   perplexityLengths,
-  perplexityRows,
   tooShortLengths,
   formatNeedlePoint,
   type NeedlePoint,
@@ -38,7 +39,7 @@ import {
   useLongContext,
 } from '../long-context/store.ts';
 import { activeVariant, useApp } from '../store/store.ts';
-import { formatPpl, logTicks, seriesStyle } from './chart-style.ts';
+import { formatPpl, seriesStyle } from './chart-style.ts';
 import './long-context.css';
 
 export const LONG_PPL_CHART = 'Perplexity on your text';
@@ -50,85 +51,10 @@ const COUNT_DELAY_MS = 300;
 
 const set = patchLongContext;
 
-const PerplexityLines = memo(function PerplexityLines({ series, trainContext }: { series: ResultSeries<PerplexityPoint>[]; trainContext: number }) {
-  const rows = perplexityRows(series);
-  const lengths = rows.map((r) => Number(r.length));
-  const values = series.flatMap((s) => s.points.map((p) => p.ppl));
-  const y = logTicks(Math.min(...values), Math.max(...values));
-  const xDomain: [number, number] = [Math.min(lengths[0], trainContext), Math.max(lengths[lengths.length - 1], trainContext)];
-  return (
-    <LineChart
-      title={LONG_PPL_CHART}
-      desc="Per-token perplexity (log scale) against the sequence length in tokens (log scale), one line per variant; the vertical line marks the training length."
-      data={rows}
-      responsive
-      style={{ width: '100%', height: CHART_HEIGHT }}
-      margin={{ top: 24, right: 24, bottom: 28, left: 12 }}
-    >
-      <CartesianGrid stroke="var(--grid)" strokeDasharray="3 3" />
-      <XAxis
-        dataKey="length"
-        type="number"
-        scale="log"
-        domain={xDomain}
-        ticks={[...new Set([...lengths, trainContext])].sort((a, b) => a - b)}
-        allowDataOverflow
-        tick={{ fill: 'var(--muted)', fontSize: 13 }}
-        stroke="var(--axis)"
-        label={{ value: 'Sequence length (tokens, log scale)', position: 'insideBottom', offset: -18, fill: 'var(--fg)', fontSize: 14 }}
-      />
-      <YAxis
-        type="number"
-        scale="log"
-        domain={y.domain}
-        ticks={y.ticks}
-        allowDataOverflow
-        tick={{ fill: 'var(--muted)', fontSize: 13 }}
-        stroke="var(--axis)"
-        width={56}
-        label={{ value: 'Perplexity (log scale)', angle: -90, position: 'insideLeft', offset: 4, style: { textAnchor: 'middle' }, fill: 'var(--fg)', fontSize: 14 }}
-      />
-      <Tooltip
-        isAnimationActive={false}
-        formatter={(value, name) => [typeof value === 'number' ? formatPpl(value) : String(value), series[Number(String(name).slice(1))]?.label ?? String(name)]}
-        labelFormatter={(label) => `${label} tokens (${Number((Number(label) / trainContext).toFixed(2))}× training length)`}
-        contentStyle={{ background: 'var(--card)', border: '1px solid var(--border)', borderRadius: 6, color: 'var(--fg)', fontSize: 14 }}
-      />
-      <ReferenceLine
-        x={trainContext}
-        stroke="var(--fg)"
-        strokeDasharray="2 2"
-        ifOverflow="extendDomain"
-        // Running right from the line, or left of it when the line is the chart's right edge.
-        label={{
-          value: `training length ${trainContext}`,
-          position: 'top',
-          textAnchor: trainContext >= xDomain[1] ? 'end' : 'start',
-          dx: trainContext >= xDomain[1] ? 4 : -4,
-          fill: 'var(--fg)',
-          fontSize: 13,
-        }}
-      />
-      {series.map((s, i) => {
-        const style = seriesStyle(s.style);
-        return (
-          <Line
-            key={s.id}
-            dataKey={`s${i}`}
-            name={`s${i}`}
-            type="linear"
-            stroke={style.colour}
-            strokeDasharray={style.dash || undefined}
-            strokeWidth={2}
-            dot={{ r: 3.5, fill: style.colour }}
-            connectNulls
-            isAnimationActive={false}
-          />
-        );
-      })}
-    </LineChart>
-  );
-});
+/** The long-context results in the main chart's form: every point measured in this page. */
+function asChartSeries(series: ResultSeries<PerplexityPoint>[]): Series[] {
+  return series.map((s) => ({ ...s, points: s.points.map((p) => ({ ...p, source: 'measured' as const })) }));
+}
 
 const NeedleBars = memo(function NeedleBars({ series, trainContext }: { series: ResultSeries<NeedlePoint>[]; trainContext: number }) {
   const rows = needleRows(series, trainContext);
@@ -435,7 +361,15 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
 
       {results.perplexity.length > 0 && (
         <figure className="chart lc-chart" aria-label={LONG_PPL_CHART}>
-          <PerplexityLines series={results.perplexity} trainContext={C} />
+          <PerplexityChart
+            title={LONG_PPL_CHART}
+            desc="Per-token perplexity (log scale) against the sequence length in tokens (log scale), one line per variant; the vertical line marks the training length."
+            series={asChartSeries(results.perplexity)}
+            lengths={[]}
+            trainContext={C}
+            currentId={null}
+            height={CHART_HEIGHT}
+          />
           <figcaption>
             <Swatches series={results.perplexity} />
             <p className="muted small">Measured on {results.textLabel}. Lower is better; the dashed line is the training length.</p>

@@ -13,6 +13,9 @@ import { formatPpl, logTicks, seriesStyle } from './chart-style.ts';
 export const PERPLEXITY_CHART_TITLE = 'Perplexity vs sequence length';
 
 interface Props {
+  /** The chart's accessible title and description (default: the main chart's). */
+  title?: string;
+  desc?: string;
   series: Series[];
   lengths: number[];
   trainContext: number | null;
@@ -42,7 +45,10 @@ function renderDot(props: DotProps) {
 }
 
 /** Memoized: it re-renders only when its series, lengths or highlighted series change. */
-export const PerplexityChart = memo(function PerplexityChart({ series, lengths, trainContext, currentId, height }: Props) {
+const MAIN_DESC =
+  'Per-token perplexity on held-out text (log scale) against the evaluated sequence length in tokens (log scale), one line per model variant and setting; the vertical line marks the training length.';
+
+export const PerplexityChart = memo(function PerplexityChart({ title = PERPLEXITY_CHART_TITLE, desc = MAIN_DESC, series, lengths, trainContext, currentId, height }: Props) {
   const allLengths = [...new Set([...lengths, ...series.flatMap((s) => s.points.map((p) => p.length))])].sort((a, b) => a - b);
   const rows: Row[] = allLengths.map((length) => {
     const row: Row = { length };
@@ -67,8 +73,8 @@ export const PerplexityChart = memo(function PerplexityChart({ series, lengths, 
 
   return (
     <LineChart
-      title={PERPLEXITY_CHART_TITLE}
-      desc="Per-token perplexity on held-out text (log scale) against the evaluated sequence length in tokens (log scale), one line per model variant and setting; the vertical line marks the training length."
+      title={title}
+      desc={desc}
       data={rows}
       responsive
       style={{ width: '100%', height }}

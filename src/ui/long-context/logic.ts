@@ -117,19 +117,6 @@ export function formatNeedlePoint(point: NeedlePoint): string {
 
 export type ChartRow = Record<string, number | string | null>;
 
-/** Perplexity chart rows: one per length, `s{i}` the perplexity of series i there. */
-export function perplexityRows(series: ResultSeries<PerplexityPoint>[]): ChartRow[] {
-  const lengths = [...new Set(series.flatMap((s) => s.points.map((p) => p.length)))].sort((a, b) => a - b);
-  return lengths.map((length) => {
-    const row: ChartRow = { length };
-    series.forEach((s, i) => {
-      const p = s.points.find((point) => point.length === length);
-      if (p) row[`s${i}`] = p.ppl;
-    });
-    return row;
-  });
-}
-
 /**
  * Needle chart rows: one per length ("512 (8×)" as its category), `s{i}` the success rate of
  * series i in percent (null where too short: no bar, the chart writes "too short" there instead)
