@@ -8,21 +8,11 @@ import { TokenStream } from '../../src/train/data.ts';
 import { learningRate } from '../../src/train/schedule.ts';
 import { NonFiniteError, Trainer, type TrainOptions } from '../../src/train/trainer.ts';
 import { testEngine } from '../helpers/gpu.ts';
+import { TINY_CONFIG as TINY_CONFIG_BASE } from '../helpers/tiny-config.ts';
 
-const RAW_CONFIG = {
-  model_type: 'llama',
-  architectures: ['LlamaForCausalLM'],
-  vocab_size: 256,
-  hidden_size: 32,
-  intermediate_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 2,
-  num_key_value_heads: 1,
-  max_position_embeddings: 16,
-  rms_norm_eps: 1e-5,
-  tie_word_embeddings: true,
-  hidden_act: 'silu',
-};
+// The shared tiny model (about 20k parameters: a training step takes a fraction of a second) at the
+// usual init scale 0.02, which these training tests' expectations were set with.
+const RAW_CONFIG = { ...TINY_CONFIG_BASE, initializer_range: 0.02 };
 
 const TEXT = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(8);
 const data = new TokenStream(new TextEncoder().encode(TEXT));
