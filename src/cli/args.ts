@@ -1,6 +1,7 @@
 // What every command of the CLI shares: its options, argument checks, progress output and
 // opening a model on the Node WebGPU device.
 
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Engine } from '../engine/engine.ts';
 import { nodeGpu } from '../engine/node-gpu.ts';
@@ -55,6 +56,15 @@ export const OPTIONS = {
 } as const;
 
 export type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/** A text file's contents, or an error naming the file. */
+export async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
 
 export function required(args: Args, name: keyof Args): string {
   const value = args[name];

@@ -2,7 +2,7 @@
 // text tokenized once, written as a perplexity-curve file (src/eval/curves.ts: which series, the
 // mode of each at each length, and the file format the web app reads).
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import {
   defaultSeriesKinds,
@@ -26,6 +26,7 @@ import {
   openModel,
   progress,
   progressDone,
+  readText,
   required,
   UsageError,
   type Args,
@@ -50,12 +51,7 @@ export async function evalCurves(args: Args): Promise<void> {
   }
   if (args.pos !== undefined) throw new UsageError('eval runs every position mode: choose the series with --modes, not --pos');
 
-  let text: string;
-  try {
-    text = await readFile(textPath, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${textPath}: ${(e as Error).message}`);
-  }
+  const text = await readText(textPath);
   const dir = required(args, 'model');
   const source = modelSource(dir);
   const tokenizer = await loadTokenizer(source);

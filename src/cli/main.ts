@@ -14,14 +14,14 @@
 // --model DIR may also be hf:ORG/NAME[@REVISION]: a model on the Hugging Face Hub (args.ts modelSource).
 // Progress goes to stderr; any error is one line on stderr and a non-zero exit.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { perplexityByLength } from '../eval/perplexity.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { formatPositionMode } from '../model/positions.ts';
 import { writeSafetensors } from '../model/safetensors.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
-import { modelSource, number, openModel, OPTIONS, positions, progress, progressDone, required, UsageError, type Args } from './args.ts';
+import { modelSource, number, openModel, OPTIONS, positions, progress, progressDone, readText, required, UsageError, type Args } from './args.ts';
 import { evalCurves } from './eval.ts';
 import { convert } from './convert.ts';
 import { readIds } from './ids.ts';
@@ -97,12 +97,7 @@ async function ppl(args: Args): Promise<void> {
   const maxTokens = number(args.tokens, 'tokens', 16384, (n) => Number.isInteger(n) && n >= 2);
   const betaC = number(args['beta-c'], 'beta-c', 0);
   const pos = positions(args);
-  let text: string;
-  try {
-    text = await readFile(textPath, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${textPath}: ${(e as Error).message}`);
-  }
+  const text = await readText(textPath);
   const source = modelSource(required(args, 'model'));
   const tokenizer = await loadTokenizer(source);
   const { engine, model } = await openModel(args, await loadCheckpoint(source));

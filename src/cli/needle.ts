@@ -1,14 +1,13 @@
 // `needle`: the multi-key needle-in-a-haystack success rate against prompt length
 // (src/eval/needle.ts), filler from a public-domain novel (default: Persuasion, the app's text).
 
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { needleByLength } from '../eval/needle.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { formatPositionMode } from '../model/positions.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
-import { formatDuration, modelSource, number, numberList, openModel, positions, progress, progressDone, required, UsageError, type Args } from './args.ts';
+import { formatDuration, modelSource, number, numberList, openModel, positions, progress, progressDone, readText, required, UsageError, type Args } from './args.ts';
 
 export const DEFAULT_NEEDLE_TEXT = fileURLToPath(new URL('../../public/data/austen/persuasion.txt', import.meta.url));
 
@@ -24,12 +23,7 @@ export async function needle(args: Args): Promise<void> {
     throw new UsageError(`--pos: ${(e as Error).message}`);
   }
   const textPath = args.text ?? DEFAULT_NEEDLE_TEXT;
-  let text: string;
-  try {
-    text = await readFile(textPath, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${textPath}: ${(e as Error).message}`);
-  }
+  const text = await readText(textPath);
   const dir = required(args, 'model');
   const source = modelSource(dir);
   const tokenizer = await loadTokenizer(source);

@@ -30,6 +30,7 @@ import {
   positions,
   progress,
   progressDone,
+  readText,
   required,
   UsageError,
   type Args,
@@ -257,9 +258,7 @@ async function checkWeightsBelong(out: string, stateBytes: Uint8Array): Promise<
 
 /** `fit-beta`: the c of beta = 1 + c·ln(T / C_train) that minimizes held-out perplexity. */
 export async function fitBeta(args: Args): Promise<void> {
-  const text = await readFile(required(args, 'text'), 'utf8').catch((e: Error) => {
-    throw new Error(`cannot read ${args.text}: ${e.message}`);
-  });
+  const text = await readText(required(args, 'text'));
   const lengths = numberList(required(args, 'lengths'), 'lengths', (n) => Number.isInteger(n) && n >= 2);
   const grid = numberList(args.grid ?? '0,0.05,0.1,0.15,0.2,0.3,0.4,0.6', 'grid', (n) => Number.isFinite(n) && n >= 0);
   const maxTokens = number(args.tokens, 'tokens', 16384, (n) => Number.isInteger(n) && n >= 2);
