@@ -17,7 +17,9 @@
 // T x T score buffer.
 //
 // Tensors are bound as vec4 arrays: D is a multiple of 4, so every row starts on a 16-byte
-// boundary, and one vec4 load moves four channels.
+// boundary, and one vec4 load moves four channels. q, k, v and out of forward and probabilities
+// are activations (`act`: f32, or f16 at f16 precision, converted to f32 as they are loaded);
+// the gradients and lse stay f32. The backward passes read q, k, v through the same bindings.
 
 struct Params {
   B: u32,
@@ -34,11 +36,11 @@ override D4: u32 = HEAD_DIM / 4u;   // vec4s per head row
 const LN2: f32 = 0.6931471805599453;
 
 // forward's bindings: two outputs (out, lse), three inputs, the uniforms.
-@group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;  // [B*T, H*D]
+@group(0) @binding(0) var<storage, read_write> out: array<vec4<act>>;  // [B*T, H*D]
 @group(0) @binding(1) var<storage, read_write> lse: array<f32>;        // [B, H, T]
-@group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;          // [B*T, H*D]
-@group(0) @binding(3) var<storage, read> k: array<vec4<f32>>;          // [B*T, KVH*D]
-@group(0) @binding(4) var<storage, read> v: array<vec4<f32>>;          // [B*T, KVH*D]
+@group(0) @binding(2) var<storage, read> q: array<vec4<act>>;          // [B*T, H*D]
+@group(0) @binding(3) var<storage, read> k: array<vec4<act>>;          // [B*T, KVH*D]
+@group(0) @binding(4) var<storage, read> v: array<vec4<act>>;          // [B*T, KVH*D]
 @group(0) @binding(5) var<uniform> p: Params;
 
 // ---------------------------------------------------------------------------------- forward
@@ -113,27 +115,27 @@ fn v_chans(base: u32) -> Chans {
 // CH vec4s of q from index `base`, times `scale`.
 fn q_chans(base: u32, scale: f32) -> Chans {
   var r: Chans;
-  r.c0 = q[base] * scale;
-  if (CH > 1u) { r.c1 = q[base + 1u] * scale; }
-  if (CH > 2u) { r.c2 = q[base + 2u] * scale; }
-  if (CH > 3u) { r.c3 = q[base + 3u] * scale; }
-  if (CH > 4u) { r.c4 = q[base + 4u] * scale; }
-  if (CH > 5u) { r.c5 = q[base + 5u] * scale; }
-  if (CH > 6u) { r.c6 = q[base + 6u] * scale; }
-  if (CH > 7u) { r.c7 = q[base + 7u] * scale; }
+  r.c0 = vec4<f32>(q[base]) * scale;
+  if (CH > 1u) { r.c1 = vec4<f32>(q[base + 1u]) * scale; }
+  if (CH > 2u) { r.c2 = vec4<f32>(q[base + 2u]) * scale; }
+  if (CH > 3u) { r.c3 = vec4<f32>(q[base + 3u]) * scale; }
+  if (CH > 4u) { r.c4 = vec4<f32>(q[base + 4u]) * scale; }
+  if (CH > 5u) { r.c5 = vec4<f32>(q[base + 5u]) * scale; }
+  if (CH > 6u) { r.c6 = vec4<f32>(q[base + 6u]) * scale; }
+  if (CH > 7u) { r.c7 = vec4<f32>(q[base + 7u]) * scale; }
   return r;
 }
 
 // Writes a * scale to `out` from index `base`.
 fn store_chans(base: u32, a: Chans, scale: f32) {
-  out[base] = a.c0 * scale;
-  if (CH > 1u) { out[base + 1u] = a.c1 * scale; }
-  if (CH > 2u) { out[base + 2u] = a.c2 * scale; }
-  if (CH > 3u) { out[base + 3u] = a.c3 * scale; }
-  if (CH > 4u) { out[base + 4u] = a.c4 * scale; }
-  if (CH > 5u) { out[base + 5u] = a.c5 * scale; }
-  if (CH > 6u) { out[base + 6u] = a.c6 * scale; }
-  if (CH > 7u) { out[base + 7u] = a.c7 * scale; }
+  out[base] = vec4<act>(a.c0 * scale);
+  if (CH > 1u) { out[base + 1u] = vec4<act>(a.c1 * scale); }
+  if (CH > 2u) { out[base + 2u] = vec4<act>(a.c2 * scale); }
+  if (CH > 3u) { out[base + 3u] = vec4<act>(a.c3 * scale); }
+  if (CH > 4u) { out[base + 4u] = vec4<act>(a.c4 * scale); }
+  if (CH > 5u) { out[base + 5u] = vec4<act>(a.c5 * scale); }
+  if (CH > 6u) { out[base + 6u] = vec4<act>(a.c6 * scale); }
+  if (CH > 7u) { out[base + 7u] = vec4<act>(a.c7 * scale); }
 }
 
 fn dot_chans(a: Chans, b: Chans) -> f32 {
@@ -248,8 +250,8 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
       var vv = vec4<f32>(0.0);
       if (j < p.T) {
         let src = (row0 + j) * kv_stride + kvh * D4 + i % D4;
-        kv = k[src];
-        vv = v[src];
+        kv = vec4<f32>(k[src]);
+        vv = vec4<f32>(v[src]);
       }
       k_tile[i] = kv;
       v_tile[i] = vv;
@@ -486,8 +488,8 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
       var vv = vec4<f32>(0.0);
       if (j < bq_p.T) {
         let src = (row0 + j) * kv_stride + kvh * D4 + i % D4;
-        kv = k[src];
-        vv = v[src];
+        kv = vec4<f32>(k[src]);
+        vv = vec4<f32>(v[src]);
       }
       k_tile[i] = kv;
       v_tile[i] = vv;
@@ -601,15 +603,15 @@ fn bkv_row(j: u32, row0: u32, kv_stride: u32, slice: u32) -> KvRow {
   if (j < bkv_p.T) {
     let base = (row0 + j) * kv_stride + slice;
     let f = bkv_p.qk_scale;
-    r.k.c0 = k[base] * f;
-    r.v.c0 = v[base];
-    if (CH > 1u) { r.k.c1 = k[base + 1u] * f; r.v.c1 = v[base + 1u]; }
-    if (CH > 2u) { r.k.c2 = k[base + 2u] * f; r.v.c2 = v[base + 2u]; }
-    if (CH > 3u) { r.k.c3 = k[base + 3u] * f; r.v.c3 = v[base + 3u]; }
-    if (CH > 4u) { r.k.c4 = k[base + 4u] * f; r.v.c4 = v[base + 4u]; }
-    if (CH > 5u) { r.k.c5 = k[base + 5u] * f; r.v.c5 = v[base + 5u]; }
-    if (CH > 6u) { r.k.c6 = k[base + 6u] * f; r.v.c6 = v[base + 6u]; }
-    if (CH > 7u) { r.k.c7 = k[base + 7u] * f; r.v.c7 = v[base + 7u]; }
+    r.k.c0 = vec4<f32>(k[base]) * f;
+    r.v.c0 = vec4<f32>(v[base]);
+    if (CH > 1u) { r.k.c1 = vec4<f32>(k[base + 1u]) * f; r.v.c1 = vec4<f32>(v[base + 1u]); }
+    if (CH > 2u) { r.k.c2 = vec4<f32>(k[base + 2u]) * f; r.v.c2 = vec4<f32>(v[base + 2u]); }
+    if (CH > 3u) { r.k.c3 = vec4<f32>(k[base + 3u]) * f; r.v.c3 = vec4<f32>(v[base + 3u]); }
+    if (CH > 4u) { r.k.c4 = vec4<f32>(k[base + 4u]) * f; r.v.c4 = vec4<f32>(v[base + 4u]); }
+    if (CH > 5u) { r.k.c5 = vec4<f32>(k[base + 5u]) * f; r.v.c5 = vec4<f32>(v[base + 5u]); }
+    if (CH > 6u) { r.k.c6 = vec4<f32>(k[base + 6u]) * f; r.v.c6 = vec4<f32>(v[base + 6u]); }
+    if (CH > 7u) { r.k.c7 = vec4<f32>(k[base + 7u]) * f; r.v.c7 = vec4<f32>(v[base + 7u]); }
   }
   return r;
 }
@@ -681,7 +683,7 @@ fn backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         var ov = vec4<f32>(0.0);
         if (t < bkv_p.T) {
           let src = (row0 + t) * q_stride + h * D4 + i % D4;
-          qv = q[src];
+          qv = vec4<f32>(q[src]);
           ov = bkv_dout[src];
         }
         q_tile[i] = qv;
@@ -836,8 +838,8 @@ fn naive(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
 // keys past the diagonal. Each dot product is computed once.
 
 @group(0) @binding(0) var<storage, read_write> pr_probs: array<f32>;  // [B, H, T, T]
-@group(0) @binding(1) var<storage, read> pr_q: array<vec4<f32>>;      // [B*T, H*D]
-@group(0) @binding(2) var<storage, read> pr_k: array<vec4<f32>>;      // [B*T, KVH*D]
+@group(0) @binding(1) var<storage, read> pr_q: array<vec4<act>>;      // [B*T, H*D]
+@group(0) @binding(2) var<storage, read> pr_k: array<vec4<act>>;      // [B*T, KVH*D]
 @group(0) @binding(3) var<uniform> pr_p: Params;
 
 @compute @workgroup_size(WG)
@@ -859,7 +861,7 @@ fn probabilities(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 
   var qr: array<vec4<f32>, MAX_D4>;
   for (var i = 0u; i < D4; i++) {
-    qr[i] = pr_q[q_base + i] * pr_p.qk_scale;
+    qr[i] = vec4<f32>(pr_q[q_base + i]) * pr_p.qk_scale;
   }
 
   // Pass 1: base-2 logits of the visible keys, and their max.
@@ -868,7 +870,7 @@ fn probabilities(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     let kb = (row0 + j) * kv_stride + kvh * D4;
     var dot4 = vec4<f32>(0.0);
     for (var i = 0u; i < D4; i++) {
-      dot4 += qr[i] * pr_k[kb + i];
+      dot4 += qr[i] * vec4<f32>(pr_k[kb + i]);
     }
     let s = dot4.x + dot4.y + dot4.z + dot4.w;
     pr_probs[out_base + j] = s;

@@ -27,7 +27,8 @@ const IGNORE_TARGET: u32 = 0xffffffffu;
 const LOWEST: f32 = -0x1.fffffep+127f;  // -3.4028235e38, spelled exactly
 
 @group(0) @binding(0) var<storage, read_write> nll: array<f32>;  // [R]
-@group(0) @binding(1) var<storage, read> logits: array<f32>;     // [R, V]
+// logits are activations (`act`: f32, or f16 at f16 precision); the softmax runs in f32.
+@group(0) @binding(1) var<storage, read> logits: array<act>;     // [R, V]
 @group(0) @binding(2) var<storage, read> targets: array<u32>;    // [R], token ids or IGNORE_TARGET
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -70,12 +71,12 @@ fn row_max_and_sum_exp(row: u32, lid: u32, V: u32) -> vec2<f32> {
   let base = row * V;
   var m = LOWEST;
   for (var v = lid; v < V; v += WG) {
-    m = max(m, logits[base + v]);
+    m = max(m, f32(logits[base + v]));
   }
   m = workgroup_max(lid, m);
   var s = 0.0;
   for (var v = lid; v < V; v += WG) {
-    s += exp(logits[base + v] - m);
+    s += exp(f32(logits[base + v]) - m);
   }
   return vec2<f32>(m, workgroup_sum(lid, s));
 }
@@ -104,7 +105,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   } else {
     // (m - x_t) + log(s) rather than (m + log(s)) - x_t: with logits of 1e4, m + log(s) would round
     // away the small log(s) before the subtraction; m - x_t is exact when x_t is close to m.
-    nll[row] = (stats.x - logits[row * p.V + t]) + log(stats.y);
+    nll[row] = (stats.x - f32(logits[row * p.V + t])) + log(stats.y);
   }
 }
 
@@ -152,7 +153,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   for (var v = lid; v < bp.V; v += WG) {
     // At the target, p * scale - scale: exact when p >= 1/2 (Sterbenz), so a confident correct
     // prediction keeps its small gradient (1 - p) * scale without cancellation error beyond p's own.
-    let g = exp(logits[base + v] - stats.x) * k;
+    let g = exp(f32(logits[base + v]) - stats.x) * k;
     dlogits[base + v] = select(g, g - bp.scale, v == t);
   }
 }

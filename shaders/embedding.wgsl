@@ -26,7 +26,8 @@ override WG: u32 = 64;
 // The table holds binary16 pairs instead of f32.
 override TABLE_F16: bool = false;
 
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;  // [R, C]
+// out is an activation (`act`: f32, or f16 at f16 precision).
+@group(0) @binding(0) var<storage, read_write> out: array<act>;  // [R, C]
 @group(0) @binding(1) var<storage, read> ids: array<u32>;        // [R], token ids
 // [V, C], model.embed_tokens.weight: f32 bits, or with TABLE_F16 binary16 pairs ([V, C/2] words).
 @group(0) @binding(2) var<storage, read> table: array<u32>;
@@ -51,15 +52,15 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   // The model checks ids < V on the CPU before upload; a bad id must still never read outside
   // the table (robust-access behaviour differs between backends), so it yields a zero row.
   if (id >= p.V) {
-    out[i] = 0.0;
+    out[i] = act(0.0);
     return;
   }
   let t = id * p.C + c;  // the table element
   if (TABLE_F16) {
     // Element t is half t % 2 (low half first) of word t / 2.
-    out[i] = unpack2x16float(table[t / 2u])[t % 2u];
+    out[i] = act(unpack2x16float(table[t / 2u])[t % 2u]);
   } else {
-    out[i] = bitcast<f32>(table[t]);
+    out[i] = act(bitcast<f32>(table[t]));
   }
 }
 

@@ -65,8 +65,9 @@ override TM: u32 = 16u * WG_Y;  // rows of the workgroup's tile (16 per invocati
 override TN: u32 = 8u * WG_X;   // columns of the workgroup's tile (8 per invocation)
 override WG: u32 = WG_X * WG_Y;
 
-@group(0) @binding(0) var<storage, read_write> c: array<f32>;  // [M, N]
-@group(0) @binding(1) var<storage, read> a: array<f32>;        // [M, K], or [K, M] if TRANS_A
+// A and C are activations (`act`: f32, or f16 at f16 precision); tiles and sums stay f32.
+@group(0) @binding(0) var<storage, read_write> c: array<act>;  // [M, N]
+@group(0) @binding(1) var<storage, read> a: array<act>;        // [M, K], or [K, M] if TRANS_A
 // [K, N], or [N, K] if TRANS_B: f32 bits, or with B_F16 binary16 pairs ([K, N/2] or [N, K/2] words).
 @group(0) @binding(2) var<storage, read> b: array<u32>;
 @group(0) @binding(3) var<uniform> p: Params;
@@ -81,9 +82,9 @@ fn load_a(m: u32, k: u32) -> f32 {
   var v = 0.0;
   if (m < p.M && k < p.K) {
     if (TRANS_A) {
-      v = a[k * p.M + m];
+      v = f32(a[k * p.M + m]);
     } else {
-      v = a[m * p.K + k];
+      v = f32(a[m * p.K + k]);
     }
   }
   return v;
@@ -133,9 +134,9 @@ fn store_c(m: u32, n: u32, value: f32) {
   if (m < p.M && n < p.N) {
     let i = m * p.N + n;
     if (ACCUMULATE) {
-      c[i] += value;
+      c[i] = act(f32(c[i]) + value);
     } else {
-      c[i] = value;
+      c[i] = act(value);
     }
   }
 }

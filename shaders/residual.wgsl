@@ -11,8 +11,9 @@ struct Params {
 
 override WG: u32 = 64;
 
-@group(0) @binding(0) var<storage, read_write> x: array<f32>;  // [n], updated in place
-@group(0) @binding(1) var<storage, read> y: array<f32>;        // [n], added to x
+// Activations (`act`: f32, or f16 at f16 precision); the sum is taken in f32.
+@group(0) @binding(0) var<storage, read_write> x: array<act>;  // [n], updated in place
+@group(0) @binding(1) var<storage, read> y: array<act>;        // [n], added to x
 @group(0) @binding(2) var<uniform> p: Params;
 
 fn element_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
@@ -27,5 +28,5 @@ fn add_in_place(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= p.n) {
     return;
   }
-  x[i] = x[i] + y[i];
+  x[i] = act(f32(x[i]) + f32(y[i]));
 }

@@ -18,9 +18,10 @@ struct Params {
 
 override WG: u32 = 64;
 
-@group(0) @binding(0) var<storage, read_write> y: array<f32>;     // [R, C]
+// forward's x and y are activations (`act`: f32, or f16 at f16 precision); sums and rstd stay f32.
+@group(0) @binding(0) var<storage, read_write> y: array<act>;     // [R, C]
 @group(0) @binding(1) var<storage, read_write> rstd: array<f32>;  // [R], saved for the backward pass
-@group(0) @binding(2) var<storage, read> x: array<f32>;           // [R, C]
+@group(0) @binding(2) var<storage, read> x: array<act>;           // [R, C]
 @group(0) @binding(3) var<storage, read> weight: array<f32>;      // [C]
 @group(0) @binding(4) var<uniform> p: Params;
 
@@ -51,12 +52,12 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   let base = row * p.C;
   var sum_sq = 0.0;
   for (var c = lid; c < p.C; c += WG) {
-    let v = x[base + c];
+    let v = f32(x[base + c]);
     sum_sq += v * v;
   }
   let r = inverseSqrt(workgroup_sum(lid, sum_sq) / f32(p.C) + p.eps);
   for (var c = lid; c < p.C; c += WG) {
-    y[base + c] = x[base + c] * r * weight[c];
+    y[base + c] = act(f32(x[base + c]) * r * weight[c]);
   }
   if (lid == 0u) {
     rstd[row] = r;

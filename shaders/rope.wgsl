@@ -27,7 +27,8 @@ override WG: u32 = 64;
 override HALF: u32 = 32;    // D/2
 override SIGN: f32 = 1.0;   // +1 forward (angle θ), -1 backward (angle -θ)
 
-@group(0) @binding(0) var<storage, read_write> x: array<f32>;  // [R, NH*D], rotated in place
+// x is an activation (`act`: f32, or f16 at f16 precision); the rotation is computed in f32.
+@group(0) @binding(0) var<storage, read_write> x: array<act>;  // [R, NH*D], rotated in place
 @group(0) @binding(1) var<storage, read> cos_table: array<f32>; // [P, D/2]
 @group(0) @binding(2) var<storage, read> sin_table: array<f32>; // [P, D/2]
 @group(0) @binding(3) var<uniform> p: Params;
@@ -43,10 +44,10 @@ fn rotate(pair: u32) {
   let hi = lo + HALF;                     // dim i + D/2
   let c = cos_table[pos * HALF + i];
   let s = SIGN * sin_table[pos * HALF + i];
-  let x1 = x[lo];
-  let x2 = x[hi];
-  x[lo] = x1 * c - x2 * s;
-  x[hi] = x2 * c + x1 * s;
+  let x1 = f32(x[lo]);
+  let x2 = f32(x[hi]);
+  x[lo] = act(x1 * c - x2 * s);
+  x[hi] = act(x2 * c + x1 * s);
 }
 
 @compute @workgroup_size(WG)

@@ -16,9 +16,10 @@ struct Params {
 
 override WG: u32 = 64;
 
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;  // [R, I]
-@group(0) @binding(1) var<storage, read> gate: array<f32>;       // [R, I], gate_proj output
-@group(0) @binding(2) var<storage, read> up: array<f32>;         // [R, I], up_proj output
+// forward's tensors are activations (`act`: f32, or f16 at f16 precision); the math is f32.
+@group(0) @binding(0) var<storage, read_write> out: array<act>;  // [R, I]
+@group(0) @binding(1) var<storage, read> gate: array<act>;       // [R, I], gate_proj output
+@group(0) @binding(2) var<storage, read> up: array<act>;         // [R, I], up_proj output
 @group(0) @binding(3) var<uniform> p: Params;
 
 fn element_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
@@ -46,7 +47,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   if (i >= p.n) {
     return;
   }
-  out[i] = silu(gate[i]) * up[i];
+  out[i] = act(silu(f32(gate[i])) * f32(up[i]));
 }
 
 // ------------------------------------------------------------------------------- backward

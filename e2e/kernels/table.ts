@@ -10,10 +10,13 @@
 //
 // Adding a kernel is one entry: seeded cases with awkward sizes (1, non-multiples of the workgroup
 // size), an independent float64 CPU reference, and a `run` that allocates outputs and records the op.
+// Kernels of the inference path also run at f16 precision (test/kernels/f16-activations.test.ts,
+// on an adapter with shader-f16): their `f16` names the activation inputs, uploaded as f16, and
+// `run` allocates activation outputs at the precision it is given.
 
 import type { Engine } from '../../src/engine/engine.ts';
 import type { Rng } from '../../src/engine/random.ts';
-import type { Tensor } from '../../src/engine/tensor.ts';
+import type { Precision, Tensor } from '../../src/engine/tensor.ts';
 import { parsePositionMode, rotaryTables } from '../../src/model/positions.ts';
 
 /** A tensor's values as they cross page.evaluate (plain numbers survive serialization exactly). */
@@ -38,8 +41,17 @@ export interface KernelEntry {
   cases(rng: Rng): KernelCase[];
   /** Expected outputs, keyed like `run`'s result. Runs in Node. */
   reference(c: KernelCase): Record<string, ArrayLike<number>>;
-  /** Allocates the outputs and records the kernel. Runs in the browser; the harness reads the outputs back. */
-  run(engine: Engine, inputs: Record<string, Tensor>, params: Record<string, number>): Promise<Record<string, Tensor>>;
+  /**
+   * At f16 precision: the inputs that are activations (the rest stay f32) and the tolerance. The
+   * reference sees those inputs rounded to binary16, so what is left is the f16 storage of the
+   * outputs (2^-11 of a value) and any f16 intermediate. Absent: an f32-only kernel (training, baselines).
+   */
+  f16?: { activations: string[]; tolerance: number };
+  /**
+   * Allocates the outputs (activations at `precision`) and records the kernel. Runs in the browser
+   * (at f32) and in Node; the caller reads the outputs back.
+   */
+  run(engine: Engine, inputs: Record<string, Tensor>, params: Record<string, number>, precision?: Precision): Promise<Record<string, Tensor>>;
 }
 
 export function f32(data: ArrayLike<number>, shape: number[]): HostTensor {
@@ -325,10 +337,11 @@ export const KERNELS: KernelEntry[] = [
       }
       return { y, rstd };
     },
-    async run(engine, { x, weight }, { eps }) {
+    f16: { activations: ['x'], tolerance: 1e-3 },
+    async run(engine, { x, weight }, { eps }, precision) {
       const { rmsnormForward } = await import('../../src/engine/ops/rmsnorm.ts');
       const [rows, C] = x.shape;
-      const y = engine.tensor([rows, C], 'y');
+      const y = engine.tensor([rows, C], 'y', precision);
       const rstd = engine.tensor([rows], 'rstd');
       rmsnormForward(engine, y, rstd, x, weight, eps);
       return { y, rstd };
@@ -368,9 +381,10 @@ export const KERNELS: KernelEntry[] = [
       }
       return { out };
     },
-    async run(engine, { ids, table }) {
+    f16: { activations: [], tolerance: 1e-3 },
+    async run(engine, { ids, table }, _params, precision) {
       const { embeddingForward } = await import('../../src/engine/ops/embedding.ts');
-      const out = engine.tensor([ids.shape[0], table.shape[1]], 'out');
+      const out = engine.tensor([ids.shape[0], table.shape[1]], 'out', precision);
       embeddingForward(engine, out, ids, table);
       return { out };
     },
@@ -401,9 +415,10 @@ export const KERNELS: KernelEntry[] = [
       for (let i = 0; i < g.length; i++) out[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
       return { out };
     },
-    async run(engine, { gate, up }) {
+    f16: { activations: ['gate', 'up'], tolerance: 1e-3 },
+    async run(engine, { gate, up }, _params, precision) {
       const { swigluForward } = await import('../../src/engine/ops/swiglu.ts');
-      const out = engine.tensor(gate.shape, 'out');
+      const out = engine.tensor(gate.shape, 'out', precision);
       swigluForward(engine, out, gate, up);
       return { out };
     },
@@ -426,6 +441,7 @@ export const KERNELS: KernelEntry[] = [
     reference({ inputs }) {
       return { x: inputs.x.data.map((v, i) => v + inputs.y.data[i]) };
     },
+    f16: { activations: ['x', 'y'], tolerance: 1e-3 },
     async run(engine, inputs) {
       const { addInPlace } = await import('../../src/engine/ops/residual.ts');
       // In place: the op writes a copy, so the harness still owns (and releases) its inputs.
@@ -474,6 +490,8 @@ export const KERNELS: KernelEntry[] = [
       }
       return { nll };
     },
+    // The logits rounded to f16 are the reference's input; the log-sum-exp and nll stay f32.
+    f16: { activations: ['logits'], tolerance: 1e-4 },
     async run(engine, { logits, targets }) {
       const { nllForward, IGNORE_TARGET } = await import('../../src/engine/ops/cross_entropy.ts');
       if (IGNORE_TARGET !== IGNORE) throw new Error(`IGNORE_TARGET is ${IGNORE_TARGET}, the table assumes ${IGNORE}`);
@@ -489,6 +507,7 @@ export const KERNELS: KernelEntry[] = [
     tolerance: 1e-4,
     cases: (rng) => matmulCases(rng, 2),
     reference: matmulReference,
+    f16: { activations: ['a', 'c0'], tolerance: 1e-3 },
     async run(engine, { a, b, c0 }, { transA, transB, accumulate }) {
       const { matmul } = await import('../../src/engine/ops/matmul.ts');
       const c = copyOf(engine, c0, 'c');
@@ -545,9 +564,10 @@ export const KERNELS: KernelEntry[] = [
       }
       return { y };
     },
-    async run(engine, { x, weight }) {
+    f16: { activations: ['x'], tolerance: 1e-3 },
+    async run(engine, { x, weight }, _params, precision) {
       const { linear } = await import('../../src/engine/ops/matmul.ts');
-      const y = engine.tensor([...x.shape.slice(0, -1), weight.shape[0]], 'y');
+      const y = engine.tensor([...x.shape.slice(0, -1), weight.shape[0]], 'y', precision);
       linear(engine, y, x, weight);
       return { y };
     },
@@ -559,9 +579,10 @@ export const KERNELS: KernelEntry[] = [
     tolerance: 1e-4,
     cases: attentionCases,
     reference: attentionReference,
-    async run(engine, { q, k, v }, { B, T, H, KVH, D, beta, scale }) {
+    f16: { activations: ['q', 'k', 'v'], tolerance: 1e-3 },
+    async run(engine, { q, k, v }, { B, T, H, KVH, D, beta, scale }, precision) {
       const { attentionForward } = await import('../../src/engine/ops/attention.ts');
-      const out = engine.tensor([B * T, H * D], 'out');
+      const out = engine.tensor([B * T, H * D], 'out', precision);
       const lse = engine.tensor([B, H, T], 'lse');
       attentionForward(engine, out, lse, q, k, v, { B, T, H, KVH, D }, { beta, ...(scale ? { scale } : {}) });
       return { out, lse };
@@ -586,6 +607,7 @@ export const KERNELS: KernelEntry[] = [
     tolerance: 1e-5,
     cases: ropeCases,
     reference: (c) => ropeReference(c, 1),
+    f16: { activations: ['x'], tolerance: 1e-3 },
     async run(engine, { x: x0, cos, sin }, { T, heads, headDim, positionOffset }) {
       const { ropeForward } = await import('../../src/engine/ops/rope.ts');
       const x = copyOf(engine, x0, 'x');

@@ -7,7 +7,7 @@
 import { foldDispatch, type KernelCall } from './kernel.ts';
 import { shaderSource, type ShaderName } from './shaders.ts';
 import { packF16, unpackF16 } from './f16.ts';
-import { byteSize, numel, shapeString, type DType, type Tensor } from './tensor.ts';
+import { byteSize, numel, shapeString, type DType, type Precision, type Tensor } from './tensor.ts';
 import { packUniforms } from './uniforms.ts';
 
 export const NO_ADAPTER_HELP =
@@ -32,7 +32,7 @@ const SOFTWARE_ADAPTERS = /swiftshader|lavapipe|llvmpipe|warp|software|cpu/i;
 export class Engine {
   readonly device: GPUDevice;
   readonly adapter: AdapterSummary;
-  private readonly modules = new Map<ShaderName, GPUShaderModule>();
+  private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly layouts = new Map<string, { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
   private encoder: GPUCommandEncoder | null = null;
@@ -82,7 +82,8 @@ export class Engine {
     ];
     const requiredLimits: Record<string, number> = {};
     for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
-    const requiredFeatures = (['timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+    // shader-f16 lets kernels store activations as f16 (half the memory); the rest stays f32.
+    const requiredFeatures = (['timestamp-query', 'shader-f16'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     const info = adapter.info;
     const name = [info.vendor, info.architecture, info.device, info.description].join(' ');
@@ -100,6 +101,11 @@ export class Engine {
     const a = this.adapter;
     const parts = [a.vendor, a.architecture, a.description || a.device].filter(Boolean);
     return (parts.join(' / ') || 'unknown adapter') + (a.software ? ' (software)' : '');
+  }
+
+  /** Whether kernels can run at f16 precision here (the device has `shader-f16`). */
+  get supportsF16(): boolean {
+    return this.device.features.has('shader-f16');
   }
 
   get limits(): GPUSupportedLimits {
@@ -167,11 +173,6 @@ export class Engine {
   /** Allocates a zero-filled tensor, checking the adapter's buffer limits first. */
   tensor(shape: readonly number[], label: string, dtype: DType = 'f32'): Tensor {
     this.checkAlive();
-    if (dtype === 'f16packed' && shape[shape.length - 1] % 2 !== 0) {
-      throw new EngineError(
-        `${label} ${shapeString(shape)}: f16 weights are packed two per u32 along the last dimension, which must be even`,
-      );
-    }
     this.assertFits(shape, label, dtype);
     const bytes = Math.max(4, byteSize(shape, dtype));
     const buffer = this.device.createBuffer({
@@ -184,27 +185,27 @@ export class Engine {
   }
 
   /**
-   * A tensor holding `data` (f32, or u32 for ids). With `as: 'f16packed'` the f32 values are
+   * A tensor holding `data` (f32, or u32 for ids). With `as: 'f16'` the f32 values are
    * rounded to binary16 and packed two per word (weights at half the memory, see f16.ts).
    */
-  upload(data: Float32Array | Uint32Array, shape: readonly number[], label: string, as?: 'f16packed'): Tensor {
+  upload(data: Float32Array | Uint32Array, shape: readonly number[], label: string, as?: 'f16'): Tensor {
     if (data.length !== numel(shape)) {
       throw new EngineError(`${label}: ${data.length} values do not fill shape ${shapeString(shape)}`);
     }
-    if (as === 'f16packed' && !(data instanceof Float32Array)) throw new EngineError(`${label}: only f32 data can be packed as f16`);
+    if (as === 'f16' && !(data instanceof Float32Array)) throw new EngineError(`${label}: only f32 data can be packed as f16`);
     const t = this.tensor(shape, label, as ?? (data instanceof Uint32Array ? 'u32' : 'f32'));
-    this.write(t, as === 'f16packed' ? packF16(data) : data);
+    this.write(t, as === 'f16' ? packF16(data) : data);
     return t;
   }
 
   /**
    * Writes data into a tensor, ordered after the kernel calls recorded so far: with calls
    * pending, through a staging copy in the same encoder (queue.writeBuffer would land before them).
-   * `data` and `start` count 4-byte words: elements, or packed pairs of an f16packed tensor.
+   * `data` and `start` count 4-byte words: elements, or packed pairs of an f16 tensor.
    */
   write(tensor: Tensor, data: Float32Array | Uint32Array, start = 0): void {
     this.checkAlive();
-    if (start + data.length > byteSize(tensor.shape, tensor.dtype) / 4) {
+    if (start + data.length > Math.ceil(byteSize(tensor.shape, tensor.dtype) / 4)) {
       throw new EngineError(`${tensor.label}: writing ${data.length} values at ${start} overflows ${shapeString(tensor.shape)}`);
     }
     if (!this.encoder) {
@@ -248,10 +249,10 @@ export class Engine {
     return grown;
   }
 
-  /** Submits pending work and copies the tensor back (an f16packed one unpacked to f32). */
+  /** Submits pending work and copies the tensor back (an f16 one converted to f32). */
   async read(tensor: Tensor): Promise<Float32Array> {
-    if (tensor.dtype === 'f16packed') {
-      const words = await this.read({ ...tensor, dtype: 'u32', shape: [byteSize(tensor.shape, tensor.dtype) / 4] });
+    if (tensor.dtype === 'f16') {
+      const words = await this.read({ ...tensor, dtype: 'u32', shape: [Math.ceil(byteSize(tensor.shape, tensor.dtype) / 4)] });
       return unpackF16(new Uint32Array(words.buffer), numel(tensor.shape));
     }
     const bytes = numel(tensor.shape) * 4;
@@ -288,11 +289,17 @@ export class Engine {
 
   // ---------------------------------------------------------------- kernels
 
-  private module(shader: ShaderName): GPUShaderModule {
-    let module = this.modules.get(shader);
+  private module(shader: ShaderName, precision: Precision): GPUShaderModule {
+    const key = `${shader}:${precision}`;
+    let module = this.modules.get(key);
     if (!module) {
-      module = this.device.createShaderModule({ label: shader, code: shaderSource(shader) });
-      this.modules.set(shader, module);
+      if (precision === 'f16' && !this.supportsF16) {
+        throw new EngineError(
+          `${shader} at f16 precision needs the adapter feature shader-f16, which ${this.adapterName} does not have; use f32 activations`,
+        );
+      }
+      module = this.device.createShaderModule({ label: key, code: shaderSource(shader, precision) });
+      this.modules.set(key, module);
     }
     return module;
   }
@@ -316,13 +323,14 @@ export class Engine {
 
   private pipeline(call: KernelCall, layout: GPUPipelineLayout, layoutKey: string): GPUComputePipeline {
     const constants = call.constants ?? {};
-    const key = [call.shader, call.entryPoint, layoutKey, ...Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`)].join('|');
+    const precision = call.precision ?? 'f32';
+    const key = [call.shader, call.entryPoint, precision, layoutKey, ...Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`)].join('|');
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
       pipeline = this.device.createComputePipeline({
         label: `${call.shader}.${call.entryPoint}`,
         layout,
-        compute: { module: this.module(call.shader), entryPoint: call.entryPoint, constants: { ...constants } },
+        compute: { module: this.module(call.shader, precision), entryPoint: call.entryPoint, constants: { ...constants } },
       });
       this.pipelines.set(key, pipeline);
     }
@@ -380,16 +388,27 @@ export class Engine {
     encoder.clearBuffer(tensor.buffer);
   }
 
-  /** Copies `count` elements of `src` from `srcStart` into `dst` at `dstStart` (default: all of src). */
+  /**
+   * Copies `count` elements of `src` from `srcStart` into `dst` at `dstStart` (default: all of src).
+   * Both must have one dtype; for f16 the offsets and count must be even (copies move 4-byte words).
+   */
   copy(dst: Tensor, src: Tensor, range: { srcStart?: number; dstStart?: number; count?: number } = {}): void {
-    if (src.dtype === 'f16packed' || dst.dtype === 'f16packed') throw new EngineError(`copy ${src.label} -> ${dst.label}: f16packed tensors are not copied`);
+    const what = `copy ${src.label} -> ${dst.label}`;
+    if (src.dtype !== dst.dtype) throw new EngineError(`${what}: ${src.dtype} and ${dst.dtype} differ`);
     const { srcStart = 0, dstStart = 0, count = numel(src.shape) - srcStart } = range;
     if (srcStart + count > numel(src.shape) || dstStart + count > numel(dst.shape)) {
-      throw new EngineError(`copy ${src.label} -> ${dst.label}: ${count} elements do not fit`);
+      throw new EngineError(`${what}: ${count} elements do not fit`);
+    }
+    const bytes = src.dtype === 'f16' ? 2 : 4;
+    let byteCount = count * bytes;
+    // An f16 tensor of odd length ends in half a word of padding: a copy to the end of both takes it along.
+    if (byteCount % 4 && srcStart + count === numel(src.shape) && dstStart + count === numel(dst.shape)) byteCount += 2;
+    if ((srcStart * bytes) % 4 || (dstStart * bytes) % 4 || byteCount % 4) {
+      throw new EngineError(`${what}: f16 copies move whole words; start ${srcStart} -> ${dstStart} and count ${count} must be even`);
     }
     const encoder = this.recorder();
     this.endPass();
-    encoder.copyBufferToBuffer(src.buffer, srcStart * 4, dst.buffer, dstStart * 4, count * 4);
+    encoder.copyBufferToBuffer(src.buffer, srcStart * bytes, dst.buffer, dstStart * bytes, byteCount);
   }
 
   /** Submits recorded work and reports any validation or out-of-memory error it raised. */

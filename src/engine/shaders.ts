@@ -1,4 +1,7 @@
 // The WGSL registry: one file per kernel family in shaders/, each prefixed with common.wgsl.
+// A family compiles at a precision: its activation bindings are declared with the element type
+// `act`, which the prefix aliases to f32, or to f16 behind `enable f16` (needs the adapter's
+// `shader-f16`). Arithmetic stays f32 inside the kernels; `act` is how activations are stored.
 // Vite inlines `?raw` imports for the browser; the CLI registers the same loader
 // (src/cli/raw-hooks.mjs), so every runtime compiles the same source.
 
@@ -12,6 +15,7 @@ import swiglu from '../../shaders/swiglu.wgsl?raw';
 import residual from '../../shaders/residual.wgsl?raw';
 import cross_entropy from '../../shaders/cross_entropy.wgsl?raw';
 import adamw from '../../shaders/adamw.wgsl?raw';
+import type { Precision } from './tensor.ts';
 
 const families = {
   rmsnorm,
@@ -27,9 +31,15 @@ const families = {
 
 export type ShaderName = keyof typeof families;
 
-export function shaderSource(name: ShaderName): string {
+const PRECISION_PREFIX: Record<Precision, string> = {
+  f32: 'alias act = f32;\n',
+  f16: 'enable f16;\nalias act = f16;\n',
+};
+
+export function shaderSource(name: ShaderName, precision: Precision = 'f32'): string {
   const source = families[name];
   if (source === undefined) throw new Error(`unknown shader family: ${name}`);
-  if (typeof process !== 'undefined' && process.env?.WEBGPU_PRINT_SHADER === name) console.error(common + source);
-  return `${common}\n${source}`;
+  const full = `${PRECISION_PREFIX[precision]}${common}\n${source}`;
+  if (typeof process !== 'undefined' && process.env?.WEBGPU_PRINT_SHADER === name) console.error(full);
+  return full;
 }

@@ -248,7 +248,7 @@ describe('embedding.forward with an f16 table', () => {
       ids[0] = V - 1; // the last row, whose last word ends the buffer
       const want = embeddingReference(ids, Float32Array.from(table, roundToF16), V, C);
       const tIds = engine.upload(ids, [R], 'ids');
-      const tTable = engine.upload(table, [V, C], 'table', 'f16packed');
+      const tTable = engine.upload(table, [V, C], 'table', 'f16');
       const tOut = engine.tensor([R, C], 'out');
       embeddingForward(engine, tOut, tIds, tTable);
       // Unpacking a binary16 value to f32 is exact: bit-exact against the rounded table.
@@ -265,7 +265,7 @@ describe('embedding.forward with an f16 table', () => {
     const rounded = Float32Array.from(table, roundToF16);
     const want = new Float64Array(R * V);
     for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) for (let c = 0; c < C; c++) want[r * V + v] += x[r * C + c] * rounded[v * C + c];
-    const tTable = engine.upload(table, [V, C], 'embed_tokens', 'f16packed');
+    const tTable = engine.upload(table, [V, C], 'embed_tokens', 'f16');
     const tx = engine.upload(x, [R, C], 'x');
     const ty = engine.tensor([R, V], 'logits');
     linear(engine, ty, tx, tTable);
@@ -276,9 +276,11 @@ describe('embedding.forward with an f16 table', () => {
 
   it('rejects an odd C for an f16 table', async () => {
     const engine = await testEngine();
-    expect(() => engine.upload(new Float32Array(15), [5, 3], 'embed.odd', 'f16packed')).toThrow(/embed\.odd \[5, 3\].*must be even/);
-    const table = engine.upload(new Float32Array(12), [3, 4], 'table', 'f16packed');
     const ids = engine.upload(new Uint32Array(2), [2], 'ids');
+    const odd = engine.upload(new Float32Array(15), [5, 3], 'embed.odd', 'f16');
+    expect(() => embeddingForward(engine, engine.tensor([2, 3], 'out'), ids, odd)).toThrow(/table \[5, 3\] packs pairs along C = 3, which must be even/);
+    // A view that makes C odd is caught too.
+    const table = engine.upload(new Float32Array(12), [3, 4], 'table', 'f16');
     expect(() => embeddingForward(engine, engine.tensor([2, 3], 'out'), ids, { ...table, shape: [4, 3] })).toThrow(/C = 3, which must be even/);
     await engine.sync();
   });

@@ -157,7 +157,7 @@ describe('matmul.naive', () => {
   }
 });
 
-describe('matmul with f16 weights (linear on an f16packed weight)', () => {
+describe('matmul with f16 weights (linear on an f16 weight)', () => {
   const rng = new Rng(1616);
 
   it('packs and unpacks values as binary16 rounding does: ties, subnormals, overflow', async () => {
@@ -165,8 +165,8 @@ describe('matmul with f16 weights (linear on an f16packed weight)', () => {
     const special = [0, -0, 1, -1, 65504, 65519.99, 65520, 1e6, -1e6, 2 ** -14, 2 ** -24, 2 ** -25, 1.5 * 2 ** -25, 3 * 2 ** -26,
       0.5, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2048 + 1, 2048 + 3, 0.1, -0.3333, Math.PI, 6e-5, 1e-8, Infinity, -Infinity];
     const values = new Float32Array([...special, ...rng.normals(400, 10), ...rng.normals(200, 1e-5)]);
-    const t = engine.upload(values, [values.length / 2, 2], 'f16.roundtrip', 'f16packed');
-    expect(t.dtype).toBe('f16packed');
+    const t = engine.upload(values, [values.length / 2, 2], 'f16.roundtrip', 'f16');
+    expect(t.dtype).toBe('f16');
     expect(t.buffer.size).toBe(values.length * 2);
     const back = await engine.read(t);
     const want = Array.from(values, roundToF16);
@@ -199,7 +199,7 @@ describe('matmul with f16 weights (linear on an f16packed weight)', () => {
       const w = rng.normals(out * inF, 0.05);
       const want = matmulReference(x, Float32Array.from(w, roundToF16), R, out, inF, { transB: true });
       const tx = engine.upload(x, [R, inF], 'x');
-      const tw = engine.upload(w, [out, inF], 'weight', 'f16packed');
+      const tw = engine.upload(w, [out, inF], 'weight', 'f16');
       const ty = engine.upload(rng.normals(R * out), [R, out], 'y'); // garbage to overwrite
       // Against the rounded weights the only difference left is f32 accumulation, as for f32
       // weights: the same tolerance (see TOLERANCE). Reading the wrong half or word is O(1) off.
@@ -222,7 +222,7 @@ describe('matmul with f16 weights (linear on an f16packed weight)', () => {
     const rounded = matmulReference(x, Float32Array.from(w, roundToF16), R, out, inF, { transB: true });
     const exact = matmulReference(x, w, R, out, inF, { transB: true });
     const tx = engine.upload(x, [R, inF], 'x');
-    const tw = engine.upload(w, [out, inF], 'weight', 'f16packed');
+    const tw = engine.upload(w, [out, inF], 'weight', 'f16');
     const ty = engine.tensor([R, out], 'y');
     linear(engine, ty, tx, tw);
     const got = await engine.read(ty);
@@ -235,9 +235,11 @@ describe('matmul with f16 weights (linear on an f16packed weight)', () => {
 
   it('rejects an odd in, saying pairs need an even last dimension', async () => {
     const engine = await testEngine();
-    expect(() => engine.upload(new Float32Array(15), [3, 5], 'w.odd', 'f16packed')).toThrow(/w\.odd \[3, 5\].*two per u32 along the last dimension, which must be even/);
-    // A view that makes in odd is caught by the op itself.
-    const tw = engine.upload(new Float32Array(12), [3, 4], 'w', 'f16packed');
+    // An odd-length f16 tensor can exist (an activation row may be odd), but not as packed weight rows.
+    const oddWeight = engine.upload(new Float32Array(15), [3, 5], 'w.odd', 'f16');
+    expect(() => linear(engine, engine.tensor([2, 3], 'y'), engine.tensor([2, 5], 'x'), oddWeight)).toThrow(/w\.odd \[3, 5\] packs pairs along in = 5, which must be even/);
+    // A view that makes in odd is caught too.
+    const tw = engine.upload(new Float32Array(12), [3, 4], 'w', 'f16');
     const odd = { ...tw, shape: [4, 3] };
     expect(() => linear(engine, engine.tensor([2, 4], 'y'), engine.tensor([2, 3], 'x'), odd)).toThrow(/in = 3, which must be even/);
     expect(() => matmul(engine, engine.tensor([2, 3], 'c'), engine.tensor([2, 4], 'a'), odd)).toThrow(/must be even/);

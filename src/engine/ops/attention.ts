@@ -2,7 +2,7 @@
 // before o_proj, with DroPE's logit scale beta.
 
 import type { Engine } from '../engine.ts';
-import { ceilDiv } from '../kernel.ts';
+import { activationPrecision, ceilDiv, expectF32 } from '../kernel.ts';
 import { numel, shapeString, type Tensor } from '../tensor.ts';
 import { f32, u32, type Uniforms } from '../uniforms.ts';
 
@@ -79,7 +79,6 @@ const NAIVE_WG = 64;
 
 function check(what: string, role: string, t: Tensor, elements: number, want: string): void {
   const name = role === t.label ? role : `${role} (${t.label})`;
-  if (t.dtype !== 'f32') throw new Error(`${what}: ${name} must be f32, got ${t.dtype}`);
   if (numel(t.shape) !== elements) {
     throw new Error(`${what}: ${name} ${shapeString(t.shape)} should be ${want} (${elements} values)`);
   }
@@ -132,6 +131,8 @@ export function attentionForward(
   const uniforms = validate('attention.forward', shape, out, q, k, v, options);
   const { B, T, H, D } = shape;
   check('attention.forward', 'lse', lse, B * H * T, `[B, H, T] = [${B}, ${H}, ${T}]`);
+  expectF32('attention.forward', [lse]);
+  const precision = activationPrecision('attention.forward', [out, q, k, v]);
   const tiles = options.tiles ?? forwardTiles(D, engine.adapter.software);
   const { CH, NQ, QB, BK } = tiles;
   const G = D / 4 / CH;
@@ -142,6 +143,7 @@ export function attentionForward(
   engine.run({
     shader: 'attention',
     entryPoint: 'forward',
+    precision,
     constants: { HEAD_DIM: D, CH, NQ, QB, BK },
     outputs: [out, lse],
     inputs: [q, k, v],
@@ -164,6 +166,7 @@ export function attentionNaive(
   options: AttentionOptions = {},
 ): void {
   const uniforms = validate('attention.naive', shape, out, q, k, v, options);
+  expectF32('attention.naive', [out, q, k, v]);
   const { B, T, H, D } = shape;
   engine.run({
     shader: 'attention',
@@ -195,9 +198,11 @@ export function attentionProbabilities(
   const uniforms = validateQK(what, shape, q, k, options);
   const { B, T, H, D } = shape;
   check(what, 'probs', probs, B * H * T * T, `[B, H, T, T] = [${B}, ${H}, ${T}, ${T}]`);
+  expectF32(what, [probs]);
   engine.run({
     shader: 'attention',
     entryPoint: 'probabilities',
+    precision: activationPrecision(what, [q, k]),
     constants: { HEAD_DIM: D, WG: NAIVE_WG },
     outputs: [probs],
     inputs: [q, k],
@@ -263,6 +268,7 @@ export function attentionBackward(
   check(what, 'dq', dq, B * T * H * D, `[B*T, H*D] = [${B * T}, ${H * D}]`);
   check(what, 'dk', dk, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
   check(what, 'dv', dv, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
+  expectF32(what, [dq, dk, dv, dout, q, k, v, out, lse]);
   // WebGPU rejects a buffer bound both writable and read-only in one dispatch; say which.
   const outputs = { dq, dk, dv };
   const inputs = { dout, q, k, v, out, lse };

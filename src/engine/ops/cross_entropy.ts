@@ -5,6 +5,7 @@
 // Glossary: R rows (B*T tokens), V vocabulary size.
 
 import type { Engine } from '../engine.ts';
+import { activationPrecision, expectF32 } from '../kernel.ts';
 import { numel, shapeString, type Tensor } from '../tensor.ts';
 import { f32, u32 } from '../uniforms.ts';
 
@@ -32,9 +33,11 @@ export function nllForward(engine: Engine, nll: Tensor, logits: Tensor, targets:
     throw new Error(`cross_entropy: targets ${shapeString(targets.shape)} do not match the ${R} rows of logits ${shapeString(logits.shape)}`);
   }
   if (targets.dtype !== 'u32') throw new Error(`cross_entropy: targets must be u32, got ${targets.dtype}`);
+  expectF32('cross_entropy', [nll]);
   engine.run({
     shader: 'cross_entropy',
     entryPoint: 'forward',
+    precision: activationPrecision('cross_entropy', [logits]),
     constants: { WG },
     outputs: [nll],
     inputs: [logits, targets],
@@ -66,6 +69,7 @@ export function nllBackward(engine: Engine, dlogits: Tensor, logits: Tensor, tar
     // WebGPU rejects one buffer bound both writable and read-only in a bind group.
     throw new Error('cross_entropy: dlogits must not alias logits');
   }
+  expectF32('cross_entropy.backward', [dlogits, logits]);
   engine.run({
     shader: 'cross_entropy',
     entryPoint: 'backward',

@@ -1,10 +1,11 @@
 // Token embedding lookup (shaders/embedding.wgsl): out[r, :] = table[ids[r], :].
-// The table may be 'f16packed' (half-precision pairs along C, unpacked in the kernel); out is f32.
+// The table may be f16 (half-precision pairs along C, unpacked in the kernel); out is an f32 or
+// f16 activation.
 //
 // Glossary: R rows (B*T tokens), C channels, V vocabulary size.
 
 import type { Engine } from '../engine.ts';
-import { ceilDiv } from '../kernel.ts';
+import { activationPrecision, ceilDiv } from '../kernel.ts';
 import { numel, shapeString, type Tensor } from '../tensor.ts';
 import { u32 } from '../uniforms.ts';
 
@@ -18,8 +19,8 @@ function rowsAndWidth(shape: readonly number[]): { rows: number; C: number } {
 
 /**
  * out[R, C] = table[ids[r], :] for each of the R ids (u32 [R]; leading dims of out and ids are
- * flattened). The table [V, C] is f32 or 'f16packed' (C even). The model must check ids < V before upload; an id >= V yields a zero row, never an
- * out-of-bounds read.
+ * flattened). The table [V, C] is f32 or f16 (C even); out is f32 or f16. The model must check ids
+ * < V before upload; an id >= V yields a zero row, never an out-of-bounds read.
  */
 export function embeddingForward(engine: Engine, out: Tensor, ids: Tensor, table: Tensor): void {
   if (table.shape.length !== 2) throw new Error(`embedding: table ${shapeString(table.shape)} must be [V, C]`);
@@ -30,16 +31,16 @@ export function embeddingForward(engine: Engine, out: Tensor, ids: Tensor, table
     throw new Error(`embedding: ids ${shapeString(ids.shape)} do not match ${rows} rows of out ${shapeString(out.shape)}`);
   }
   if (ids.dtype !== 'u32') throw new Error(`embedding: ids must be u32, got ${ids.dtype}`);
-  if (out.dtype !== 'f32') throw new Error('embedding: out must be f32');
-  if (table.dtype !== 'f32' && table.dtype !== 'f16packed') throw new Error(`embedding: table must be f32 or f16packed, got ${table.dtype}`);
-  if (table.dtype === 'f16packed' && C % 2 !== 0) {
+  if (table.dtype !== 'f32' && table.dtype !== 'f16') throw new Error(`embedding: table must be f32 or f16, got ${table.dtype}`);
+  if (table.dtype === 'f16' && C % 2 !== 0) {
     throw new Error(`embedding: the f16 table ${shapeString(table.shape)} packs pairs along C = ${C}, which must be even`);
   }
   const n = rows * C;
   engine.run({
     shader: 'embedding',
     entryPoint: 'forward',
-    constants: { WG, TABLE_F16: table.dtype === 'f16packed' ? 1 : 0 },
+    precision: activationPrecision('embedding', [out]),
+    constants: { WG, TABLE_F16: table.dtype === 'f16' ? 1 : 0 },
     outputs: [out],
     inputs: [ids, table],
     uniforms: { n: u32(n), C: u32(C), V: u32(V) },

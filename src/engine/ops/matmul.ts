@@ -3,11 +3,13 @@
 // A tensor's leading dimensions are flattened: an activation [B, T, C] is the matrix [B*T, C],
 // so a projection of a whole batch is one call.
 //
-// B (the weight of `linear`) may be 'f16packed': half-precision pairs unpacked in the kernel as
-// they are loaded (the B_F16 override), with f32 accumulation; A and C are always f32.
+// B (the weight of `linear`) may be f16: half-precision pairs unpacked in the kernel as they are
+// loaded (the B_F16 override), with f32 accumulation. A and C are activations, both f32 or both
+// f16 (the kernel's precision, which needs the adapter's shader-f16).
 
 import type { Engine } from '../engine.ts';
-import { ceilDiv } from '../kernel.ts';
+import { activationPrecision, ceilDiv } from '../kernel.ts';
+import type { Precision } from '../tensor.ts';
 import { shapeString, type Tensor } from '../tensor.ts';
 import { u32 } from '../uniforms.ts';
 
@@ -32,18 +34,17 @@ interface MatmulSizes {
   M: number;
   N: number;
   K: number;
+  precision: Precision;
 }
 
 /** Checks C, op(A) and op(B) agree and returns M, N, K, or throws an error that names the tensors. */
 function matmulSizes(what: string, c: Tensor, a: Tensor, b: Tensor, options: MatmulOptions): MatmulSizes {
   const describe = (t: Tensor) => `${t.label} ${shapeString(t.shape)}`;
-  for (const t of [c, a]) {
-    if (t.dtype !== 'f32') throw new Error(`${what}: ${describe(t)} is ${t.dtype}, matmul takes f32 tensors`);
+  const precision = activationPrecision(what, [c, a]);
+  if (b.dtype !== 'f32' && b.dtype !== 'f16') {
+    throw new Error(`${what}: ${describe(b)} is ${b.dtype}, matmul takes an f32 or f16 B`);
   }
-  if (b.dtype !== 'f32' && b.dtype !== 'f16packed') {
-    throw new Error(`${what}: ${describe(b)} is ${b.dtype}, matmul takes an f32 or f16packed B`);
-  }
-  if (b.dtype === 'f16packed' && b.shape[b.shape.length - 1] % 2 !== 0) {
+  if (b.dtype === 'f16' && b.shape[b.shape.length - 1] % 2 !== 0) {
     throw new Error(`${what}: the f16 ${describe(b)} holds pairs along its last dimension, which must be even`);
   }
   if (c.buffer === a.buffer || c.buffer === b.buffer) {
@@ -63,7 +64,7 @@ function matmulSizes(what: string, c: Tensor, a: Tensor, b: Tensor, options: Mat
     throw new Error(`${what}: the output ${describe(c)} is [${cm.rows}, ${cm.cols}] but ${opA} · ${opB} is [${M}, ${N}]`);
   }
   if (M < 1 || N < 1 || Ka < 1) throw new Error(`${what}: empty product [${M}, ${Ka}] · [${Kb}, ${N}]`);
-  return { M, N, K: Ka };
+  return { M, N, K: Ka, precision };
 }
 
 function flags(options: MatmulOptions, b: Tensor): Record<string, number> {
@@ -71,7 +72,7 @@ function flags(options: MatmulOptions, b: Tensor): Record<string, number> {
     TRANS_A: options.transA ? 1 : 0,
     TRANS_B: options.transB ? 1 : 0,
     ACCUMULATE: options.accumulate ? 1 : 0,
-    B_F16: b.dtype === 'f16packed' ? 1 : 0,
+    B_F16: b.dtype === 'f16' ? 1 : 0,
   };
 }
 
@@ -96,11 +97,12 @@ function tileShape(M: number): { WG_X: number; WG_Y: number; TK: number } {
  * leading dimensions flattened. The tiled, register-blocked kernel.
  */
 export function matmul(engine: Engine, c: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): void {
-  const { M, N, K } = matmulSizes('matmul', c, a, b, options);
+  const { M, N, K, precision } = matmulSizes('matmul', c, a, b, options);
   const tiles = tileShape(M);
   engine.run({
     shader: 'matmul',
     entryPoint: 'forward',
+    precision,
     constants: { ...flags(options, b), ...tiles },
     outputs: [c],
     inputs: [a, b],
@@ -111,13 +113,13 @@ export function matmul(engine: Engine, c: Tensor, a: Tensor, b: Tensor, options:
 
 /**
  * Hugging Face's nn.Linear without bias: y[R, out] = x[R, in] · weight[out, in]^T. The weight is
- * f32 or 'f16packed' (pairs along `in`, which must then be even), unpacked in the kernel.
+ * f32 or 'f16' (pairs along `in`, which must then be even), unpacked in the kernel.
  */
 export function linear(engine: Engine, y: Tensor, x: Tensor, weight: Tensor): void {
   if (weight.shape.length !== 2) {
     throw new Error(`linear: the weight ${weight.label} ${shapeString(weight.shape)} must be 2-D [out, in]`);
   }
-  if (weight.dtype === 'f16packed' && weight.shape[1] % 2 !== 0) {
+  if (weight.dtype === 'f16' && weight.shape[1] % 2 !== 0) {
     throw new Error(`linear: the f16 weight ${weight.label} ${shapeString(weight.shape)} packs pairs along in = ${weight.shape[1]}, which must be even`);
   }
   matmul(engine, y, x, weight, { transB: true });
@@ -127,10 +129,11 @@ const NAIVE_WG = 64;
 
 /** The same product by the straightforward kernel (one invocation per element of C): the benchmark's baseline. */
 export function matmulNaive(engine: Engine, c: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): void {
-  const { M, N, K } = matmulSizes('matmulNaive', c, a, b, options);
+  const { M, N, K, precision } = matmulSizes('matmulNaive', c, a, b, options);
   engine.run({
     shader: 'matmul',
     entryPoint: 'naive',
+    precision,
     constants: { ...flags(options, b), NAIVE_WG },
     outputs: [c],
     inputs: [a, b],

@@ -1,19 +1,25 @@
 // RMSNorm over the last dimension (shaders/rmsnorm.wgsl).
 
 import type { Engine } from '../engine.ts';
+import { activationPrecision, expectF32 } from '../kernel.ts';
 import { numel, shapeString, type Tensor } from '../tensor.ts';
 import { f32, u32 } from '../uniforms.ts';
 
 const WG = 64;
 
-/** y[R, C] = rmsnorm(x[R, C]) * weight[C]; rstd[R] keeps 1/rms for the backward pass. */
+/**
+ * y[R, C] = rmsnorm(x[R, C]) * weight[C]; rstd[R] keeps 1/rms for the backward pass. x and y are
+ * f32 or f16 activations; weight and rstd are f32.
+ */
 export function rmsnormForward(engine: Engine, y: Tensor, rstd: Tensor, x: Tensor, weight: Tensor, eps: number): void {
   const C = x.shape[x.shape.length - 1];
   const rows = x.shape.length === 1 ? 1 : x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
   if (weight.shape[0] !== C) throw new Error(`rmsnorm: weight ${weight.shape} does not match ${C} channels`);
+  expectF32('rmsnorm', [rstd, weight]);
   engine.run({
     shader: 'rmsnorm',
     entryPoint: 'forward',
+    precision: activationPrecision('rmsnorm', [y, x]),
     constants: { WG },
     outputs: [y, rstd],
     inputs: [x, weight],
@@ -58,6 +64,7 @@ export function rmsnormBackward(
     if ([dy, x, weight, rstd].some((t) => t.buffer === out.buffer)) throw new Error(`rmsnorm: ${out.label} must not alias an input`);
   }
   if (dx.buffer === dweight.buffer) throw new Error('rmsnorm: dx and dweight must be different buffers');
+  expectF32('rmsnorm.backward', [dx, dweight, dy, x, weight, rstd]);
   const uniforms = { rows: u32(rows), C: u32(C) };
   engine.run({
     shader: 'rmsnorm',

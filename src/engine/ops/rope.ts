@@ -3,7 +3,7 @@
 //
 // Glossary: R rows, T sequence length, NH heads in x, D head dim, P table rows.
 
-import { ceilDiv } from '../kernel.ts';
+import { activationPrecision, ceilDiv } from '../kernel.ts';
 import type { Engine } from '../engine.ts';
 import { numel, shapeString, type Tensor } from '../tensor.ts';
 import { u32 } from '../uniforms.ts';
@@ -65,11 +65,11 @@ function rope(engine: Engine, entryPoint: 'forward' | 'backward', x: Tensor, cos
     if (table.dtype !== 'f32') fail(`${name} must be f32`);
     if (table.buffer === x.buffer) fail(`${name} and x must be different tensors`);
   }
-  if (x.dtype !== 'f32') fail('x must be f32');
   const pairs = rows * heads * half;
   engine.run({
     shader: 'rope',
     entryPoint,
+    precision: activationPrecision(label, [x]),
     constants: { WG, HALF: half, SIGN: entryPoint === 'forward' ? 1 : -1 },
     outputs: [x],
     inputs: [cos, sin],

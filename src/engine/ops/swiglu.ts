@@ -3,7 +3,7 @@
 // Glossary: R rows (B*T tokens), I intermediate size.
 
 import type { Engine } from '../engine.ts';
-import { ceilDiv } from '../kernel.ts';
+import { activationPrecision, ceilDiv, expectF32 } from '../kernel.ts';
 import { numel, shapeString, type Tensor } from '../tensor.ts';
 import { u32 } from '../uniforms.ts';
 
@@ -28,6 +28,7 @@ export function swigluForward(engine: Engine, out: Tensor, gate: Tensor, up: Ten
   engine.run({
     shader: 'swiglu',
     entryPoint: 'forward',
+    precision: activationPrecision('swiglu', [out, gate, up]),
     constants: { WG },
     outputs: [out],
     inputs: [gate, up],
@@ -50,6 +51,7 @@ export function swigluBackward(engine: Engine, dgate: Tensor, dup: Tensor, dout:
     if ([dout, gate, up].some((t) => t.buffer === out.buffer)) throw new Error(`swiglu: ${out.label} must not alias dout, gate or up`);
   }
   if (dgate.buffer === dup.buffer) throw new Error('swiglu: dgate and dup must be different buffers');
+  expectF32('swiglu.backward', shapes);
   const n = numel(dout.shape);
   engine.run({
     shader: 'swiglu',
