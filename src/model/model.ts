@@ -31,6 +31,14 @@ export interface ModelOptions {
    * half the memory, unpacked to f32 in the kernels; norm gains stay f32. Inference only.
    */
   weights?: 'f32' | 'f16';
+  /**
+   * 'f16': the activations (residual stream, projections, attention inputs and output, MLP,
+   * logits) are stored as binary16 and computed in f32 inside each kernel, as transformers runs a
+   * model loaded in float16 (its softmax and loss upcast to float32; ours: norm statistics,
+   * attention's log-sum-exp and the NLL stay f32). Half the activation memory; needs the adapter's
+   * `shader-f16`. Inference only.
+   */
+  activations?: 'f32' | 'f16';
 }
 
 export interface ForwardOptions {
@@ -104,6 +112,8 @@ export class LlamaModel {
   private readonly baselineKernels: boolean;
   /** How the weights are stored on the GPU (ModelOptions.weights). */
   readonly weightFormat: 'f32' | 'f16';
+  /** How activations are stored (ModelOptions.activations). */
+  readonly activationFormat: 'f32' | 'f16';
   /** Parameters under their Hugging Face names. */
   readonly weights: Map<string, Tensor>;
   /** Gradients under the same names, allocated by the first backward pass. */
@@ -119,17 +129,24 @@ export class LlamaModel {
     this.defaultPositions = positionModeFromConfig(config.raw);
     this.baselineKernels = options.baselineKernels ?? false;
     this.weightFormat = options.weights ?? 'f32';
+    this.activationFormat = options.activations ?? 'f32';
   }
 
   /** Uploads a checked checkpoint's tensors to the GPU under their Hugging Face names. */
   static fromCheckpoint(engine: Engine, checkpoint: Checkpoint, options: ModelOptions = {}): LlamaModel {
+    if (options.activations === 'f16') {
+      if (!engine.supportsF16) {
+        throw new Error(`f16 activations need the adapter feature shader-f16, which ${engine.adapterName} does not have; use f32 activations`);
+      }
+      if (options.baselineKernels) throw new Error('the baseline kernels run in f32 only; f16 activations use the tiled kernels');
+    }
     const weights = new Map<string, Tensor>();
     try {
       for (const [name, shape] of expectedTensorShapes(checkpoint.config)) {
         const data = checkpoint.tensors.get(name);
         if (!data) throw new Error(`the checkpoint has no tensor ${name}`);
         const half = options.weights === 'f16' && shape.length === 2;
-        weights.set(name, half ? engine.upload(data, shape, name, 'f16packed') : engine.upload(data, shape, name));
+        weights.set(name, half ? engine.upload(data, shape, name, 'f16') : engine.upload(data, shape, name));
       }
     } catch (e) {
       engine.release(...weights.values());
@@ -142,6 +159,15 @@ export class LlamaModel {
     const w = this.weights.get(name);
     if (!w) throw new Error(`the checkpoint has no tensor ${name}`);
     return w;
+  }
+
+  /** Throws unless the model can train: f32 weights and activations (f16 is for inference). */
+  assertTrainable(): void {
+    if (this.weightFormat !== 'f32' || this.activationFormat !== 'f32') {
+      throw new Error(
+        `training needs f32 weights and activations; this model was loaded with ${this.weightFormat} weights and ${this.activationFormat} activations (inference only)`,
+      );
+    }
   }
 
   private grad(name: string): Tensor {
@@ -211,9 +237,12 @@ export class LlamaModel {
       up: [R, I],
       hidden: [R, I],
     };
-    for (const [name, shape] of Object.entries(layerShapes)) if (shape) this.engine.assertFits(shape, `acts.${name}`);
+    // Norm statistics and lse are f32 at any precision; everything else is an activation.
+    const statistics = new Set(['rstd1', 'rstd2', 'qRstd', 'kRstd', 'lse']);
+    const dtypeOf = (name: string) => (statistics.has(name) ? 'f32' : this.activationFormat);
+    for (const [name, shape] of Object.entries(layerShapes)) if (shape) this.engine.assertFits(shape, `acts.${name}`, dtypeOf(name));
     const allocateLayer = (l: number): LayerActivations => {
-      const entries = Object.entries(layerShapes).map(([name, shape]) => [name, shape ? this.engine.tensor(shape, `acts.${l}.${name}`) : null]);
+      const entries = Object.entries(layerShapes).map(([name, shape]) => [name, shape ? this.engine.tensor(shape, `acts.${l}.${name}`, dtypeOf(name)) : null]);
       return Object.fromEntries(entries) as unknown as LayerActivations;
     };
     const shared = training ? null : allocateLayer(0);
@@ -222,9 +251,9 @@ export class LlamaModel {
       T,
       training,
       ids: this.engine.tensor([R], 'acts.ids', 'u32'),
-      residual: this.engine.tensor([R, C], 'acts.residual'),
-      projected: this.engine.tensor([R, C], 'acts.projected'),
-      finalNormed: this.engine.tensor([R, C], 'acts.finalNormed'),
+      residual: this.engine.tensor([R, C], 'acts.residual', this.activationFormat),
+      projected: this.engine.tensor([R, C], 'acts.projected', this.activationFormat),
+      finalNormed: this.engine.tensor([R, C], 'acts.finalNormed', this.activationFormat),
       finalRstd: this.engine.tensor([R], 'acts.finalRstd'),
       layers: Array.from({ length: numLayers }, (_, l) => shared ?? allocateLayer(l)),
     };
@@ -349,8 +378,8 @@ export class LlamaModel {
   /** Logits [B, T, V] for ids [B, T]. */
   async logits(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions = {}): Promise<Float32Array> {
     const a = this.forward(ids, B, T, options, false);
-    this.engine.assertFits([B * T, this.config.vocabSize], 'logits');
-    const logits = this.engine.tensor([B * T, this.config.vocabSize], 'logits');
+    this.engine.assertFits([B * T, this.config.vocabSize], 'logits', this.activationFormat);
+    const logits = this.engine.tensor([B * T, this.config.vocabSize], 'logits', this.activationFormat);
     try {
       this.linear(logits, a.finalNormed, this.weight(this.lmHeadName));
       return await this.engine.read(logits);
@@ -366,8 +395,8 @@ export class LlamaModel {
   async lastLogits(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions = {}): Promise<Float32Array> {
     const a = this.forward(ids, B, T, options, false);
     const { hiddenSize: C, vocabSize: V } = this.config;
-    const last = this.engine.tensor([B, C], 'finalNormed.last');
-    const logits = this.engine.tensor([B, V], 'logits.last');
+    const last = this.engine.tensor([B, C], 'finalNormed.last', this.activationFormat);
+    const logits = this.engine.tensor([B, V], 'logits.last', this.activationFormat);
     try {
       for (let b = 0; b < B; b++) this.engine.copy(last, a.finalNormed, { srcStart: (b * T + T - 1) * C, dstStart: b * C, count: C });
       this.linear(logits, last, this.weight(this.lmHeadName));
@@ -389,8 +418,8 @@ export class LlamaModel {
     const targets = nextTokenTargets(ids, B, T);
     const chunkRows = Math.max(1, Math.min(R, Math.floor(LOGIT_CHUNK_ELEMENTS / V)));
     const perRow = new Float32Array(R);
-    const logits = engine.tensor([chunkRows, V], 'logits.chunk');
-    const hidden = engine.tensor([chunkRows, C], 'finalNormed.chunk');
+    const logits = engine.tensor([chunkRows, V], 'logits.chunk', this.activationFormat);
+    const hidden = engine.tensor([chunkRows, C], 'finalNormed.chunk', this.activationFormat);
     const chunkTargets = engine.tensor([chunkRows], 'targets.chunk', 'u32');
     const chunkNll = engine.tensor([chunkRows], 'nll.chunk');
     try {
@@ -442,7 +471,7 @@ export class LlamaModel {
    */
   async lossAndGradients(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions = {}): Promise<number> {
     if (T < 2) throw new Error('training needs sequences of at least 2 tokens');
-    if (this.weightFormat !== 'f32') throw new Error('training needs f32 weights; this model was loaded with f16 weights (inference only)');
+    this.assertTrainable();
     const engine = this.engine;
     const a = this.forward(ids, B, T, options, true);
     const g = this.backwardScratch(B, T);

@@ -58,7 +58,7 @@ export class Trainer {
   readonly log: StepRecord[] = [];
 
   constructor(model: LlamaModel, data: TokenStream, options: TrainOptions) {
-    if (model.weightFormat !== 'f32') throw new Error('training needs f32 weights; this model was loaded with f16 weights (inference only)');
+    model.assertTrainable();
     this.model = model;
     this.engine = model.engine;
     this.data = data;

@@ -83,7 +83,7 @@ describe.skipIf(!haveFixtures)("LlamaModel with weights: 'f16'", () => {
     for (const [name, t] of f16.weights) {
       const n = checkpoint.tensors.get(name)!.length;
       if (t.shape.length === 2) {
-        expect(t.dtype, name).toBe('f16packed');
+        expect(t.dtype, name).toBe('f16');
         matrices += n;
       } else {
         expect(t.dtype, name).toBe('f32');
