@@ -9,6 +9,7 @@ import { directoryCache } from '../model/cache-node.ts';
 import { loadCheckpoint, type Checkpoint, type ModelSource } from '../model/checkpoint.ts';
 import { LlamaModel } from '../model/model.ts';
 import { parsePositionMode, type PositionMode } from '../model/positions.ts';
+import { PRECISION_CHOICES, resolvePrecision, type PrecisionChoice, type StorageFormat } from '../model/precision.ts';
 import { DEFAULT_HUB_ENDPOINT, HubError, hubSource, type HubProgress } from '../model/source-hub.ts';
 import { directorySource } from '../model/source-node.ts';
 
@@ -53,6 +54,7 @@ export const OPTIONS = {
   trials: { type: 'string' },
   // logits, ppl, eval, needle (any command that opens a model; training refuses f16)
   weights: { type: 'string' },
+  precision: { type: 'string' },
 } as const;
 
 export type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -163,13 +165,30 @@ export function weightFormat(args: Args): 'f32' | 'f16' {
   return value;
 }
 
+/**
+ * `--precision f32|f16|auto` (default f32, exact) with `--weights`: how the model is stored on the
+ * GPU (src/model/precision.ts). f16 is binary16 weights and activations, which needs the adapter's
+ * shader-f16; auto is f16 where the adapter has it; `--weights f16` alone halves only the weights.
+ */
+export function storageFormat(args: Args, engine: Engine): StorageFormat {
+  const choice = (args.precision ?? 'f32') as PrecisionChoice;
+  if (!PRECISION_CHOICES.includes(choice)) throw new UsageError(`--precision must be one of ${PRECISION_CHOICES.join(', ')}, got "${choice}"`);
+  let storage: StorageFormat;
+  try {
+    storage = resolvePrecision(choice, engine.supportsF16, engine.adapterName);
+  } catch (error) {
+    throw new UsageError(`--precision ${choice}: ${(error as Error).message}`);
+  }
+  return args.weights === undefined ? storage : { ...storage, weights: weightFormat(args) };
+}
+
 export async function openModel(args: Args, checkpoint?: Checkpoint): Promise<{ engine: Engine; model: LlamaModel; dir: string }> {
   const dir = required(args, 'model');
-  const weights = weightFormat(args);
+  weightFormat(args); // a bad --weights is a usage error before anything loads
   const loaded = checkpoint ?? (await loadCheckpoint(modelSource(dir)));
   const engine = await openEngine();
   try {
-    return { engine, model: LlamaModel.fromCheckpoint(engine, loaded, { weights }), dir };
+    return { engine, model: LlamaModel.fromCheckpoint(engine, loaded, storageFormat(args, engine)), dir };
   } catch (error) {
     engine.destroy();
     throw error;

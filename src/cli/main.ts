@@ -43,6 +43,9 @@ const USAGE = `usage: npm run cli -- <command> [options]
          (multi-key needle-in-a-haystack success rate; filler text default public/data/austen/persuasion.txt)
 MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says)
 --weights f16 (logits, ppl, eval, needle): keep the weight matrices in half precision, half the GPU memory
+--precision f16|auto (logits, ppl, eval, needle): f16 weights and activations (half the memory again; needs the
+  adapter's shader-f16); auto: f16 where the adapter has shader-f16, f32 elsewhere. Default f32 (exact)
+WEBGPU_ADAPTER=NAME picks the adapter whose name contains NAME (e.g. llvmpipe for Mesa's lavapipe, which has shader-f16)
 --model takes a checkpoint directory or hf:ORG/NAME[@REVISION], a Hugging Face Hub model (HF_ENDPOINT, default
 https://huggingface.co; downloads cached in DROPE_CACHE_DIR, default ~/.cache/drope-playground/hub)`;
 
