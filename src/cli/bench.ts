@@ -6,9 +6,9 @@ import { Engine } from '../engine/engine.ts';
 import { nodeGpu } from '../engine/node-gpu.ts';
 import { benchAttention } from './bench/attention.ts';
 import { benchMatmul } from './bench/matmul.ts';
-import { benchForward, benchTraining } from './bench/model.ts';
+import { benchForward, benchPrecision, benchTraining } from './bench/model.ts';
 
-const SECTIONS = { matmul: benchMatmul, attention: benchAttention, forward: benchForward, training: benchTraining } as const;
+const SECTIONS = { matmul: benchMatmul, attention: benchAttention, forward: benchForward, training: benchTraining, precision: benchPrecision } as const;
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

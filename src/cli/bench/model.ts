@@ -1,12 +1,13 @@
 // Whole-model throughput at the shipped austen-* models' size (src/train/austen-config.json):
 // a forward pass (next-token loss) on the tiled kernels against the same model on the
-// straightforward baseline kernels, and a full training step (forward, backward, AdamW) against
-// the forward-only figure.
+// straightforward baseline kernels, a full training step (forward, backward, AdamW) against
+// the forward-only figure, and the forward at each storage precision against f32.
 
 import type { Engine } from '../../engine/engine.ts';
 import { Rng } from '../../engine/random.ts';
 import { initializeCheckpoint } from '../../model/init.ts';
 import { LlamaModel } from '../../model/model.ts';
+import { F16_STORAGE, F32_STORAGE, type StorageFormat } from '../../model/precision.ts';
 import austenConfig from '../../train/austen-config.json';
 import { TokenStream } from '../../train/data.ts';
 import { Trainer } from '../../train/trainer.ts';
@@ -73,4 +74,46 @@ export async function benchTraining(engine: Engine, steps = 3) {
     trainer.destroy();
     model.destroy();
   }
+}
+
+/**
+ * The forward at f32, with f16 weights, and (where the adapter has shader-f16) with f16 weights
+ * and activations: tokens/s and GPU bytes (weights, and the activations of one pass), each against
+ * f32. Half precision is about memory first; whether it is faster depends on the adapter (a CPU
+ * adapter converts every value; a GPU moves half the bytes).
+ */
+export async function benchPrecision(engine: Engine, iterations = 3) {
+  const checkpoint = initializeCheckpoint(austenConfig, 1);
+  const formats: [string, StorageFormat][] = [
+    ['f32', F32_STORAGE],
+    ['f16_weights', { weights: 'f16', activations: 'f32' }],
+    ...(engine.supportsF16 ? [['f16', F16_STORAGE] as [string, StorageFormat]] : []),
+  ];
+  const rows: Record<string, { tokens_per_s: number; weight_bytes: number; activation_bytes: number }> = {};
+  for (const [name, storage] of formats) {
+    const before = engine.bytesAllocated;
+    const model = LlamaModel.fromCheckpoint(engine, checkpoint, storage);
+    const weightBytes = engine.bytesAllocated - before;
+    try {
+      const tokensPerSecond = await forwardTokensPerSecond(model, iterations);
+      rows[name] = { tokens_per_s: Math.round(tokensPerSecond), weight_bytes: weightBytes, activation_bytes: engine.bytesAllocated - before - weightBytes };
+    } finally {
+      model.destroy();
+    }
+  }
+  const vsF32 = Object.fromEntries(
+    Object.entries(rows).map(([name, r]) => [
+      name,
+      { speed: Number((r.tokens_per_s / rows.f32.tokens_per_s).toFixed(2)), weight_bytes: Number((r.weight_bytes / rows.f32.weight_bytes).toFixed(2)), activation_bytes: Number((r.activation_bytes / rows.f32.activation_bytes).toFixed(2)) },
+    ]),
+  );
+  return {
+    adapter: engine.adapterName,
+    model: MODEL,
+    batch: SHAPE.B,
+    seq_len: SHAPE.T,
+    ...rows,
+    vs_f32: vsF32,
+    ...(engine.supportsF16 ? {} : { note: 'no shader-f16 on this adapter: f16 activations not measured (WEBGPU_ADAPTER=llvmpipe for lavapipe)' }),
+  };
 }
