@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
 import { describeRun, expectSuccess, runCli } from '../helpers/cli.ts';
-import { FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
 import { LAVAPIPE_ADAPTER } from '../../src/engine/node-gpu.ts';
 
 warnIfNoFixtures('the CLI --weights f16 comparison');
@@ -22,7 +22,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const T = 48;
 const dir = join(FIXTURES, 'llama-rope');
-const expected = () => parseSafetensors(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))), 'expected.safetensors');
+const expected = () => fixtureExpected(dir);
 
 /** The fixture's T=48 ids as an --ids file. */
 function idsFile(): string {

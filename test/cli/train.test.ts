@@ -19,7 +19,7 @@ import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { serializeCheckpoint } from '../../src/model/save.ts';
 import { TRAIN_BOOKS } from '../../src/train/data.ts';
 import { learningRate } from '../../src/train/schedule.ts';
-import { FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
 import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts';
 
 /** A tiny run takes a few seconds on SwiftShader, several times that on a busy machine; a hang fails. */
@@ -294,7 +294,7 @@ describe.skipIf(!haveFixtures)('grads vs the transformers fixtures', () => {
   for (const name of ['llama-rope', 'llama-nope']) {
     it(`${name}: the loss and every parameter gradient match transformers`, async () => {
       const dir = join(FIXTURES, name);
-      const expected = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))), `${name}/expected.safetensors`);
+      const expected = fixtureExpected(dir);
       const T = 48;
       const ids = expected.getI32(`T${T}.input_ids`);
       const B = ids.length / T;

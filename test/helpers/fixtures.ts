@@ -1,9 +1,10 @@
 // The Hugging Face oracle fixtures live beside the repository, at ../shared/fixtures/hf-llama.
 // Tests that need them skip, loudly, where that folder is absent.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseSafetensors, type SafetensorsFile } from '../../src/model/safetensors.ts';
 
 export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/hf-llama/', import.meta.url));
 export const haveFixtures = existsSync(join(FIXTURES, 'llama-rope', 'config.json'));
@@ -12,4 +13,10 @@ export const FIXTURE_LENGTHS = [48, 160] as const;
 
 export function warnIfNoFixtures(what: string): void {
   if (!haveFixtures) console.warn(`SKIPPING ${what}: ${FIXTURES} does not exist (../shared/fixtures is absent).`);
+}
+
+/** A fixture's transformers outputs (expected.safetensors in its folder): input ids, logits, NLL and gradients per length. */
+export function fixtureExpected(dir: string): SafetensorsFile {
+  const path = join(dir, 'expected.safetensors');
+  return parseSafetensors(new Uint8Array(readFileSync(path)), path);
 }

@@ -2,15 +2,13 @@
 // is first checked against Hugging Face's own logits (expected.safetensors), then its q and k at
 // the chosen layer give the reference attention pattern. Covers RoPE, RoPE dropped, and beta.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
 import { LlamaModel } from '../../src/model/model.ts';
-import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { expectClose } from '../helpers/compare.ts';
-import { FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the attention map against a CPU forward of the fixture model');
@@ -127,7 +125,7 @@ describe.skipIf(!haveFixtures)('LlamaModel.attentionMap', () => {
   const T = 19; // not a multiple of any workgroup or tile
   const load = async () => {
     const checkpoint = await loadCheckpoint(directorySource(dir));
-    const expected = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))), 'expected.safetensors');
+    const expected = fixtureExpected(dir);
     const ids = Array.from(expected.getI32('T48.input_ids').subarray(0, T));
     return { checkpoint, expected, ids };
   };

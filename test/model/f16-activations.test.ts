@@ -3,15 +3,13 @@
 // transformers and our f32 engine, the attention map, the memory taken, and the refusals (training,
 // an adapter without shader-f16).
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import { LlamaModel } from '../../src/model/model.ts';
-import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
-import { FIXTURE_CASES, FIXTURE_LENGTHS, FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURE_LENGTHS, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
 import { f16TestEngine, testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the f16-activations comparison with transformers');
@@ -25,7 +23,7 @@ describe.skipIf(!haveFixtures)("LlamaModel with activations: 'f16'", () => {
         const engine = await f16TestEngine();
         const dir = join(FIXTURES, name);
         const checkpoint = await loadCheckpoint(directorySource(dir));
-        const expected = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))), 'expected.safetensors');
+        const expected = fixtureExpected(dir);
         const ids = expected.getI32(`T${T}.input_ids`);
         const B = ids.length / T;
         const wantLogits = expected.getF32(`T${T}.logits`);

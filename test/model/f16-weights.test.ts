@@ -2,18 +2,16 @@
 // binary16-packed weights, against the f32 engine, against Hugging Face transformers, and against
 // an f32 model given the same rounded weights; and the memory they take.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
 import { LlamaModel } from '../../src/model/model.ts';
-import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { Trainer } from '../../src/train/trainer.ts';
 import { TokenStream } from '../../src/train/data.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
 import { roundToF16 } from '../helpers/f16.ts';
-import { FIXTURE_CASES, FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the f16-weights comparison with the f32 engine and transformers');
@@ -33,7 +31,7 @@ describe.skipIf(!haveFixtures)("LlamaModel with weights: 'f16'", () => {
       const engine = await testEngine();
       const dir = join(FIXTURES, name);
       const checkpoint = await loadCheckpoint(directorySource(dir));
-      const expected = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))), 'expected.safetensors');
+      const expected = fixtureExpected(dir);
       const ids = expected.getI32(`T${T}.input_ids`);
       const B = ids.length / T;
       const wantLogits = expected.getF32(`T${T}.logits`);

@@ -1,15 +1,13 @@
 // The whole model against Hugging Face transformers: logits and per-token NLL of the fixture
 // checkpoints (RoPE and DroPE-style NoPE), at T=48 and at T=160 (past max_position_embeddings).
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import { LlamaModel } from '../../src/model/model.ts';
-import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
-import { FIXTURE_CASES, FIXTURE_LENGTHS, FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURE_LENGTHS, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the whole-model comparison with Hugging Face transformers');
@@ -28,7 +26,7 @@ describe.skipIf(!haveFixtures)('model forward vs transformers fixtures', () => {
         const engine = await testEngine();
         const dir = join(FIXTURES, name);
         const model = LlamaModel.fromCheckpoint(engine, await loadCheckpoint(directorySource(dir)));
-        const expected = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))), 'expected.safetensors');
+        const expected = fixtureExpected(dir);
         const ids = expected.getI32(`T${T}.input_ids`);
         const B = ids.length / T;
         const logits = await model.logits(ids, B, T);

@@ -2,17 +2,15 @@
 // with respect to every tensor of the fixture checkpoints, and the model's loss/gradient pair
 // against finite differences of its own loss on a tiny random model with QK-norm and an untied head.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.ts';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import { initializeCheckpoint } from '../../src/model/init.ts';
 import { LlamaModel } from '../../src/model/model.ts';
-import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { maxAbs } from '../helpers/compare.ts';
-import { FIXTURE_CASES, FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the gradient comparison with Hugging Face transformers');
@@ -29,7 +27,7 @@ describe.skipIf(!haveFixtures)('model gradients vs transformers fixtures', () =>
       const engine = await testEngine();
       const dir = join(FIXTURES, name);
       const model = LlamaModel.fromCheckpoint(engine, await loadCheckpoint(directorySource(dir)));
-      const expected = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))), 'expected.safetensors');
+      const expected = fixtureExpected(dir);
       const T = 48;
       const ids = expected.getI32(`T${T}.input_ids`);
       const B = ids.length / T;
