@@ -50,13 +50,16 @@ test('weights too big as f32 but not as f16: the card offers "Load with f16 weig
   await expect(f16).toHaveCount(0);
 
   await page.getByRole('button', { name: 'Load from the Hub' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: 'Does not fit' })).toHaveText(/Does not fit: the weight model\.embed_tokens\.weight alone needs .* as f32.*It fits with f16 weights/);
+  await expect(page.getByRole('alert').filter({ hasText: 'Does not fit' })).toHaveText(/Does not fit: the weight model\.embed_tokens\.weight alone needs .* as f32.*It fits with f16 weights \(/);
   await expect(f16).toBeVisible();
   await expect(f16).toBeChecked();
 
   await page.getByRole('button', { name: 'Load from the Hub' }).click();
   // The estimate is now for f16 weights, and the load went ahead (to the missing weights file).
   await expect(page.getByTestId('hub-memory')).toContainText(/as f16/, { timeout: 30_000 });
+  await expect(page.getByTestId('hub-memory')).toHaveText(
+    /^Fits: .* as f16 weights, f32 activations \(.*Loads as f16 weights, f32 activations \(f32 did not fit; this GPU lacks shader-f16\)\.$/,
+  );
   await expect(page.getByRole('alert').filter({ hasText: `Cannot load ${ID}` })).toBeVisible({ timeout: 30_000 });
 
   // Another id hides the offer.

@@ -2,7 +2,9 @@
 // page.route under a fake Hub (https://hub.example.test/{org}/{name}/resolve/main/{file}), whose
 // base URL is set in the app's "Hub base URL" setting. Loading it by id shows a memory estimate
 // and download progress and makes it the current model; a second load comes from Cache Storage
-// without a request; an id the Hub does not have shows a clear error.
+// without a request; an id the Hub does not have shows a clear error. The Precision setting:
+// SwiftShader has no shader-f16, so Automatic loads f32 and "f16 weights and activations" is
+// disabled; the choice survives a reload.
 
 import { expect, test, type Page } from '@playwright/test';
 import { routeTinyModel, tinyModelFiles } from './helpers/tiny-model.ts';
@@ -51,7 +53,8 @@ test('load a model by id from the Hub: memory estimate, progress, current model;
   // Tied embeddings [256, 32]; per layer q, k, v, o [32, 32], gate, up, down [64, 32] and two norms; the final norm.
   const parameters = (256 * 32 + 2 * (4 * 32 * 32 + 3 * 32 * 64 + 2 * 32) + 32).toLocaleString('en-US');
   await expect(page.getByTestId('hub-status')).toHaveText(`Current model: hf:${ID} (${parameters} parameters).`, { timeout: 30_000 });
-  await expect(page.getByTestId('hub-memory')).toHaveText(/^Fits: needs about .* at 256 tokens/);
+  await expect(page.getByTestId('hub-memory')).toHaveText(/^Fits: needs about .* at 256 tokens as f32 weights and activations \(/);
+  await expect(page.getByTestId('hub-memory')).toContainText('Loads as f32 weights and activations (automatic: this GPU lacks shader-f16).');
   // The model card describes the Hub model now.
   await expect(page.getByText(`Weights loaded: ${parameters} parameters`, { exact: false })).toBeVisible();
   await expect(page.getByText(/2 layers, 2 heads, hidden size 32.*trained on 16-token windows with RoPE/)).toBeVisible();
@@ -79,4 +82,48 @@ test('an id the Hub does not have: a clear error', async ({ page }) => {
   await page.getByLabel('Hugging Face model').fill('not an id');
   await page.getByRole('button', { name: 'Load from the Hub' }).click();
   await expect(page.getByRole('alert').filter({ hasText: 'Cannot load not an id' })).toContainText('expected ORG/NAME');
+});
+
+test('Precision in Hub settings: Automatic by default, f16 disabled without shader-f16, the choice kept over a reload', async ({ page }) => {
+  test.setTimeout(90_000);
+  await routeTinyModel(page);
+  await routeHub(page);
+  await page.goto('/');
+  await expect(page.getByTestId('adapter-name')).toContainText(/swiftshader/i, { timeout: 30_000 });
+  const precision = page.getByRole('combobox', { name: 'Precision' });
+  // Inside the closed "Hub settings" until it is opened.
+  await expect(precision).toBeHidden();
+  await setHub(page);
+  await expect(precision).toBeVisible();
+  await expect(precision).toHaveValue('auto');
+  await expect(precision.locator('option:checked')).toHaveText('Automatic');
+  await expect(precision.getByRole('option')).toHaveText(['Automatic', 'f32', 'f16 weights and activations']);
+  await expect(precision.getByRole('option', { name: 'f16 weights and activations' })).toBeDisabled();
+  await expect(precision.getByRole('option', { name: 'f32' })).toBeEnabled();
+  await expect(precision).toHaveAccessibleDescription(/f16 weights and activations where this GPU has shader-f16, f32 otherwise\..*need the GPU feature shader-f16, which .*swiftshader.* does not have/i);
+  // "Precision" names this select alone (Playwright matches names by substring).
+  let named = 0;
+  for (const role of ['button', 'checkbox', 'combobox', 'listbox', 'option', 'radio', 'slider', 'spinbutton', 'switch', 'tab', 'textbox', 'link', 'region', 'group', 'img', 'progressbar', 'table', 'heading'] as const) {
+    named += await page.getByRole(role, { name: 'Precision' }).count();
+  }
+  expect(named).toBe(1);
+  await expect(page.getByLabel('Precision')).toHaveCount(1);
+
+  // f32, kept over a reload (beside the Hub base URL), and used for the load.
+  await precision.selectOption('f32');
+  await expect(precision).toHaveAccessibleDescription(/^Exact: the numbers transformers gives in float32; recalibration possible\./);
+  await page.reload();
+  await expect(page.getByTestId('adapter-name')).toContainText(/swiftshader/i, { timeout: 30_000 });
+  await page.getByText('Hub settings').click();
+  await expect(precision).toHaveValue('f32');
+  await expect(page.getByLabel('Hub base URL')).toHaveValue(HUB);
+  await page.getByLabel('Hugging Face model').fill(ID);
+  await page.getByRole('button', { name: 'Load from the Hub' }).click();
+  await expect(page.getByTestId('hub-status')).toHaveText(/^Current model: hf:/, { timeout: 30_000 });
+  await expect(page.getByTestId('hub-memory')).toHaveText(/^Fits: .* as f32 weights and activations .*Loads as f32 weights and activations \(as chosen\)\.$/);
+  // Back to Automatic, also kept.
+  await precision.selectOption('auto');
+  await page.reload();
+  await page.getByText('Hub settings').click();
+  await expect(precision).toHaveValue('auto');
 });

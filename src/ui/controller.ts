@@ -9,6 +9,7 @@
 
 import { parseConfig, type ModelConfig } from '../model/config.ts';
 import { positionModeFromConfig } from '../model/positions.ts';
+import { F32_STORAGE, type StorageFormat } from '../model/precision.ts';
 import { TRAIN_BOOKS, VALIDATION_BOOK } from '../train/data.ts';
 import { readRecordedEval, readShippedModels, type RecordedCurve } from './recorded-curves.ts';
 import { BASE_VARIANT, effectiveMode, evaluationLengths, seriesLabel, type VariantInfo } from './settings.ts';
@@ -18,7 +19,7 @@ import { parseUrlConfig, syncUrl } from './store/url-state.ts';
 import type { CommandBody, WorkerEvent } from './worker/protocol.ts';
 import { hubSource } from '../model/source-hub.ts';
 import { cacheStorageByteCache } from './hub-cache.ts';
-import { checkFit, FitError, type FitReport, type WeightFormat } from './hub-memory.ts';
+import { checkFit, FitError, type FitReport } from './hub-memory.ts';
 import { downloadVariant, ImportError, sortImportFiles, validateImport } from './persist/import-export.ts';
 import { markStored, savedStore, setSavedMessage, unmarkStored } from './persist/saved.ts';
 import { newVariantKey, VariantStore } from './persist/variant-store.ts';
@@ -338,8 +339,9 @@ export class Controller {
   /**
    * Loads a Hugging Face Hub model (ORG/NAME, from the Hub at `endpoint`) as the current model:
    * config.json first, on the page and through the same Cache Storage cache as the worker, then
-   * its GPU memory estimate at the longest evaluated length against the adapter's limits, then
-   * the weights in the worker with download progress. Resolves with the fit report once loading
+   * its GPU memory estimate at the longest evaluated length, stored as `format` (the card resolves
+   * its Precision choice, src/model/precision.ts), against the adapter's limits, then the weights
+   * in the worker, stored as `format`, with download progress. Resolves with the fit report once loading
    * has started (the store's `weights` says when it ends); rejects when the id, the Hub or the
    * config fails, or when the weights alone cannot fit.
    */
@@ -347,7 +349,7 @@ export class Controller {
     id: string,
     endpoint: string,
     onDownload?: (file: string, loaded: number, total: number | undefined) => void,
-    weights: WeightFormat = 'f32',
+    format: StorageFormat = F32_STORAGE,
   ): Promise<FitReport> {
     const gpu = this.state.gpu;
     if (gpu.kind !== 'ready') throw new Error('WebGPU is not ready: a Hub model needs the GPU to run.');
@@ -361,7 +363,7 @@ export class Controller {
     }
     const config = parseConfig(raw);
     const M = config.maxPositionEmbeddings;
-    const report = checkFit(config, Math.max(...evaluationLengths(M)), gpu.adapter, weights);
+    const report = checkFit(config, Math.max(...evaluationLengths(M)), gpu.adapter, format);
     if (!report.weightsFit) throw new FitError(report);
     const name = `hf:${id}`;
     const hasRope = positionModeFromConfig(config.raw).kind !== 'none';
@@ -380,7 +382,7 @@ export class Controller {
     this.state.startModel(meta, [], variant);
     this.state.setWeights({ kind: 'loading', name });
     this.send(
-      { type: 'loadModel', name, baseUrl: '', validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`), hub: { id, endpoint }, weights },
+      { type: 'loadModel', name, baseUrl: '', validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`), hub: { id, endpoint }, weights: format.weights, activations: format.activations },
       { kind: 'load', name, onDownload },
     );
     return report;

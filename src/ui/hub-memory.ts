@@ -1,25 +1,39 @@
-// Will a model fit the GPU? An estimate from config.json alone, before any weights are fetched:
-// every parameter as f32 (how LlamaModel uploads them by default), or with f16 weights every 2-D
-// weight at 2 bytes (LlamaModel's `weights: 'f16'`; norm gains stay f32), plus the inference activations of one
-// forward pass at the evaluation length (LlamaModel shares one set of per-layer buffers across
-// layers), compared with the adapter's per-buffer limits (maxBufferSize, and
+// Will a model fit the GPU? An estimate from config.json alone, before any weights are fetched,
+// for a StorageFormat (src/model/precision.ts): every parameter as f32 (LlamaModel's default), or
+// with f16 weights every 2-D weight at 2 bytes (norm gains stay f32); plus the inference buffers of
+// one forward pass at the evaluation length (LlamaModel shares one set of per-layer buffers across
+// layers), each at 4 bytes, or at 2 with f16 activations except the per-row statistics (rstd, lse),
+// the NLL, token ids and rotary tables, which LlamaModel keeps f32/u32 at any precision (its
+// `activations()` and `nll()`). Compared with the adapter's per-buffer limits (maxBufferSize, and
 // maxStorageBufferBindingSize since every buffer is bound as storage).
 //
 // Glossary: R rows (tokens) of one forward pass, C hidden size, I MLP size, H/KVH query/key-value
-// heads, D head dim, V vocabulary.
+// heads, D head dim, V vocabulary, N rows of one LM-head chunk.
 
 import { expectedTensorShapes } from '../model/checkpoint.ts';
 import type { ModelConfig } from '../model/config.ts';
+import { F16_STORAGE, F32_STORAGE, type PrecisionChoice, type StorageFormat } from '../model/precision.ts';
 
 /** The LM head's row chunk when only the loss is needed (LlamaModel's LOGIT_CHUNK_ELEMENTS). */
 const LOGIT_CHUNK_ELEMENTS = 1 << 24;
 
-/** How the weights are stored on the GPU (LlamaModel's `weights` option). */
-export type WeightFormat = 'f32' | 'f16';
+/** f16 weights beside f32 activations: what any adapter can hold ("Load with f16 weights"). */
+export const F16_WEIGHTS_STORAGE: StorageFormat = { weights: 'f16', activations: 'f32' };
+
+/** "f32 weights and activations", "f16 weights, f32 activations": how messages name a format. */
+export function describeStorage(format: StorageFormat): string {
+  return format.weights === format.activations
+    ? `${format.weights} weights and activations`
+    : `${format.weights} weights, ${format.activations} activations`;
+}
+
+function sameStorage(a: StorageFormat, b: StorageFormat): boolean {
+  return a.weights === b.weights && a.activations === b.activations;
+}
 
 export interface MemoryEstimate {
   length: number;
-  weights: WeightFormat;
+  format: StorageFormat;
   weightBytes: number;
   activationBytes: number;
   totalBytes: number;
@@ -28,45 +42,56 @@ export interface MemoryEstimate {
   largestName: string;
 }
 
-/** The weights (f32, or f16 matrices) plus the activations of a forward pass over `length` tokens (one sequence). */
-export function estimateGpuMemory(config: ModelConfig, length: number, weights: WeightFormat = 'f32'): MemoryEstimate {
+/** The weights plus the inference buffers of a forward pass over `length` tokens (one sequence), stored as `format`. */
+export function estimateGpuMemory(config: ModelConfig, length: number, format: StorageFormat = F32_STORAGE): MemoryEstimate {
   let weightBytes = 0;
   let largestBytes = 0;
   let largestName = '';
   for (const [name, shape] of expectedTensorShapes(config)) {
-    const bytesPerValue = weights === 'f16' && shape.length === 2 ? 2 : 4;
+    const bytesPerValue = format.weights === 'f16' && shape.length === 2 ? 2 : 4;
     const bytes = bytesPerValue * shape.reduce((a, b) => a * b, 1);
     weightBytes += bytes;
     if (bytes > largestBytes) [largestBytes, largestName] = [bytes, name];
   }
   const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: KVH, headDim: D, vocabSize: V, qkNorm } = config;
   const R = length;
-  const activations: [string, number][] = [
-    // residual, projected, finalNormed, normed1, normed2: [R, C]
-    ['hidden states [R, C] ×5', 5 * R * C],
-    // q, attention [R, H*D] (and QK-norm's copies); k, v [R, KVH*D]
-    ['attention [R, H·D]', (qkNorm ? 3 : 2) * R * H * D + (qkNorm ? 3 : 2) * R * KVH * D],
-    // gate, up, hidden [R, I]
-    ['MLP [R, I] ×3', 3 * R * I],
-    ['lse, rstd', R * H + 4 * R],
-    ['logits chunk', Math.min(R, Math.max(1, Math.floor(LOGIT_CHUNK_ELEMENTS / V))) * V],
+  const N = Math.min(R, Math.max(1, Math.floor(LOGIT_CHUNK_ELEMENTS / V)));
+  const act = format.activations === 'f16' ? 2 : 4;
+  // [what, elements of one buffer, how many such buffers, bytes per element]
+  const buffers: [string, number, number, number][] = [
+    // residual, projected, finalNormed, normed1, normed2
+    ['hidden-state activation [R, C]', R * C, 5, act],
+    // q, attention (and QK-norm's qNormed)
+    ['attention activation [R, H·D]', R * H * D, qkNorm ? 3 : 2, act],
+    // k, v (and QK-norm's kNormed)
+    ['key/value activation [R, KVH·D]', R * KVH * D, qkNorm ? 3 : 2, act],
+    // gate, up, hidden
+    ['MLP activation [R, I]', R * I, 3, act],
+    // The LM head's chunk: logits and its copy of the final-norm rows.
+    ['logits chunk', N * V, 1, act],
+    ['final-norm chunk [N, C]', N * C, 1, act],
+    // Statistics, f32 at any precision: attention's log-sum-exp [H, T], rstd1, rstd2, finalRstd (and qRstd, kRstd).
+    ['lse [H, R]', H * R, 1, 4],
+    ['rstd [R]', R, qkNorm ? 5 : 3, 4],
+    // Token ids (u32) and the chunk's targets (u32) and NLL (f32).
+    ['token ids [R]', R, 1, 4],
+    ['targets, NLL chunk [N]', N, 2, 4],
+    // Rotary cos and sin tables [T, D/2], f32.
+    ['rotary tables [R, D/2]', (R * D) / 2, 2, 4],
   ];
   let activationBytes = 0;
-  for (const [, floats] of activations) activationBytes += 4 * floats;
-  // The largest single activation buffers: one [R, I] or [R, H*D] tensor, or the logits chunk.
-  for (const [name, floats] of [
-    ['MLP activation [R, I]', R * I],
-    ['attention activation [R, H·D]', R * H * D],
-    ['logits chunk', Math.min(R, Math.max(1, Math.floor(LOGIT_CHUNK_ELEMENTS / V))) * V],
-  ] as const) {
-    if (4 * floats > largestBytes) [largestBytes, largestName] = [4 * floats, name];
+  for (const [name, elements, count, bytesPerValue] of buffers) {
+    activationBytes += count * elements * bytesPerValue;
+    if (elements * bytesPerValue > largestBytes) [largestBytes, largestName] = [elements * bytesPerValue, name];
   }
-  return { length, weights, weightBytes, activationBytes, totalBytes: weightBytes + activationBytes, largestBytes, largestName };
+  return { length, format, weightBytes, activationBytes, totalBytes: weightBytes + activationBytes, largestBytes, largestName };
 }
 
 export interface AdapterLimits {
   maxBufferSize: number;
   maxStorageBinding: number;
+  /** The adapter has shader-f16, so f16 activations can run there (absent: it has not). */
+  shaderF16?: boolean;
 }
 
 export interface FitReport {
@@ -80,8 +105,9 @@ export interface FitReport {
   /** One paragraph for the page. */
   message: string;
   /**
-   * For an f32 check: f32 does not fit (the weights, or the buffers at this length) but f16 weights
-   * would, so the page offers "Load with f16 weights". Always false for an f16 check.
+   * For an f32 check on an adapter without shader-f16: f32 does not fit (the weights, or the
+   * buffers at this length) but f16 weights would, so the page offers "Load with f16 weights".
+   * Always false otherwise (with shader-f16 the message suggests f16 weights and activations).
    */
   f16WouldFit: boolean;
 }
@@ -99,44 +125,58 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * Checks the estimate at `length` with `weights` stored as f32 or f16 against the adapter's
- * limits, suggesting a length that fits, and (for f32) whether f16 weights would fit instead.
+ * Checks the estimate at `length` with the model stored as `format` against the adapter's limits,
+ * suggesting a length that fits, and (for f32) whether f16 would fit instead: f16 weights and
+ * activations where the adapter has shader-f16, f16 weights alone elsewhere.
  */
-export function checkFit(config: ModelConfig, length: number, limits: AdapterLimits, weights: WeightFormat = 'f32'): FitReport {
+export function checkFit(config: ModelConfig, length: number, limits: AdapterLimits, format: StorageFormat = F32_STORAGE): FitReport {
   const limit = Math.min(limits.maxBufferSize, limits.maxStorageBinding);
-  const estimate = estimateGpuMemory(config, length, weights);
-  const weightsOnly = estimateGpuMemory(config, 1, weights);
+  const estimate = estimateGpuMemory(config, length, format);
+  const weightsOnly = estimateGpuMemory(config, 1, format);
   const weightsFit = weightsOnly.largestBytes <= limit;
   const fits = estimate.largestBytes <= limit;
   let longestFitting = 0;
-  for (let L = 2; L <= Math.max(2, length); L *= 2) if (estimateGpuMemory(config, L, weights).largestBytes <= limit) longestFitting = L;
-  let f16WouldFit = false;
-  if (weights === 'f32' && !fits) {
-    const half = checkFit(config, length, limits, 'f16');
-    f16WouldFit = half.weightsFit && (!weightsFit || half.fits);
+  for (let L = 2; L <= Math.max(2, length); L *= 2) if (estimateGpuMemory(config, L, format).largestBytes <= limit) longestFitting = L;
+  // The half-precision alternative worth naming: it lets the weights in where these do not, or fits at this length.
+  const alternative = sameStorage(format, F32_STORAGE) && !fits ? (limits.shaderF16 ? F16_STORAGE : F16_WEIGHTS_STORAGE) : null;
+  let alternativeFits = false;
+  if (alternative) {
+    const half = checkFit(config, length, limits, alternative);
+    alternativeFits = half.weightsFit && (!weightsFit || half.fits);
   }
+  const suggestion =
+    alternative === F16_STORAGE
+      ? 'It fits as f16 weights and activations (half the memory, slightly rounded logits): choose them in Hub settings.'
+      : 'It fits with f16 weights (half the memory, slightly rounded logits).';
   const needs =
-    `about ${formatBytes(estimate.totalBytes)} of GPU memory at ${length.toLocaleString('en-US')} tokens ` +
-    `(weights ${formatBytes(estimate.weightBytes)} as ${weights}, activations ${formatBytes(estimate.activationBytes)}); ` +
+    `about ${formatBytes(estimate.totalBytes)} of GPU memory at ${length.toLocaleString('en-US')} tokens as ${describeStorage(format)} ` +
+    `(weights ${formatBytes(estimate.weightBytes)}, activations ${formatBytes(estimate.activationBytes)}); ` +
     `largest buffer ${formatBytes(estimate.largestBytes)} (${estimate.largestName})`;
   const limitText = `this GPU allows ${formatBytes(limit)} per buffer (maxBufferSize ${formatBytes(limits.maxBufferSize)}, maxStorageBufferBindingSize ${formatBytes(limits.maxStorageBinding)})`;
   let message: string;
   if (!weightsFit) {
     message =
-      `Does not fit: the weight ${weightsOnly.largestName} alone needs ${formatBytes(weightsOnly.largestBytes)} as ${weights}, but ${limitText}. ` +
-      (f16WouldFit ? 'It fits with f16 weights (half the memory, slightly rounded logits).' : 'Choose a smaller model.');
+      `Does not fit: the weight ${weightsOnly.largestName} alone needs ${formatBytes(weightsOnly.largestBytes)} as ${format.weights}, but ${limitText}. ` +
+      (alternativeFits ? suggestion : 'Choose a smaller model.');
   } else if (!fits) {
     message =
       `Does not fit at ${length.toLocaleString('en-US')} tokens: needs ${needs}, but ${limitText}. ` +
-      (f16WouldFit
-        ? 'It fits with f16 weights (half the memory, slightly rounded logits).'
+      (alternativeFits
+        ? suggestion
         : longestFitting > 0
           ? `Use a shorter length: up to ${longestFitting.toLocaleString('en-US')} tokens fits.`
           : 'No length fits.');
   } else {
     message = `Fits: needs ${needs}; ${limitText}.`;
   }
-  return { weightsFit, fits, estimate, longestFitting, message, f16WouldFit };
+  return { weightsFit, fits, estimate, longestFitting, message, f16WouldFit: alternativeFits && alternative === F16_WEIGHTS_STORAGE };
+}
+
+/** The sentence the card adds to its memory line: the format a model loads as, and why. */
+export function precisionNote(choice: PrecisionChoice, format: StorageFormat, shaderF16: boolean): string {
+  const gpu = shaderF16 ? 'this GPU has shader-f16' : 'this GPU lacks shader-f16';
+  const why = sameStorage(format, F16_WEIGHTS_STORAGE) ? `f32 did not fit; ${gpu}` : choice === 'auto' ? `automatic: ${gpu}` : 'as chosen';
+  return `Loads as ${describeStorage(format)} (${why}).`;
 }
 
 /** A model whose weights do not fit this GPU as asked; `report.f16WouldFit` says whether f16 weights would. */

@@ -158,7 +158,7 @@ function fakeController() {
 
 function loadModel(name: string, trainContext: number, validationTokens: number) {
   appStore().setState({
-    gpu: { kind: 'ready', adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 30 } },
+    gpu: { kind: 'ready', adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 30, shaderF16: false } },
     meta: { name, trainContext, hasRope: true, summary: '', recordedProblem: null },
     weights: { kind: 'ready', name, summary: { name, trainContext, parameters: 1, validationTokens } },
     variants: [

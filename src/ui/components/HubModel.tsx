@@ -3,17 +3,22 @@
 // the longest evaluated length (src/ui/hub-memory.ts) against the adapter's buffer limits; the
 // weights then download in the worker with progress, into Cache Storage (src/ui/hub-cache.ts), so
 // a second load is instant. The Hub's base URL is a setting (a mirror, or a test server), kept in
-// localStorage. When the weights do not fit as f32 but would as f16 (half the memory, e.g.
-// SmolLM-360M's 189 MB embedding table under a 128 MB buffer limit), the card offers
-// "Load with f16 weights" for that model.
+// localStorage. So is the Precision (src/model/precision.ts): Automatic stores f16 weights and
+// activations where the adapter has shader-f16 and f32 elsewhere; f32 is exact and trainable.
+// When the weights do not fit as f32 but would as f16 weights on an adapter without shader-f16
+// (half the memory, e.g. SmolLM-360M's 189 MB embedding table under a 128 MB buffer limit), the
+// card offers "Load with f16 weights" for that model; with shader-f16 the message suggests f16
+// weights and activations instead.
 
 import { useState } from 'react';
 import type { Controller } from '../controller.ts';
+import { F32_STORAGE, PRECISION_CHOICES, resolvePrecision, type PrecisionChoice, type StorageFormat } from '../../model/precision.ts';
 import { DEFAULT_HUB_ENDPOINT } from '../../model/source-hub.ts';
-import { FitError, formatBytes } from '../hub-memory.ts';
+import { F16_WEIGHTS_STORAGE, FitError, formatBytes, precisionNote } from '../hub-memory.ts';
 import { useApp } from '../store/store.ts';
 
 export const HUB_ENDPOINT_KEY = 'drope-playground.hub-endpoint';
+export const HUB_PRECISION_KEY = 'drope-playground.hub-precision';
 
 function storedEndpoint(): string {
   try {
@@ -22,6 +27,30 @@ function storedEndpoint(): string {
     return DEFAULT_HUB_ENDPOINT;
   }
 }
+
+function storedPrecision(): PrecisionChoice {
+  try {
+    const value = localStorage.getItem(HUB_PRECISION_KEY);
+    return PRECISION_CHOICES.find((c) => c === value) ?? 'auto';
+  } catch {
+    return 'auto';
+  }
+}
+
+function store(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Storage off: the setting lasts until the page reloads.
+  }
+}
+
+/** What each Precision choice means, under the select. */
+const PRECISION_HINTS: Record<PrecisionChoice, string> = {
+  auto: 'f16 weights and activations where this GPU has shader-f16, f32 otherwise.',
+  f32: 'Exact: the numbers transformers gives in float32; recalibration possible.',
+  f16: 'Half the GPU memory, as transformers in float16: values stored in half precision, arithmetic in f32. Results shift slightly with the rounding; inference only.',
+};
 
 type Phase =
   | { kind: 'idle' }
@@ -32,11 +61,14 @@ type Phase =
 export function HubModelCard({ controller }: { controller: Controller }) {
   const [id, setId] = useState('');
   const [endpoint, setEndpoint] = useState(storedEndpoint);
+  const [precision, setPrecision] = useState(storedPrecision);
   const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
   /** The model id for which f16 weights were offered (f32 does not fit, f16 does), and the choice. */
   const [f16Offer, setF16Offer] = useState<string | null>(null);
   const [useF16, setUseF16] = useState(true);
   const gpuReady = useApp((s) => s.gpu.kind === 'ready');
+  const adapterName = useApp((s) => (s.gpu.kind === 'ready' ? s.gpu.adapter.name : null));
+  const shaderF16 = useApp((s) => s.gpu.kind === 'ready' && s.gpu.adapter.shaderF16);
   const weights = useApp((s) => s.weights);
   const hubName = phase.kind === 'loading' ? `hf:${phase.id}` : null;
   const mine = hubName !== null && 'name' in weights && weights.name === hubName;
@@ -44,26 +76,30 @@ export function HubModelCard({ controller }: { controller: Controller }) {
 
   const changeEndpoint = (value: string) => {
     setEndpoint(value);
-    try {
-      localStorage.setItem(HUB_ENDPOINT_KEY, value);
-    } catch {
-      // Storage off: the setting lasts until the page reloads.
-    }
+    store(HUB_ENDPOINT_KEY, value);
+  };
+  const changePrecision = (value: PrecisionChoice) => {
+    setPrecision(value);
+    store(HUB_PRECISION_KEY, value);
   };
 
   const load = async () => {
     const wanted = id.trim();
     setPhase({ kind: 'checking', id: wanted });
-    const weights = f16Offer === wanted && useF16 ? 'f16' : 'f32';
     try {
+      // Without a ready GPU the controller says so; the format does not matter then.
+      let format: StorageFormat = adapterName === null ? F32_STORAGE : resolvePrecision(precision, shaderF16, adapterName);
+      // f32 that did not fit, with "Load with f16 weights" offered and kept checked.
+      if (format.weights === 'f32' && format.activations === 'f32' && f16Offer === wanted && useF16) format = F16_WEIGHTS_STORAGE;
       const report = await controller.loadHubModel(
         wanted,
         endpoint.trim() || DEFAULT_HUB_ENDPOINT,
         (file, loaded, total) => setPhase((p) => (p.kind === 'loading' && p.id === wanted ? { ...p, file, loaded, total } : p)),
-        weights,
+        format,
       );
       if (report.f16WouldFit) setF16Offer(wanted);
-      setPhase({ kind: 'loading', id: wanted, fit: report.message, fits: report.fits, file: null, loaded: 0, total: undefined });
+      const fit = `${report.message} ${precisionNote(precision, format, shaderF16)}`;
+      setPhase({ kind: 'loading', id: wanted, fit, fits: report.fits, file: null, loaded: 0, total: undefined });
     } catch (error) {
       if (error instanceof FitError && error.report.f16WouldFit) setF16Offer(wanted);
       setPhase({ kind: 'failed', message: `Cannot load ${wanted || 'the model'}: ${(error as Error).message}` });
@@ -125,6 +161,27 @@ export function HubModelCard({ controller }: { controller: Controller }) {
           <div className="field">
             <label htmlFor="hub-endpoint">Hub base URL</label>
             <input id="hub-endpoint" type="url" spellCheck={false} value={endpoint} onChange={(e) => changeEndpoint(e.target.value)} />
+          </div>
+          <div className="field">
+            <label htmlFor="hub-precision">Precision</label>
+            <select
+              id="hub-precision"
+              value={precision}
+              onChange={(e) => changePrecision(e.target.value as PrecisionChoice)}
+              aria-describedby="hub-precision-hint"
+            >
+              <option value="auto">Automatic</option>
+              <option value="f32">f32</option>
+              <option value="f16" disabled={!shaderF16}>
+                f16 weights and activations
+              </option>
+            </select>
+            <span id="hub-precision-hint" className="hint">
+              {PRECISION_HINTS[precision]}
+              {adapterName !== null &&
+                !shaderF16 &&
+                ` f16 weights and activations need the GPU feature shader-f16, which ${adapterName} does not have (f16 weights alone are offered when f32 does not fit).`}
+            </span>
           </div>
         </details>
       </form>

@@ -157,6 +157,7 @@ async function init(id: number): Promise<void> {
       software: engine.adapter.software,
       maxBufferSize: engine.limits.maxBufferSize,
       maxStorageBinding: engine.limits.maxStorageBufferBindingSize,
+      shaderF16: engine.supportsF16,
     },
   });
 }
@@ -190,7 +191,7 @@ async function loadModel(command: Extract<Command, { type: 'loadModel' }>): Prom
   const source = command.hub ? hubModelSource(command.id, command.hub) : urlSource(command.baseUrl);
   const [checkpoint, tokenizer, text] = await Promise.all([loadCheckpoint(source), loadTokenizer(source), fetchText(command.validationUrl)]);
   const validation = tokenizer.encode(text);
-  const model = LlamaModel.fromCheckpoint(gpu, checkpoint, { weights: command.weights });
+  const model = LlamaModel.fromCheckpoint(gpu, checkpoint, { weights: command.weights, activations: command.activations });
   const config = checkpoint.config;
   const hasRope = model.defaultPositions.kind !== 'none';
   const base: VariantInfo = { id: BASE_VARIANT, label: hasRope ? 'RoPE' : 'No RoPE', kind: 'base', hasRope, detail: 'As trained' };
@@ -373,6 +374,9 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
   const resumed = command.resume ? await readInterrupted(command.resume) : null;
   const parent = resumed ? null : variantOf(command.from);
   if (parent?.info.hasRope) throw new Error('recalibration trains a model without RoPE: drop RoPE first');
+  // A half-precision model (a Hub model loaded as f16) is for inference: its f32 copy would need the
+  // memory f16 was chosen to save, and would train from rounded weights.
+  parent?.model.assertTrainable();
   const parentLabel = resumed?.record.parent ?? parent!.info.label;
   const key = command.resume ?? newVariantKey();
   const control = controls.get(id) ?? { paused: false, stopped: false, resume: null };

@@ -32,6 +32,8 @@ export interface AdapterInfo {
   software: boolean;
   maxBufferSize: number;
   maxStorageBinding: number;
+  /** The device has shader-f16 (Engine.supportsF16): f16 activations can run here. */
+  shaderF16: boolean;
 }
 
 /** What the worker reports about loaded weights. */
@@ -53,8 +55,13 @@ export type Command =
       validationUrl: string;
       /** A Hugging Face Hub model instead of baseUrl: its id (ORG/NAME) and the Hub's base URL; files go through the Cache Storage cache. */
       hub?: { id: string; endpoint: string };
-      /** 'f16': weight matrices in half precision (half the GPU memory, inference only); default 'f32'. */
+      /**
+       * How the model is stored (src/model/precision.ts StorageFormat, LlamaModel's options); both
+       * default to 'f32'. 'f16' weights: weight matrices in half precision (any adapter); 'f16'
+       * activations: needs shader-f16. Either one makes the model inference only.
+       */
       weights?: 'f32' | 'f16';
+      activations?: 'f32' | 'f16';
     }
   | {
       type: 'evaluate';
