@@ -12,6 +12,7 @@ import { parsePositionMode, type PositionMode } from '../model/positions.ts';
 import { PRECISION_CHOICES, resolvePrecision, type PrecisionChoice, type StorageFormat } from '../model/precision.ts';
 import { DEFAULT_HUB_ENDPOINT, HubError, hubSource, type HubProgress } from '../model/source-hub.ts';
 import { directorySource } from '../model/source-node.ts';
+import { formatBytes } from '../model/format-bytes.ts';
 
 export class UsageError extends Error {}
 
@@ -107,18 +108,6 @@ export async function openEngine(): Promise<Engine> {
 
 /** `--model hf:ORG/NAME[@REVISION]`: a model on the Hugging Face Hub (or the mirror HF_ENDPOINT names). */
 export const HUB_PREFIX = 'hf:';
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
-}
 
 /**
  * Download progress on stderr: on a terminal one line rewritten at most 5 times a second;

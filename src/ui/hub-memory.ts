@@ -12,6 +12,7 @@
 
 import { expectedTensorShapes } from '../model/checkpoint.ts';
 import type { ModelConfig } from '../model/config.ts';
+import { formatBytes } from '../model/format-bytes.ts';
 import { F16_STORAGE, F32_STORAGE, type PrecisionChoice, type StorageFormat } from '../model/precision.ts';
 
 /** The LM head's row chunk when only the loss is needed (LlamaModel's LOGIT_CHUNK_ELEMENTS). */
@@ -110,18 +111,6 @@ export interface FitReport {
    * Always false otherwise (with shader-f16 the message suggests f16 weights and activations).
    */
   f16WouldFit: boolean;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
 /**

@@ -2,18 +2,8 @@
 // or what went wrong with it.
 
 import type { Controller } from '../controller.ts';
+import { formatBytes } from '../../model/format-bytes.ts';
 import { useApp } from '../store/store.ts';
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 /** The adapter line of the header. */
 export function AdapterFacts() {

@@ -14,7 +14,8 @@ import { useState } from 'react';
 import type { Controller } from '../controller.ts';
 import { F32_STORAGE, PRECISION_CHOICES, resolvePrecision, type PrecisionChoice, type StorageFormat } from '../../model/precision.ts';
 import { DEFAULT_HUB_ENDPOINT } from '../../model/source-hub.ts';
-import { F16_WEIGHTS_STORAGE, FitError, formatBytes, precisionNote } from '../hub-memory.ts';
+import { formatBytes } from '../../model/format-bytes.ts';
+import { F16_WEIGHTS_STORAGE, FitError, precisionNote } from '../hub-memory.ts';
 import { useApp } from '../store/store.ts';
 
 export const HUB_ENDPOINT_KEY = 'drope-playground.hub-endpoint';
