@@ -4,7 +4,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import { parseSafetensors, type SafetensorsFile } from '../../src/model/safetensors.ts';
+import { directorySource } from '../../src/model/source-node.ts';
 
 export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/hf-llama/', import.meta.url));
 export const haveFixtures = existsSync(join(FIXTURES, 'llama-rope', 'config.json'));
@@ -19,4 +21,12 @@ export function warnIfNoFixtures(what: string): void {
 export function fixtureExpected(dir: string): SafetensorsFile {
   const path = join(dir, 'expected.safetensors');
   return parseSafetensors(new Uint8Array(readFileSync(path)), path);
+}
+
+/** One fixture at length T: its checkpoint, and transformers' input ids (B sequences of T) and logits for them. */
+export async function fixtureCase(name: string, T: number) {
+  const dir = join(FIXTURES, name);
+  const expected = fixtureExpected(dir);
+  const ids = expected.getI32(`T${T}.input_ids`);
+  return { dir, expected, checkpoint: await loadCheckpoint(directorySource(dir)), ids, B: ids.length / T, logits: expected.getF32(`T${T}.logits`) };
 }

@@ -9,7 +9,7 @@ import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import { LlamaModel } from '../../src/model/model.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
-import { FIXTURE_CASES, FIXTURE_LENGTHS, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURE_LENGTHS, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureCase } from '../helpers/fixtures.ts';
 import { f16TestEngine, testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the f16-activations comparison with transformers');
@@ -21,12 +21,7 @@ describe.skipIf(!haveFixtures)("LlamaModel with activations: 'f16'", () => {
     for (const T of FIXTURE_LENGTHS) {
       it(`${name} T=${T}: logits and NLL near transformers' and the f32 engine's`, async () => {
         const engine = await f16TestEngine();
-        const dir = join(FIXTURES, name);
-        const checkpoint = await loadCheckpoint(directorySource(dir));
-        const expected = fixtureExpected(dir);
-        const ids = expected.getI32(`T${T}.input_ids`);
-        const B = ids.length / T;
-        const wantLogits = expected.getF32(`T${T}.logits`);
+        const { checkpoint, ids, B, logits: wantLogits } = await fixtureCase(name, T);
 
         const f32 = LlamaModel.fromCheckpoint(engine, checkpoint);
         const f32Logits = await f32.logits(ids, B, T);

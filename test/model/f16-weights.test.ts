@@ -11,7 +11,7 @@ import { Trainer } from '../../src/train/trainer.ts';
 import { TokenStream } from '../../src/train/data.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
 import { roundToF16 } from '../helpers/f16.ts';
-import { FIXTURE_CASES, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureCase } from '../helpers/fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the f16-weights comparison with the f32 engine and transformers');
@@ -29,12 +29,7 @@ describe.skipIf(!haveFixtures)("LlamaModel with weights: 'f16'", () => {
   for (const name of FIXTURE_CASES) {
     it(`${name} T=${T}: logits near f32 and transformers, equal to f32 on rounded weights`, async () => {
       const engine = await testEngine();
-      const dir = join(FIXTURES, name);
-      const checkpoint = await loadCheckpoint(directorySource(dir));
-      const expected = fixtureExpected(dir);
-      const ids = expected.getI32(`T${T}.input_ids`);
-      const B = ids.length / T;
-      const wantLogits = expected.getF32(`T${T}.logits`);
+      const { checkpoint, ids, B, logits: wantLogits } = await fixtureCase(name, T);
 
       const f32 = LlamaModel.fromCheckpoint(engine, checkpoint);
       const f32Logits = await f32.logits(ids, B, T);
