@@ -10,6 +10,8 @@
 //
 // Adding a kernel is one entry: seeded cases with awkward sizes (1, non-multiples of the workgroup
 // size), an independent float64 CPU reference, and a `run` that allocates outputs and records the op.
+// The references themselves live in test/reference/<family>.ts (pure TS, shared with the Vitest
+// kernel tests); `reference` here only unpacks a case's inputs and params for them.
 // Kernels of the inference path also run at f16 precision (test/kernels/f16-activations.test.ts,
 // on an adapter with shader-f16): their `f16` names the activation inputs, uploaded as f16, and
 // `run` allocates activation outputs at the precision it is given.
@@ -18,6 +20,14 @@ import type { Engine } from '../../src/engine/engine.ts';
 import type { Rng } from '../../src/engine/random.ts';
 import type { Precision, Tensor } from '../../src/engine/tensor.ts';
 import { parsePositionMode, rotaryTables } from '../../src/model/positions.ts';
+import { attentionReference } from '../../test/reference/attention.ts';
+import { IGNORE_INDEX as IGNORE, nllReference } from '../../test/reference/cross_entropy.ts';
+import { embeddingReference } from '../../test/reference/embedding.ts';
+import { linearReference, matmulReference } from '../../test/reference/matmul.ts';
+import { residualAddReference } from '../../test/reference/residual.ts';
+import { rmsnormReference } from '../../test/reference/rmsnorm.ts';
+import { ropeReference } from '../../test/reference/rope.ts';
+import { swigluReference } from '../../test/reference/swiglu.ts';
 
 /** A tensor's values as they cross page.evaluate (plain numbers survive serialization exactly). */
 export interface HostTensor {
@@ -62,19 +72,11 @@ export function u32(data: ArrayLike<number>, shape: number[]): HostTensor {
   return { data: Array.from(Uint32Array.from(data)), shape, dtype: 'u32' };
 }
 
-/** PyTorch's ignore_index as the API spells it (IGNORE_TARGET in src/engine/ops/cross_entropy.ts). */
-const IGNORE = 0xffffffff;
-
 /** A fresh output tensor holding a copy of `src`, for ops that write in place or accumulate. */
 function copyOf(engine: Engine, src: Tensor, label: string): Tensor {
   const t = engine.tensor(src.shape, label, src.dtype);
   engine.copy(t, src);
   return t;
-}
-
-/** Element (i, j) of op(X), X stored row-major with `cols` columns, transposed when `trans`. */
-function opAt(x: ArrayLike<number>, cols: number, trans: boolean, i: number, j: number): number {
-  return trans ? x[j * cols + i] : x[i * cols + j];
 }
 
 interface MatmulShape {
@@ -129,23 +131,13 @@ function matmulCases(rng: Rng, draws: number): KernelCase[] {
   });
 }
 
-/** C = (accumulate ? C0 : 0) + op(A)·op(B), in float64. */
-function matmulReference({ inputs, params }: KernelCase): Record<string, ArrayLike<number>> {
+/** C = (accumulate ? C0 : 0) + op(A)·op(B), from the shapes: c0 [M, N], a [M, K] ([K, M] if transA, maybe [2, rows/2, cols]). */
+function matmulCaseReference({ inputs, params }: KernelCase): Record<string, ArrayLike<number>> {
   const [M, N] = inputs.c0.shape;
   const aCols = inputs.a.shape[inputs.a.shape.length - 1];
-  const bCols = inputs.b.shape[1];
   const K = params.transA ? inputs.a.data.length / aCols : aCols;
-  const c = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let sum = params.accumulate ? inputs.c0.data[i * N + j] : 0;
-      for (let k = 0; k < K; k++) {
-        sum += opAt(inputs.a.data, aCols, Boolean(params.transA), i, k) * opAt(inputs.b.data, bCols, Boolean(params.transB), k, j);
-      }
-      c[i * N + j] = sum;
-    }
-  }
-  return { c };
+  const options = { transA: Boolean(params.transA), transB: Boolean(params.transB), accumulate: Boolean(params.accumulate) };
+  return { c: matmulReference(inputs.a.data, inputs.b.data, M, N, K, options, inputs.c0.data) };
 }
 
 interface AttentionCase {
@@ -193,46 +185,11 @@ function attentionCases(rng: Rng): KernelCase[] {
   }));
 }
 
-/**
- * HF's eager causal attention (LlamaAttention before o_proj) in float64: per query t of head h,
- * logits_j = beta * scale * q·k_j over keys j <= t of kv head floor(h / (H/KVH)) (repeat_kv);
- * out = softmax(logits) v; lse = ln(sum_j exp(logits_j)).
- */
-function attentionReference({ inputs, params }: KernelCase): { out: Float64Array; lse: Float64Array } {
+/** HF's eager causal attention (test/reference/attention.ts); scale 0 means 1/sqrt(D). */
+function attentionCaseReference({ inputs, params }: KernelCase): { out: Float64Array; lse: Float64Array } {
   const { B, T, H, KVH, D, beta } = params;
   const qkScale = beta * (params.scale || 1 / Math.sqrt(D));
-  const q = inputs.q.data;
-  const k = inputs.k.data;
-  const v = inputs.v.data;
-  const out = new Float64Array(B * T * H * D);
-  const lse = new Float64Array(B * H * T);
-  const logits = new Float64Array(T);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const kvh = Math.floor(h / (H / KVH));
-      for (let t = 0; t < T; t++) {
-        const qBase = (b * T + t) * H * D + h * D;
-        let max = -Infinity;
-        for (let j = 0; j <= t; j++) {
-          const kBase = (b * T + j) * KVH * D + kvh * D;
-          let dot = 0;
-          for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase + d];
-          logits[j] = qkScale * dot;
-          max = Math.max(max, logits[j]);
-        }
-        let sum = 0;
-        for (let j = 0; j <= t; j++) {
-          const w = Math.exp(logits[j] - max);
-          sum += w;
-          const vBase = (b * T + j) * KVH * D + kvh * D;
-          for (let d = 0; d < D; d++) out[qBase + d] += w * v[vBase + d];
-        }
-        for (let d = 0; d < D; d++) out[qBase + d] /= sum;
-        lse[(b * H + h) * T + t] = max + Math.log(sum);
-      }
-    }
-  }
-  return { out, lse };
+  return attentionReference(inputs.q.data, inputs.k.data, inputs.v.data, { B, T, H, KVH, D }, qkScale);
 }
 
 /**
@@ -274,32 +231,11 @@ function ropeCases(rng: Rng): KernelCase[] {
   });
 }
 
-/**
- * HF's apply_rotary_pos_emb in float64, rotate_half layout (dim k pairs with k + D/2):
- * y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin at position offset + r % T. `sign` -1 negates the
- * angle (sin -> -sin), the backward pass.
- */
-function ropeReference({ inputs, params }: KernelCase, sign: 1 | -1): Record<string, ArrayLike<number>> {
-  const { T, heads, headDim: D, positionOffset } = params;
-  const half = D / 2;
-  const [rows] = inputs.x.shape;
-  const x = inputs.x.data;
-  const y = new Float64Array(x.length);
-  for (let r = 0; r < rows; r++) {
-    const pos = positionOffset + (r % T);
-    for (let h = 0; h < heads; h++) {
-      const base = r * heads * D + h * D;
-      for (let k = 0; k < half; k++) {
-        const c = inputs.cos.data[pos * half + k];
-        const s = sign * inputs.sin.data[pos * half + k];
-        const x1 = x[base + k];
-        const x2 = x[base + k + half];
-        y[base + k] = x1 * c - x2 * s;
-        y[base + k + half] = x2 * c + x1 * s;
-      }
-    }
-  }
-  return { x: y };
+/** HF's apply_rotary_pos_emb (test/reference/rope.ts) on a case; `sign` -1 is the backward pass. */
+function ropeCaseReference({ inputs, params }: KernelCase, sign: 1 | -1): Record<string, ArrayLike<number>> {
+  const { T, heads, headDim, positionOffset } = params;
+  const shape = { rows: inputs.x.shape[0], T, heads, headDim, positionOffset };
+  return { x: ropeReference(inputs.x.data, inputs.cos.data, inputs.sin.data, shape, sign) };
 }
 
 export const KERNELS: KernelEntry[] = [
@@ -323,19 +259,8 @@ export const KERNELS: KernelEntry[] = [
       }));
     },
     reference({ inputs, params }) {
-      // Hugging Face's LlamaRMSNorm, in float64: y = x / sqrt(mean(x^2) + eps) * weight.
       const [rows, C] = inputs.x.shape;
-      const x = inputs.x.data;
-      const w = inputs.weight.data;
-      const y = new Float64Array(rows * C);
-      const rstd = new Float64Array(rows);
-      for (let r = 0; r < rows; r++) {
-        let sumSq = 0;
-        for (let c = 0; c < C; c++) sumSq += x[r * C + c] ** 2;
-        rstd[r] = 1 / Math.sqrt(sumSq / C + params.eps);
-        for (let c = 0; c < C; c++) y[r * C + c] = x[r * C + c] * rstd[r] * w[c];
-      }
-      return { y, rstd };
+      return rmsnormReference(inputs.x.data, inputs.weight.data, rows, C, params.eps);
     },
     f16: { activations: ['x'], tolerance: 1e-3 },
     async run(engine, { x, weight }, { eps }, precision) {
@@ -370,16 +295,8 @@ export const KERNELS: KernelEntry[] = [
       });
     },
     reference({ inputs }) {
-      // nn.Embedding: out[r] = table[ids[r]]; an out-of-range id gives zeros (the op's documented guard).
       const [V, C] = inputs.table.shape;
-      const R = inputs.ids.data.length;
-      const out = new Float64Array(R * C);
-      for (let r = 0; r < R; r++) {
-        const id = inputs.ids.data[r];
-        if (id >= V) continue;
-        for (let c = 0; c < C; c++) out[r * C + c] = inputs.table.data[id * C + c];
-      }
-      return { out };
+      return { out: embeddingReference(inputs.ids.data, inputs.table.data, V, C) };
     },
     f16: { activations: [], tolerance: 1e-3 },
     async run(engine, { ids, table }, _params, precision) {
@@ -408,12 +325,7 @@ export const KERNELS: KernelEntry[] = [
       }));
     },
     reference({ inputs }) {
-      // LlamaMLP's act_fn(gate) * up with act_fn = SiLU: g * sigmoid(g) * u.
-      const g = inputs.gate.data;
-      const u = inputs.up.data;
-      const out = new Float64Array(g.length);
-      for (let i = 0; i < g.length; i++) out[i] = (g[i] / (1 + Math.exp(-g[i]))) * u[i];
-      return { out };
+      return { out: swigluReference(inputs.gate.data, inputs.up.data) };
     },
     f16: { activations: ['gate', 'up'], tolerance: 1e-3 },
     async run(engine, { gate, up }, _params, precision) {
@@ -439,7 +351,7 @@ export const KERNELS: KernelEntry[] = [
       });
     },
     reference({ inputs }) {
-      return { x: inputs.x.data.map((v, i) => v + inputs.y.data[i]) };
+      return { x: residualAddReference(inputs.x.data, inputs.y.data) };
     },
     f16: { activations: ['x', 'y'], tolerance: 1e-3 },
     async run(engine, inputs) {
@@ -476,19 +388,8 @@ export const KERNELS: KernelEntry[] = [
       });
     },
     reference({ inputs }) {
-      // F.cross_entropy(reduction='none', ignore_index): logsumexp(row) - row[target], 0 if ignored.
-      const [R, V] = inputs.logits.shape;
-      const nll = new Float64Array(R);
-      for (let r = 0; r < R; r++) {
-        const target = inputs.targets.data[r];
-        if (target === IGNORE) continue;
-        const row = inputs.logits.data.slice(r * V, (r + 1) * V);
-        const max = Math.max(...row);
-        let sum = 0;
-        for (const v of row) sum += Math.exp(v - max);
-        nll[r] = max + Math.log(sum) - row[target];
-      }
-      return { nll };
+      const V = inputs.logits.shape[1];
+      return { nll: nllReference(inputs.logits.data, inputs.targets.data, V) };
     },
     // The logits rounded to f16 are the reference's input; the log-sum-exp and nll stay f32.
     f16: { activations: ['logits'], tolerance: 1e-4 },
@@ -506,7 +407,7 @@ export const KERNELS: KernelEntry[] = [
     // |c|; 1e-4 allows any summation order.
     tolerance: 1e-4,
     cases: (rng) => matmulCases(rng, 2),
-    reference: matmulReference,
+    reference: matmulCaseReference,
     f16: { activations: ['a', 'c0'], tolerance: 1e-3 },
     async run(engine, { a, b, c0 }, { transA, transB, accumulate }) {
       const { matmul } = await import('../../src/engine/ops/matmul.ts');
@@ -520,7 +421,7 @@ export const KERNELS: KernelEntry[] = [
     // As matmul.forward.
     tolerance: 1e-4,
     cases: (rng) => matmulCases(rng, 1),
-    reference: matmulReference,
+    reference: matmulCaseReference,
     async run(engine, { a, b, c0 }, { transA, transB, accumulate }) {
       const { matmulNaive } = await import('../../src/engine/ops/matmul.ts');
       const c = copyOf(engine, c0, 'c');
@@ -551,18 +452,8 @@ export const KERNELS: KernelEntry[] = [
       });
     },
     reference({ inputs }) {
-      // nn.Linear without bias: y = x W^T.
       const [out, inF] = inputs.weight.shape;
-      const R = inputs.x.data.length / inF;
-      const y = new Float64Array(R * out);
-      for (let r = 0; r < R; r++) {
-        for (let o = 0; o < out; o++) {
-          let sum = 0;
-          for (let i = 0; i < inF; i++) sum += inputs.x.data[r * inF + i] * inputs.weight.data[o * inF + i];
-          y[r * out + o] = sum;
-        }
-      }
-      return { y };
+      return { y: linearReference(inputs.x.data, inputs.weight.data, inputs.x.data.length / inF, out, inF) };
     },
     f16: { activations: ['x'], tolerance: 1e-3 },
     async run(engine, { x, weight }, _params, precision) {
@@ -578,7 +469,7 @@ export const KERNELS: KernelEntry[] = [
     // f32 error ~1e-6 of the output and of lse; 1e-4 of each output's scale.
     tolerance: 1e-4,
     cases: attentionCases,
-    reference: attentionReference,
+    reference: attentionCaseReference,
     f16: { activations: ['q', 'k', 'v'], tolerance: 1e-3 },
     async run(engine, { q, k, v }, { B, T, H, KVH, D, beta, scale }, precision) {
       const { attentionForward } = await import('../../src/engine/ops/attention.ts');
@@ -593,7 +484,7 @@ export const KERNELS: KernelEntry[] = [
     // As attention.forward.
     tolerance: 1e-4,
     cases: attentionCases,
-    reference: (c) => ({ out: attentionReference(c).out }),
+    reference: (c) => ({ out: attentionCaseReference(c).out }),
     async run(engine, { q, k, v }, { B, T, H, KVH, D, beta, scale }) {
       const { attentionNaive } = await import('../../src/engine/ops/attention.ts');
       const out = engine.tensor([B * T, H * D], 'out');
@@ -606,7 +497,7 @@ export const KERNELS: KernelEntry[] = [
     // Two products and a sum per element: within an ulp or two of float64.
     tolerance: 1e-5,
     cases: ropeCases,
-    reference: (c) => ropeReference(c, 1),
+    reference: (c) => ropeCaseReference(c, 1),
     f16: { activations: ['x'], tolerance: 1e-3 },
     async run(engine, { x: x0, cos, sin }, { T, heads, headDim, positionOffset }) {
       const { ropeForward } = await import('../../src/engine/ops/rope.ts');
@@ -620,7 +511,7 @@ export const KERNELS: KernelEntry[] = [
     // As rope.forward.
     tolerance: 1e-5,
     cases: ropeCases,
-    reference: (c) => ropeReference(c, -1),
+    reference: (c) => ropeCaseReference(c, -1),
     async run(engine, { x: dx0, cos, sin }, { T, heads, headDim, positionOffset }) {
       const { ropeBackward } = await import('../../src/engine/ops/rope.ts');
       const x = copyOf(engine, dx0, 'dx');

@@ -15,58 +15,7 @@ import { Rng } from '../../src/engine/random.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
 import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
-
-/**
- * The scaled logits of query t of head h (sequence b) against keys 0..t into `logits`, in float64;
- * returns their max. Query head h reads kv head floor(h / (H / KVH)) (HF's repeat_kv).
- */
-function causalLogits(q: Float32Array, k: Float32Array, shape: AttentionShape, qkScale: number, b: number, h: number, t: number, logits: Float64Array): number {
-  const { T, H, KVH, D } = shape;
-  const kvh = Math.floor(h / (H / KVH));
-  const qBase = (b * T + t) * H * D + h * D;
-  let max = -Infinity;
-  for (let j = 0; j <= t; j++) {
-    const kBase = (b * T + j) * KVH * D + kvh * D;
-    let dot = 0;
-    for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase + d];
-    logits[j] = qkScale * dot;
-    max = Math.max(max, logits[j]);
-  }
-  return max;
-}
-
-/**
- * CPU reference in float64 of HF's eager causal attention (LlamaAttention before o_proj): per
- * query, logits = beta * scale * q·k over keys 0..t, softmax with the max subtracted, times v.
- * Query head h reads kv head floor(h / (H / KVH)) (HF's repeat_kv).
- */
-function attentionReference(q: Float32Array, k: Float32Array, v: Float32Array, shape: AttentionShape, qkScale: number) {
-  const { B, T, H, KVH, D } = shape;
-  const out = new Float32Array(B * T * H * D);
-  const lse = new Float32Array(B * H * T);
-  const logits = new Float64Array(T);
-  const acc = new Float64Array(D);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const kvh = Math.floor(h / (H / KVH));
-      for (let t = 0; t < T; t++) {
-        const qBase = (b * T + t) * H * D + h * D;
-        const max = causalLogits(q, k, shape, qkScale, b, h, t, logits);
-        let sum = 0;
-        acc.fill(0);
-        for (let j = 0; j <= t; j++) {
-          const w = Math.exp(logits[j] - max);
-          sum += w;
-          const vBase = (b * T + j) * KVH * D + kvh * D;
-          for (let d = 0; d < D; d++) acc[d] += w * v[vBase + d];
-        }
-        for (let d = 0; d < D; d++) out[qBase + d] = acc[d] / sum;
-        lse[(b * H + h) * T + t] = max + Math.log(sum);
-      }
-    }
-  }
-  return { out, lse };
-}
+import { attentionProbabilitiesReference, attentionReference } from '../reference/attention.ts';
 
 interface Case extends AttentionShape {
   beta: number;
@@ -422,28 +371,6 @@ describe('attention backward', () => {
   });
 });
 
-/**
- * CPU reference in float64 of the attention pattern: probs[b, h, t, j] = softmax over j <= t of
- * qkScale * q[t]·k[j] (max subtracted), 0 for j > t; query head h reads kv head floor(h / (H / KVH)).
- */
-function probabilitiesReference(q: Float32Array, k: Float32Array, shape: AttentionShape, qkScale: number): Float32Array {
-  const { B, T, H } = shape;
-  const probs = new Float32Array(B * H * T * T);
-  const logits = new Float64Array(T);
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      for (let t = 0; t < T; t++) {
-        const max = causalLogits(q, k, shape, qkScale, b, h, t, logits);
-        let sum = 0;
-        for (let j = 0; j <= t; j++) sum += Math.exp(logits[j] - max);
-        const row = ((b * H + h) * T + t) * T;
-        for (let j = 0; j <= t; j++) probs[row + j] = Math.exp(logits[j] - max) / sum;
-      }
-    }
-  }
-  return probs;
-}
-
 describe('attention probabilities', () => {
   const rng = new Rng(20250317);
   const cases: Case[] = [
@@ -468,7 +395,7 @@ describe('attention probabilities', () => {
       const { B, T, H, KVH, D } = c;
       const q = rng.normals(B * T * H * D, c.qStd);
       const k = rng.normals(B * T * KVH * D);
-      const want = probabilitiesReference(q, k, c, c.beta * (c.scale ?? 1 / Math.sqrt(D)));
+      const want = attentionProbabilitiesReference(q, k, c, c.beta * (c.scale ?? 1 / Math.sqrt(D)));
       const tq = engine.upload(q, [B * T, H * D], 'q');
       const tk = engine.upload(k, [B * T, KVH * D], 'k');
       // Filled with a sentinel, so a position the kernel forgets to write (a masked key) shows.

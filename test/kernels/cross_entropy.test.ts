@@ -3,19 +3,7 @@ import { IGNORE_TARGET, nllBackward, nllForward } from '../../src/engine/ops/cro
 import { Rng } from '../../src/engine/random.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { testEngine } from '../helpers/gpu.ts';
-
-/** CPU reference in float64: logsumexp(row) - row[target] with max subtraction; ignored rows 0. */
-function nllReference(logits: Float32Array, targets: Uint32Array, V: number): Float64Array {
-  return Float64Array.from(targets, (t, r) => {
-    if (t === IGNORE_TARGET) return 0;
-    const row = logits.subarray(r * V, (r + 1) * V);
-    let m = -Infinity;
-    for (const x of row) m = Math.max(m, x);
-    let s = 0;
-    for (const x of row) s += Math.exp(x - m);
-    return m + Math.log(s) - row[t];
-  });
-}
+import { nllReference } from '../reference/cross_entropy.ts';
 
 /** Random targets in [0, V), about one in five ignored. */
 function randomTargets(rng: Rng, R: number, V: number): Uint32Array {
@@ -216,18 +204,9 @@ describe('cross_entropy.backward', () => {
     const targets = Uint32Array.from([3, IGNORE_TARGET, 0, 6]);
     const scale = countedScale(targets);
     const got = await runBackward(logits, targets, R, V, scale);
-    // L = scale * sum_r nll[r] (the mean over counted targets), the forward reference's formula
-    // in float64 throughout (nllReference itself takes f32 logits, which would round the perturbations).
-    const loss = (l: Float64Array) => {
-      let total = 0;
-      targets.forEach((t, r) => {
-        if (t === IGNORE_TARGET) return;
-        const row = l.subarray(r * V, (r + 1) * V);
-        const m = Math.max(...row);
-        total += m + Math.log(row.reduce((s, x) => s + Math.exp(x - m), 0)) - row[t];
-      });
-      return scale * total;
-    };
+    // L = scale * sum_r nll[r] (the mean over counted targets; ignored rows add 0), the forward
+    // reference on the float64 logits, so the perturbations are not rounded to f32.
+    const loss = (l: Float64Array) => scale * nllReference(l, targets, V).reduce((total, nll) => total + nll, 0);
     // h = 1e-4: truncation O(h^2) ~ 1e-8 and rounding ~ 1e-16 / h, far below the f32 gradient's
     // ~1e-6 relative error; 1e-4 of the scale is a safe bound that a wrong formula misses.
     const l64 = Float64Array.from(logits);

@@ -6,17 +6,9 @@ import { expectClose } from '../helpers/compare.ts';
 import { roundToF16 } from '../helpers/f16.ts';
 import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
+import { embeddingReference } from '../reference/embedding.ts';
 
 const WG = 64; // the kernel's workgroup size (src/engine/ops/embedding.ts)
-
-/** CPU reference of nn.Embedding: row r of out is row ids[r] of the table; bad ids give zeros. */
-function embeddingReference(ids: Uint32Array, table: Float32Array, V: number, C: number): Float32Array {
-  const out = new Float32Array(ids.length * C);
-  ids.forEach((id, r) => {
-    if (id < V) out.set(table.subarray(id * C, (id + 1) * C), r * C);
-  });
-  return out;
-}
 
 function randomIds(rng: Rng, R: number, V: number): Uint32Array {
   return Uint32Array.from({ length: R }, () => rng.int(0, V - 1));

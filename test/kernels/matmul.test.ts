@@ -5,35 +5,7 @@ import { Rng } from '../../src/engine/random.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { roundToF16 } from '../helpers/f16.ts';
 import { testEngine } from '../helpers/gpu.ts';
-
-/**
- * CPU reference in float64: C[M, N] (+)= op(A)·op(B) with A stored [M, K] ([K, M] if transA) and
- * B stored [K, N] ([N, K] if transB), row-major. Written index by index from the definition, with
- * nothing shared with the kernel.
- */
-function matmulReference(
-  a: Float32Array,
-  b: Float32Array,
-  M: number,
-  N: number,
-  K: number,
-  options: MatmulOptions,
-  c0?: Float32Array,
-): Float64Array {
-  const c = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let sum = options.accumulate && c0 ? c0[m * N + n] : 0;
-      for (let k = 0; k < K; k++) {
-        const av = options.transA ? a[k * M + m] : a[m * K + k];
-        const bv = options.transB ? b[n * K + k] : b[k * N + n];
-        sum += av * bv;
-      }
-      c[m * N + n] = sum;
-    }
-  }
-  return c;
-}
+import { matmulReference } from '../reference/matmul.ts';
 
 // The kernel sums K <= ~200 float32 products of N(0, 1) values. The worst-case rounding error of such
 // a sum is about K·2^-24·Σ|a·b| ≈ 200 · 6e-8 · 0.64·K ≈ 1.5e-3 for K = 200, while the output's scale

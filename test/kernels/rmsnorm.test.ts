@@ -4,20 +4,7 @@ import { Rng } from '../../src/engine/random.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
-
-/** CPU reference of LlamaRMSNorm in float64. */
-function rmsnormReference(x: Float32Array, weight: Float32Array, rows: number, C: number, eps: number) {
-  const y = new Float32Array(rows * C);
-  const rstd = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let ss = 0;
-    for (let c = 0; c < C; c++) ss += x[r * C + c] ** 2;
-    const inv = 1 / Math.sqrt(ss / C + eps);
-    rstd[r] = inv;
-    for (let c = 0; c < C; c++) y[r * C + c] = x[r * C + c] * inv * weight[c];
-  }
-  return { y, rstd };
-}
+import { rmsnormReference } from '../reference/rmsnorm.ts';
 
 describe('rmsnorm.forward', () => {
   const rng = new Rng(1234);
@@ -84,14 +71,7 @@ function rmsnormBackwardReference(dy: Float32Array, x: Float32Array, weight: Flo
 
 /** L = sum(rmsnorm(x) * weight * w) in float64: the scalar whose gradient backward computes for dy = w. */
 function rmsnormLoss(x: Float64Array, weight: Float64Array, w: Float32Array, rows: number, C: number, eps: number): number {
-  let loss = 0;
-  for (let r = 0; r < rows; r++) {
-    let ss = 0;
-    for (let c = 0; c < C; c++) ss += x[r * C + c] ** 2;
-    const inv = 1 / Math.sqrt(ss / C + eps);
-    for (let c = 0; c < C; c++) loss += x[r * C + c] * inv * weight[c] * w[r * C + c];
-  }
-  return loss;
+  return rmsnormReference(x, weight, rows, C, eps).y.reduce((loss, y, i) => loss + y * w[i], 0);
 }
 
 describe('rmsnorm.backward', () => {
@@ -135,7 +115,7 @@ describe('rmsnorm.backward', () => {
       const x = rng.normals(rows * C, 2);
       const weight = rng.normals(C);
       const dy = rng.normals(rows * C);
-      const rstd = rmsnormReference(x, weight, rows, C, eps).rstd;
+      const rstd = Float32Array.from(rmsnormReference(x, weight, rows, C, eps).rstd);
       const want = rmsnormBackwardReference(dy, x, weight, rows, C, eps);
       const got = await runBackward(rows, C, dy, x, weight, rstd);
       expectClose(got.dx, want.dx, { tolerance: 1e-5, minScale: want.dxTermScale, what: `dx [${rows}, ${C}]` });
@@ -149,7 +129,7 @@ describe('rmsnorm.backward', () => {
     const weight = rng.normals(C);
     const dy = rng.normals(rows * C);
     const start = rng.normals(C, 5);
-    const rstd = rmsnormReference(x, weight, rows, C, eps).rstd;
+    const rstd = Float32Array.from(rmsnormReference(x, weight, rows, C, eps).rstd);
     const want = rmsnormBackwardReference(dy, x, weight, rows, C, eps);
     const got = await runBackward(rows, C, dy, x, weight, rstd, start);
     expectClose(got.dweight, want.dweight.map((d, c) => d + start[c]), { tolerance: 1e-5, what: 'start + dweight' });

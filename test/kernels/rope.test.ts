@@ -4,31 +4,7 @@ import { Rng } from '../../src/engine/random.ts';
 import { rotaryTables } from '../../src/model/positions.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { testEngine } from '../helpers/gpu.ts';
-
-/**
- * CPU reference of HF's apply_rotary_pos_emb for one tensor, written as HF writes it:
- * y = x * cat(cos, cos) + rotate_half(x) * cat(sin, sin), rotate_half(x) = cat(-x2, x1), in float64.
- * `sign` -1 negates the angle (the backward pass).
- */
-function ropeReference(x: Float32Array, cos: Float32Array, sin: Float32Array, shape: Required<RopeShape>, sign = 1) {
-  const { rows, T, heads, headDim: D, positionOffset } = shape;
-  const half = D / 2;
-  const y = new Float32Array(x.length);
-  for (let r = 0; r < rows; r++) {
-    const pos = positionOffset + (r % T);
-    const cosFull = [...cos.subarray(pos * half, pos * half + half)];
-    const sinFull = [...sin.subarray(pos * half, pos * half + half)].map((s) => sign * s);
-    cosFull.push(...cosFull);
-    sinFull.push(...sinFull);
-    for (let h = 0; h < heads; h++) {
-      const base = (r * heads + h) * D;
-      const head = [...x.subarray(base, base + D)];
-      const rotated = [...head.slice(half).map((v) => -v), ...head.slice(0, half)];
-      for (let d = 0; d < D; d++) y[base + d] = head[d] * cosFull[d] + rotated[d] * sinFull[d];
-    }
-  }
-  return y;
-}
+import { ropeReference } from '../reference/rope.ts';
 
 describe('rope', () => {
   const rng = new Rng(2024);

@@ -4,13 +4,9 @@ import { Rng } from '../../src/engine/random.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
+import { swigluReference } from '../reference/swiglu.ts';
 
 const WG = 64; // the kernel's workgroup size (src/engine/ops/swiglu.ts)
-
-/** CPU reference in float64: silu(g) = g / (1 + exp(-g)) (torch.nn.functional.silu), times up. */
-function swigluReference(gate: Float32Array, up: Float32Array): Float64Array {
-  return Float64Array.from(gate, (g, i) => (g / (1 + Math.exp(-g))) * up[i]);
-}
 
 describe('swiglu.forward', () => {
   const rng = new Rng(99);
@@ -155,7 +151,7 @@ describe('swiglu.backward', () => {
     const got = await runBackward(w, gate, up, [R, I]);
     const g64 = Float64Array.from(gate);
     const u64 = Float64Array.from(up);
-    const loss = (g: Float64Array, u: Float64Array) => g.reduce((l, gi, i) => l + (gi / (1 + Math.exp(-gi))) * u[i] * w[i], 0);
+    const loss = (g: Float64Array, u: Float64Array) => swigluReference(g, u).reduce((l, out, i) => l + out * w[i], 0);
     // h = 1e-4 in float64: truncation O(h^2) ~ 1e-8 and rounding ~ 1e-16 / h, far below the f32
     // gradient's ~1e-6 relative error; 1e-4 of the scale is a safe bound that a wrong formula misses.
     expectClose(got.dgate, finiteDifferences((v) => loss(v, u64), g64, 1e-4), { tolerance: 1e-4, what: 'dgate vs finite differences' });

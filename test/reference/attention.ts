@@ -1,0 +1,117 @@
+// Float64 CPU references of the attention forward kernels (src/engine/ops/attention.ts:
+// attentionForward, attentionNaive, attentionProbabilities): Hugging Face's eager causal attention,
+// LlamaAttention's eager_attention_forward before o_proj, with grouped-query heads (repeat_kv) and
+// DroPE's logit scale beta folded into the softmax scale. Written from the definition (logits, then
+// softmax with the max subtracted, then the weighted sum of v), independent of the WGSL: no online
+// softmax, no tiles, no exp2.
+//
+// Pure TypeScript (no vitest, node:*, or engine imports): e2e/kernels/table.ts loads this module in
+// the browser as well as in Node.
+//
+// Dimensions: B sequences, T positions per sequence, H query heads, KVH key/value heads (H is a
+// multiple of KVH; query head h reads kv head floor(h / (H / KVH)), HF's repeat_kv), D head dim.
+// q [B*T, H*D], k and v [B*T, KVH*D], row-major.
+
+/** The sizes of one attention call (structurally the engine's AttentionShape). */
+export interface AttentionReferenceShape {
+  B: number;
+  T: number;
+  H: number;
+  KVH: number;
+  D: number;
+}
+
+/**
+ * The scaled logits of query t of head h (sequence b) against keys j = 0..t, written to
+ * logits[0..t] in float64 (logits_j = qkScale * q[b, t, h]·k[b, j, kvh]); returns their max.
+ */
+function causalLogits(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  shape: AttentionReferenceShape,
+  qkScale: number,
+  b: number,
+  h: number,
+  t: number,
+  logits: Float64Array,
+): number {
+  const { T, H, KVH, D } = shape;
+  const kvh = Math.floor(h / (H / KVH));
+  const qBase = (b * T + t) * H * D + h * D;
+  let max = -Infinity;
+  for (let j = 0; j <= t; j++) {
+    const kBase = (b * T + j) * KVH * D + kvh * D;
+    let dot = 0;
+    for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase + d];
+    logits[j] = qkScale * dot;
+    max = Math.max(max, logits[j]);
+  }
+  return max;
+}
+
+/**
+ * Causal attention in float64. qkScale = beta * scale, scale being 1/sqrt(D) unless the caller
+ * overrides it. Per query t of head h: P = softmax over keys j <= t of qkScale * q·k_j (max
+ * subtracted), out [B*T, H*D] = P·v, lse [B, H, T] = ln(sum_j exp(logit_j)) (the max added back).
+ */
+export function attentionReference(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  shape: AttentionReferenceShape,
+  qkScale: number,
+): { out: Float64Array; lse: Float64Array } {
+  const { B, T, H, KVH, D } = shape;
+  const out = new Float64Array(B * T * H * D);
+  const lse = new Float64Array(B * H * T);
+  const logits = new Float64Array(T);
+  const acc = new Float64Array(D);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const kvh = Math.floor(h / (H / KVH));
+      for (let t = 0; t < T; t++) {
+        const qBase = (b * T + t) * H * D + h * D;
+        const max = causalLogits(q, k, shape, qkScale, b, h, t, logits);
+        let sum = 0;
+        acc.fill(0);
+        for (let j = 0; j <= t; j++) {
+          const w = Math.exp(logits[j] - max);
+          sum += w;
+          const vBase = (b * T + j) * KVH * D + kvh * D;
+          for (let d = 0; d < D; d++) acc[d] += w * v[vBase + d];
+        }
+        for (let d = 0; d < D; d++) out[qBase + d] = acc[d] / sum;
+        lse[(b * H + h) * T + t] = max + Math.log(sum);
+      }
+    }
+  }
+  return { out, lse };
+}
+
+/**
+ * The attention pattern in float64 (HF's attn_weights after softmax, output_attentions=True):
+ * probs [B, H, T, T], probs[b, h, t, j] = softmax over j <= t of qkScale * q[t]·k[j] (max
+ * subtracted), exactly 0 for j > t (the causal mask).
+ */
+export function attentionProbabilitiesReference(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  shape: AttentionReferenceShape,
+  qkScale: number,
+): Float64Array {
+  const { B, T, H } = shape;
+  const probs = new Float64Array(B * H * T * T);
+  const logits = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
+        const max = causalLogits(q, k, shape, qkScale, b, h, t, logits);
+        let sum = 0;
+        for (let j = 0; j <= t; j++) sum += Math.exp(logits[j] - max);
+        const row = ((b * H + h) * T + t) * T;
+        for (let j = 0; j <= t; j++) probs[row + j] = Math.exp(logits[j] - max) / sum;
+      }
+    }
+  }
+  return probs;
+}
