@@ -104,3 +104,24 @@ export async function routeShortTrainingText(page: Page, chars = 20_000): Promis
     await page.route(`**/data/austen/${book}`, (route) => route.fulfill({ status: 200, contentType: 'text/plain; charset=utf-8', body: text }));
   }
 }
+
+/**
+ * A tiny random checkpoint's files for any `config` (the layout of tinyModelFiles, without
+ * eval.json), with `tokenizer` as its tokenizer.json (default: the byte-level one). For fake-Hub
+ * specs that need several models: a DroPE twin of TINY_CONFIG (llama_drope, qk_norm_nope, with
+ * q_norm/k_norm tensors), one with another tokenizer or vocabulary.
+ */
+export function tinyCheckpointFiles(
+  config: Record<string, unknown>,
+  seed: number,
+  tokenizer: unknown = byteLevelTokenizerJson(),
+): Map<string, { body: Buffer | string; contentType: string }> {
+  const checkpoint = initializeCheckpoint(config, seed);
+  const files = serializeCheckpoint(config, checkpoint.tensors, expectedTensorShapes(checkpoint.config));
+  const out = new Map<string, { body: Buffer | string; contentType: string }>();
+  for (const [name, bytes] of files) {
+    out.set(name, { body: Buffer.from(bytes), contentType: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+  }
+  out.set('tokenizer.json', { body: JSON.stringify(tokenizer), contentType: 'application/json' });
+  return out;
+}

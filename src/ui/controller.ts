@@ -19,7 +19,8 @@ import { parseUrlConfig, syncUrl } from './store/url-state.ts';
 import type { CommandBody, WorkerEvent } from './worker/protocol.ts';
 import { hubSource } from '../model/source-hub.ts';
 import { cacheStorageByteCache } from './hub-cache.ts';
-import { checkFit, FitError, type FitReport } from './hub-memory.ts';
+import { checkFit, currentWeightsNote, FitError, type FitReport } from './hub-memory.ts';
+import { compareStore } from './compare/compare-store.ts';
 import { downloadVariant, ImportError, sortImportFiles, validateImport } from './persist/import-export.ts';
 import { markStored, savedStore, setSavedMessage, unmarkStored } from './persist/saved.ts';
 import { newVariantKey, VariantStore } from './persist/variant-store.ts';
@@ -90,6 +91,18 @@ function compactCount(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : String(n);
 }
 
+/** What the page shows and compares of a model, from its config. */
+function modelMeta(name: string, config: ModelConfig, recordedProblem: string | null): ModelMeta {
+  return {
+    name,
+    trainContext: config.maxPositionEmbeddings,
+    hasRope: positionModeFromConfig(config.raw).kind !== 'none',
+    summary: `${config.numLayers} layers, ${config.numHeads} heads, hidden size ${config.hiddenSize}, vocabulary ${compactCount(config.vocabSize)}`,
+    vocabSize: config.vocabSize,
+    recordedProblem,
+  };
+}
+
 /**
  * What a lost device cost a recalibration, in the progress bar's step numbers: `step` steps were
  * done when it was lost (the one under way is lost with the device), `kept` is the step of the
@@ -100,6 +113,19 @@ export function deviceLossSummary(step: number, steps: number, kept: number | un
   if (kept === undefined) return `${lost}, before the first checkpoint: nothing of this recalibration is kept.`;
   const redo = step - kept;
   return `${lost}; the checkpoint at step ${kept} is kept; ${redo === 0 ? 'no steps' : redo === 1 ? '1 step' : `${redo} steps`} will be redone.`;
+}
+
+/** A Hub model's config.json, read on the page through the same Cache Storage cache as the worker's. */
+async function readHubConfig(id: string, endpoint: string): Promise<ModelConfig> {
+  const source = hubSource(id, { endpoint, cache: cacheStorageByteCache() });
+  const text = await source.readText('config.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`config.json of ${id} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(raw);
 }
 
 export class Controller {
@@ -120,6 +146,8 @@ export class Controller {
   private heatmap: { running: number | null; waiting: (() => void) | null } = { running: null, waiting: null };
   /** The loaded model's config.json, parsed: imports must match its shapes. */
   private baseConfig: ModelConfig | null = null;
+  /** The last Hub model loaded as the current model: its config and storage format (a shipped model is f32). */
+  private hubWeights: { name: string; config: ModelConfig; format: StorageFormat } | null = null;
   /** "Resume recalibration" after a lost device: the kept run to resume once the model is back. */
   private resumeAfterLoad: string | null = null;
   /**
@@ -306,13 +334,7 @@ export class Controller {
       // eval.json's text: parseEvalJson reports bad JSON itself, naming the file.
       const recordedEval = readRecordedEval(evalText, { trainContext: M, maxPositionEmbeddings: M }, `${name}/eval.json`);
       recorded = recordedEval.curves;
-      meta = {
-        name,
-        trainContext: M,
-        hasRope,
-        summary: `${config.numLayers} layers, ${config.numHeads} heads, hidden size ${config.hiddenSize}, vocabulary ${compactCount(config.vocabSize)}`,
-        recordedProblem: recordedEval.problem,
-      };
+      meta = modelMeta(name, config, recordedEval.problem);
       variant = { id: BASE_VARIANT, label: hasRope ? 'RoPE' : entry.label, kind: 'base', hasRope, detail: 'As trained' };
     } catch (error) {
       problem = `Cannot read ${name}: ${(error as Error).message}`;
@@ -353,27 +375,14 @@ export class Controller {
   ): Promise<FitReport> {
     const gpu = this.state.gpu;
     if (gpu.kind !== 'ready') throw new Error('WebGPU is not ready: a Hub model needs the GPU to run.');
-    const source = hubSource(id, { endpoint, cache: cacheStorageByteCache() });
-    const text = await source.readText('config.json');
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (error) {
-      throw new Error(`config.json of ${id} is not valid JSON: ${(error as Error).message}`);
-    }
-    const config = parseConfig(raw);
+    const config = await readHubConfig(id, endpoint);
     const M = config.maxPositionEmbeddings;
     const report = checkFit(config, Math.max(...evaluationLengths(M)), gpu.adapter, format);
     if (!report.weightsFit) throw new FitError(report);
     const name = `hf:${id}`;
+    this.hubWeights = { name, config, format };
     const hasRope = positionModeFromConfig(config.raw).kind !== 'none';
-    const meta: ModelMeta = {
-      name,
-      trainContext: M,
-      hasRope,
-      summary: `${config.numLayers} layers, ${config.numHeads} heads, hidden size ${config.hiddenSize}, vocabulary ${compactCount(config.vocabSize)}`,
-      recordedProblem: null,
-    };
+    const meta = modelMeta(name, config, null);
     const variant: VariantInfo = { id: BASE_VARIANT, label: hasRope ? 'RoPE' : id, kind: 'base', hasRope, detail: 'As trained' };
     // A model chosen from the list meanwhile loses to this one.
     ++this.modelToken;
@@ -386,6 +395,56 @@ export class Controller {
       { kind: 'load', name, onDownload },
     );
     return report;
+  }
+
+  /**
+   * "Compare with the current model": the Hub model `id` into the worker beside the loaded one
+   * (loadVariant with `hub`, src/ui/compare/hub-variants.ts), stored as `format`, then selected in
+   * Side by side's second slot. config.json first, on the page, for the memory check (checkFit at
+   * the loaded model's longest evaluated length) and a sentence on the current model's weights,
+   * which stay on the GPU beside it. Resolves with both once the download has started; the worker
+   * checks vocabulary and tokenizer before fetching the weights. `onDownload` gets the progress,
+   * `onEnd` the variant (or the error message) when the request ends. Rejects when no model is
+   * loaded, on the current model's own id, or when the id, the Hub, the config or the fit fails.
+   */
+  async compareHubModel(
+    id: string,
+    endpoint: string,
+    handlers: {
+      onDownload?: (file: string, loaded: number, total: number | undefined) => void;
+      onEnd?: (result: { variant: VariantInfo } | { message: string }) => void;
+    } = {},
+    format: StorageFormat = F32_STORAGE,
+  ): Promise<{ report: FitReport; current: string }> {
+    const { gpu, weights, meta } = this.state;
+    if (gpu.kind !== 'ready') throw new Error('WebGPU is not ready: a Hub model needs the GPU to run.');
+    if (weights.kind !== 'ready' || !meta) throw new Error('no model is loaded yet: load one first, then compare another with it.');
+    if (meta.name === `hf:${id}`) throw new Error(`${id} is the current model already: compare it with another one.`);
+    const config = await readHubConfig(id, endpoint);
+    const report = checkFit(config, Math.max(...evaluationLengths(meta.trainContext)), gpu.adapter, format);
+    if (!report.weightsFit) throw new FitError(report);
+    // The model on the GPU already: its own weights stay there beside the new one.
+    const own = this.hubWeights?.name === meta.name ? this.hubWeights : this.baseConfig ? { config: this.baseConfig, format: F32_STORAGE } : null;
+    const current = own ? currentWeightsNote(meta.name, own.config, own.format) : `The current model’s weights (${meta.name}) are on the GPU too.`;
+    // A load of another model meanwhile takes the worker's variants with it: this one is then not listed.
+    const loadedWith = this.state.weights;
+    this.request(
+      { type: 'loadVariant', name: id, baseUrl: '', hub: { id, endpoint }, weights: format.weights, activations: format.activations },
+      (event) => {
+        if (event.type === 'download') return handlers.onDownload?.(event.file, event.loaded, event.total);
+        if (event.type === 'variant') {
+          if (this.state.weights === loadedWith) {
+            const compare = compareStore().getState();
+            compare.addHubVariant(event.variant);
+            // As trained: with its rotary embeddings, where it has them.
+            compare.setSlot('B', { variant: event.variant.id, rope: true });
+          }
+          handlers.onEnd?.({ variant: event.variant });
+        } else if (event.type === 'error') handlers.onEnd?.({ message: event.message });
+        else if (event.type === 'cancelled') handlers.onEnd?.({ message: 'cancelled' });
+      },
+    );
+    return { report, current };
   }
 
   private loadWeights(): void {

@@ -174,3 +174,12 @@ export class FitError extends Error {
     super(report.message);
   }
 }
+
+/**
+ * For a model put beside the loaded one (side by side): the loaded model's weights stay on the GPU
+ * too, and how much they take (`name` the current model, `config` its config, `format` its storage).
+ */
+export function currentWeightsNote(name: string, config: ModelConfig, format: StorageFormat): string {
+  const { weightBytes } = estimateGpuMemory(config, 1, format);
+  return `The current model’s weights are on the GPU too: ${formatBytes(weightBytes)} (${name}, ${format.weights}).`;
+}

@@ -174,7 +174,7 @@ describe('readShippedModels', () => {
 
 describe('the store keeps the shipped curves beside the loaded model’s', () => {
   const base: VariantInfo = { id: BASE_VARIANT, label: 'RoPE', kind: 'base', hasRope: true, detail: 'As trained' };
-  const metaOf = (name: string, hasRope = true) => ({ name, trainContext: 64, hasRope, summary: '', recordedProblem: null });
+  const metaOf = (name: string, hasRope = true) => ({ name, trainContext: 64, hasRope, summary: '', vocabSize: 256, recordedProblem: null });
   let store: AppStore;
   let shipped: ShippedModel[];
 

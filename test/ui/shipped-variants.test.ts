@@ -149,7 +149,7 @@ describe('loading a shipped model into the worker', () => {
     appStore().setState({
       variants: [ropeBase],
       shipped,
-      meta: { name: 'austen-rope', trainContext: 64, hasRope: true, summary: '', recordedProblem: null },
+      meta: { name: 'austen-rope', trainContext: 64, hasRope: true, summary: '', vocabSize: 256, recordedProblem: null },
       gpu: { kind: 'ready', adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 27, shaderF16: false } },
       weights: { kind: 'ready', name: 'austen-rope', summary: { name: 'austen-rope', trainContext: 64, parameters: 1, validationTokens: 10_000 } },
     });

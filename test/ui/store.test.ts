@@ -21,7 +21,7 @@ import { defaultConfig } from '../../src/ui/store/url-state.ts';
 
 const base: VariantInfo = { id: BASE_VARIANT, label: 'RoPE', kind: 'base', hasRope: true, detail: 'As trained' };
 const dropped: VariantInfo = { id: 'dropped-1', label: 'RoPE dropped', kind: 'dropped', hasRope: false, parent: BASE_VARIANT, detail: '' };
-const meta = { name: 'austen-rope', trainContext: 64, hasRope: true, summary: '', recordedProblem: null };
+const meta = { name: 'austen-rope', trainContext: 64, hasRope: true, summary: '', vocabSize: 256, recordedProblem: null };
 
 const recorded: RecordedCurve[] = [
   { label: 'RoPE', settings: { mode: 'rope', c: 0 }, points: [{ length: 64, ppl: 4.2 }, { length: 128, ppl: 5.5 }] },

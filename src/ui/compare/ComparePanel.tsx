@@ -12,7 +12,9 @@
 //
 // Each slot's "Weights" lists the loaded model's variants, then the other shipped models of the
 // same shapes (shipped-variants.ts), loaded into the worker when first needed; Model B starts on
-// austen-drope where it is offered.
+// austen-drope where it is offered. Hub models put beside the loaded one with the Hub card's
+// "Compare with the current model" (hub-variants.ts) follow, under "From the Hub"; the card selects
+// the new one in Model B.
 
 import { useEffect, useId, useMemo, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
@@ -152,7 +154,8 @@ function Slot({ slot, controller, trainContext }: { slot: SlotId; controller: Co
   const meta = useApp((s) => s.meta);
   // Memoized: useApp compares shallowly, and each call makes new offer objects.
   const offers = useMemo(() => appOffers({ shipped, meta }), [shipped, meta]);
-  const choices = useMemo(() => slotChoices(variants, offers), [variants, offers]);
+  const hubVariants = useCompare((s) => s.hubVariants);
+  const choices = useMemo(() => slotChoices(variants, offers, hubVariants), [variants, offers, hubVariants]);
   const variant = slotVariant(settings, choices);
   const shippedModel = variant ? shippedName(variant.id) : null;
   const load = useCompare((s) => (shippedModel === null ? undefined : s.loads[shippedModel]));
@@ -182,6 +185,15 @@ function Slot({ slot, controller, trainContext }: { slot: SlotId; controller: Co
                 {offers.map((o) => (
                   <option key={o.info.id} value={o.info.id}>
                     {o.info.label}
+                  </option>
+                ))}
+              </optgroup>
+            )}
+            {hubVariants.length > 0 && (
+              <optgroup label="From the Hub">
+                {hubVariants.map((v) => (
+                  <option key={v.id} value={v.id}>
+                    {v.label}
                   </option>
                 ))}
               </optgroup>
@@ -234,8 +246,8 @@ export function ComparePanel({ controller }: { controller: Controller }) {
   const weights = useApp((s) => s.weights);
   const promptId = useId();
   const maxId = useId();
-  // The worker's shipped-model variants go with its weights (a model switch, a restart after a lost
-  // device): whatever was loaded for the slots is to be loaded again.
+  // The worker's shipped-model and Hub-model variants go with its weights (a model switch, a restart
+  // after a lost device): whatever was loaded for the slots is to be loaded again.
   useEffect(() => compareStore().getState().clearShippedLoads(), [weights]);
 
   return (

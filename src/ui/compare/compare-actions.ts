@@ -1,11 +1,13 @@
 // Side by side's actions: they send the worker's generate / retune / tokenLoss / cancel /
 // loadVariant commands through the controller and write what comes back into the compare store.
+// (A Hub model goes beside the loaded one from the Hub card: Controller.compareHubModel.)
 
 import type { Controller } from '../controller.ts';
 import { BASE_VARIANT, effectiveMode, seriesLabel, type EvalSettings, type VariantInfo } from '../settings.ts';
 import { appStore, type AppState } from '../store/store.ts';
 import type { WorkerEvent } from '../worker/protocol.ts';
 import { compareStore, SLOTS, type SlotId, type SlotSettings } from './compare-store.ts';
+import { hubSlotLabel, hubVariantName } from './hub-variants.ts';
 import { offerLabel, shippedName, shippedOffers, slotChoices, type ShippedOffer } from './shipped-variants.ts';
 
 /** The slot's variant as the worker knows it; the loaded model when the chosen one is gone (model switched). */
@@ -18,11 +20,11 @@ export function appOffers(app: Pick<AppState, 'shipped' | 'meta'>): ShippedOffer
   return shippedOffers(app.shipped, app.meta?.name ?? null);
 }
 
-/** Everything a slot can run now: the app's variants and the shipped models offered. */
+/** Everything a slot can run now: the app's variants, the shipped models offered and the Hub models loaded beside them. */
 function appChoices(): { choices: VariantInfo[]; offers: ShippedOffer[] } {
   const app = appStore().getState();
   const offers = appOffers(app);
-  return { choices: slotChoices(app.variants, offers), offers };
+  return { choices: slotChoices(app.variants, offers, compareStore().getState().hubVariants), offers };
 }
 
 function evalSettings(settings: SlotSettings): EvalSettings {
@@ -31,13 +33,14 @@ function evalSettings(settings: SlotSettings): EvalSettings {
 
 /**
  * The slot's name for what it runs, as the chart's legend names a series: a shipped model by its
- * recorded series' name ("DroPE (recalibrated) · austen-drope").
+ * recorded series' name ("DroPE (recalibrated) · austen-drope"), a Hub model by its id.
  */
 export function slotLabel(settings: SlotSettings, variant: VariantInfo | null, offers: readonly ShippedOffer[] = []): string {
   if (!variant) return '–';
   const mode = effectiveMode(settings, variant.hasRope);
   const offer = offers.find((o) => o.info.id === variant.id);
-  return offer ? offerLabel(offer, mode, settings.c) : seriesLabel(variant, mode, settings.c);
+  if (offer) return offerLabel(offer, mode, settings.c);
+  return hubVariantName(variant.id) !== null ? hubSlotLabel(variant, mode, settings.c) : seriesLabel(variant, mode, settings.c);
 }
 
 /** The site's URL of a shipped model's folder, absolute (the worker fetches from its own location). */

@@ -1,11 +1,11 @@
 // Side by side's own state (a small zustand store next to the app's, so the shared slices stay as
 // they are): the two slots' settings, the prompt, each slot's streamed continuation and its
-// per-token loss, and the shipped models' weights loaded into the worker for a slot
-// (shipped-variants.ts). Nothing here is persisted; presentation mode lives in the URL
+// per-token loss, the shipped models' weights loaded into the worker for a slot
+// (shipped-variants.ts), and the Hub models loaded beside the loaded one (hub-variants.ts). Nothing here is persisted; presentation mode lives in the URL
 // (presentation.ts).
 
 import { createStore, useStore } from 'zustand';
-import { BASE_VARIANT, type EvalSettings, type Scaling } from '../settings.ts';
+import { BASE_VARIANT, type EvalSettings, type Scaling, type VariantInfo } from '../settings.ts';
 import { DEFAULT_B_MODEL, shippedVariantId } from './shipped-variants.ts';
 
 export const SLOTS = ['A', 'B'] as const;
@@ -13,8 +13,8 @@ export type SlotId = (typeof SLOTS)[number];
 
 export interface SlotSettings extends EvalSettings {
   /**
-   * A variant id of the app's store (the loaded model, RoPE dropped, recalibrated ones) or of a
-   * shipped model offered beside it (shippedVariantId). One that is not there now (another model
+   * A variant id of the app's store (the loaded model, RoPE dropped, recalibrated ones), of a
+   * shipped model offered beside it (shippedVariantId) or of a Hub model loaded beside it (hubVariantId). One that is not there now (another model
    * loaded) is kept, and the slot runs the loaded model until it is there again.
    */
   variant: string;
@@ -59,6 +59,11 @@ export interface CompareState {
   losses: Record<SlotId, LossState | null>;
   /** By shipped model name; emptied whenever the worker's weights change (they go with them). */
   loads: Record<string, ShippedLoad>;
+  /**
+   * Hub models in the worker beside the loaded one ("Compare with the current model"), as its
+   * `variant` events gave them; emptied with `loads` (the worker drops them with its weights).
+   */
+  hubVariants: VariantInfo[];
   setSlot(slot: SlotId, patch: Partial<SlotSettings>): void;
   setPrompt(prompt: string): void;
   setMaxTokens(maxTokens: number): void;
@@ -68,6 +73,9 @@ export interface CompareState {
   updateLoss(slot: SlotId, requestId: number, patch: Partial<LossState>): void;
   setShippedLoad(name: string, load: ShippedLoad): void;
   updateShippedLoad(name: string, requestId: number, patch: Partial<ShippedLoad>): void;
+  /** Adds (or replaces, by id) a Hub model loaded beside the loaded one. */
+  addHubVariant(variant: VariantInfo): void;
+  /** Forgets every shipped and Hub model loaded for the slots (the worker's weights changed). */
   clearShippedLoads(): void;
 }
 
@@ -93,6 +101,7 @@ export function createCompareStore() {
     generations: { A: null, B: null },
     losses: { A: null, B: null },
     loads: {},
+    hubVariants: [],
     setSlot: (id, patch) => set((s) => ({ slots: { ...s.slots, [id]: { ...s.slots[id], ...patch } } })),
     setPrompt: (prompt) => set({ prompt }),
     setMaxTokens: (maxTokens) => set({ maxTokens }),
@@ -114,7 +123,8 @@ export function createCompareStore() {
         const l = s.loads[name];
         return l?.requestId === requestId ? { loads: { ...s.loads, [name]: { ...l, ...patch } } } : s;
       }),
-    clearShippedLoads: () => set({ loads: {} }),
+    addHubVariant: (variant) => set((s) => ({ hubVariants: [...s.hubVariants.filter((v) => v.id !== variant.id), variant] })),
+    clearShippedLoads: () => set({ loads: {}, hubVariants: [] }),
   }));
 }
 

@@ -62,9 +62,12 @@ export function shippedOffers(shipped: readonly ShippedModel[], loaded: string |
     }));
 }
 
-/** What a slot chooses among: the app's variants (the loaded model and those made from it), then the offers. */
-export function slotChoices(variants: readonly VariantInfo[], offers: readonly ShippedOffer[]): VariantInfo[] {
-  return [...variants, ...offers.map((o) => o.info)];
+/**
+ * What a slot chooses among: the app's variants (the loaded model and those made from it), then the
+ * offers, then the Hub models loaded beside the loaded one (hub-variants.ts, compare store `hubVariants`).
+ */
+export function slotChoices(variants: readonly VariantInfo[], offers: readonly ShippedOffer[], hub: readonly VariantInfo[] = []): VariantInfo[] {
+  return [...variants, ...offers.map((o) => o.info), ...hub];
 }
 
 /** A shipped model's name in a slot: its recorded series' legend name in the main chart. */

@@ -9,6 +9,12 @@
 // (half the memory, e.g. SmolLM-360M's 189 MB embedding table under a 128 MB buffer limit), the
 // card offers "Load with f16 weights" for that model; with shader-f16 the message suggests f16
 // weights and activations instead.
+//
+// "Compare with the current model" loads the id in the field *beside* the current model instead
+// (Controller.compareHubModel, src/ui/compare/hub-variants.ts): same memory check, with a sentence
+// on the current model's weights that stay on the GPU, the same download progress, then the model
+// is selected in the second slot of Side by side (nothing scrolls). The paper's pair: load
+// HuggingFaceTB/SmolLM-360M, then compare SakanaAI/SmolLM-360M-DroPE with it.
 
 import { useState } from 'react';
 import type { Controller } from '../controller.ts';
@@ -53,11 +59,22 @@ const PRECISION_HINTS: Record<PrecisionChoice, string> = {
   f16: 'Half the GPU memory, as transformers in float16: values stored in half precision, arithmetic in f32. Results shift slightly with the rounding; inference only.',
 };
 
+/** A file on its way: the name, bytes so far and the Content-Length, when known. */
+interface Download {
+  file: string | null;
+  loaded: number;
+  total: number | undefined;
+}
+
 type Phase =
   | { kind: 'idle' }
   | { kind: 'checking'; id: string }
-  | { kind: 'loading'; id: string; fit: string; fits: boolean; file: string | null; loaded: number; total: number | undefined }
+  | ({ kind: 'loading'; id: string; fit: string; fits: boolean } & Download)
+  /** Beside the current model (side by side): running until the worker's variant arrives. */
+  | ({ kind: 'comparing'; id: string; fit: string; fits: boolean; done: boolean } & Download)
   | { kind: 'failed'; message: string };
+
+type Action = 'load' | 'compare';
 
 export function HubModelCard({ controller }: { controller: Controller }) {
   const [id, setId] = useState('');
@@ -73,7 +90,8 @@ export function HubModelCard({ controller }: { controller: Controller }) {
   const weights = useApp((s) => s.weights);
   const hubName = phase.kind === 'loading' ? `hf:${phase.id}` : null;
   const mine = hubName !== null && 'name' in weights && weights.name === hubName;
-  const busy = phase.kind === 'checking' || (mine && weights.kind === 'loading');
+  const comparing = phase.kind === 'comparing' && !phase.done;
+  const busy = phase.kind === 'checking' || (mine && weights.kind === 'loading') || comparing;
 
   const changeEndpoint = (value: string) => {
     setEndpoint(value);
@@ -84,36 +102,53 @@ export function HubModelCard({ controller }: { controller: Controller }) {
     store(HUB_PRECISION_KEY, value);
   };
 
-  const load = async () => {
+  const start = async (action: Action) => {
     const wanted = id.trim();
     setPhase({ kind: 'checking', id: wanted });
+    const hub = endpoint.trim() || DEFAULT_HUB_ENDPOINT;
+    // Download progress of this request only: a later one replaces the phase.
+    const progress = (kind: 'loading' | 'comparing') => (file: string, loaded: number, total: number | undefined) =>
+      setPhase((p) => (p.kind === kind && p.id === wanted ? { ...p, file, loaded, total } : p));
     try {
       // Without a ready GPU the controller says so; the format does not matter then.
       let format: StorageFormat = adapterName === null ? F32_STORAGE : resolvePrecision(precision, shaderF16, adapterName);
       // f32 that did not fit, with "Load with f16 weights" offered and kept checked.
       if (format.weights === 'f32' && format.activations === 'f32' && f16Offer === wanted && useF16) format = F16_WEIGHTS_STORAGE;
-      const report = await controller.loadHubModel(
-        wanted,
-        endpoint.trim() || DEFAULT_HUB_ENDPOINT,
-        (file, loaded, total) => setPhase((p) => (p.kind === 'loading' && p.id === wanted ? { ...p, file, loaded, total } : p)),
-        format,
-      );
-      if (report.f16WouldFit) setF16Offer(wanted);
-      const fit = `${report.message} ${precisionNote(precision, format, shaderF16)}`;
-      setPhase({ kind: 'loading', id: wanted, fit, fits: report.fits, file: null, loaded: 0, total: undefined });
+      const idle: Download = { file: null, loaded: 0, total: undefined };
+      if (action === 'load') {
+        const report = await controller.loadHubModel(wanted, hub, progress('loading'), format);
+        if (report.f16WouldFit) setF16Offer(wanted);
+        const fit = `${report.message} ${precisionNote(precision, format, shaderF16)}`;
+        setPhase({ kind: 'loading', id: wanted, fit, fits: report.fits, ...idle });
+      } else {
+        const onEnd = (result: { variant: unknown } | { message: string }) =>
+          setPhase((p) => {
+            if (p.kind !== 'comparing' || p.id !== wanted) return p;
+            return 'message' in result ? { kind: 'failed', message: `Cannot compare ${wanted}: ${result.message}` } : { ...p, done: true };
+          });
+        // The phase is set before the request can end (its events come in a later task).
+        const { report, current } = await controller.compareHubModel(wanted, hub, { onDownload: progress('comparing'), onEnd }, format);
+        if (report.f16WouldFit) setF16Offer(wanted);
+        const fit = `${report.message} ${current} ${precisionNote(precision, format, shaderF16)}`;
+        setPhase({ kind: 'comparing', id: wanted, fit, fits: report.fits, done: false, ...idle });
+      }
     } catch (error) {
       if (error instanceof FitError && error.report.f16WouldFit) setF16Offer(wanted);
-      setPhase({ kind: 'failed', message: `Cannot load ${wanted || 'the model'}: ${(error as Error).message}` });
+      const verb = action === 'load' ? 'load' : 'compare';
+      setPhase({ kind: 'failed', message: `Cannot ${verb} ${wanted || 'the model'}: ${(error as Error).message}` });
     }
   };
 
+  const downloading = (p: Download, otherwise: string) =>
+    p.file ? `Downloading ${p.file}: ${formatBytes(p.loaded)}${p.total !== undefined ? ` of ${formatBytes(p.total)}` : ''}` : otherwise;
   let status = '';
   if (phase.kind === 'checking') status = `Reading config.json of ${phase.id}…`;
+  else if (phase.kind === 'comparing') {
+    status = phase.done ? `${phase.id} is loaded beside the current model and selected in Side by side.` : downloading(phase, `Loading ${phase.id} beside the current model…`);
+  }
   else if (phase.kind === 'loading' && mine) {
     if (weights.kind === 'loading') {
-      status = phase.file
-        ? `Downloading ${phase.file}: ${formatBytes(phase.loaded)}${phase.total !== undefined ? ` of ${formatBytes(phase.total)}` : ''}`
-        : `Loading ${phase.id}…`;
+      status = downloading(phase, `Loading ${phase.id}…`);
     } else if (weights.kind === 'ready') status = `Current model: ${hubName} (${weights.summary.parameters.toLocaleString('en-US')} parameters).`;
   }
   const error = phase.kind === 'failed' ? phase.message : phase.kind === 'loading' && mine && weights.kind === 'failed' ? `Cannot load ${phase.id}: ${weights.message}` : null;
@@ -124,7 +159,7 @@ export function HubModelCard({ controller }: { controller: Controller }) {
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          void load();
+          void start('load');
         }}
       >
         <div className="field">
@@ -154,9 +189,18 @@ export function HubModelCard({ controller }: { controller: Controller }) {
             </span>
           </div>
         )}
-        <button type="submit" disabled={!gpuReady || busy || id.trim() === ''}>
-          Load from the Hub
-        </button>
+        <div className="actions">
+          <button type="submit" disabled={!gpuReady || busy || id.trim() === ''}>
+            Load from the Hub
+          </button>
+          {/* Its name must stay clear of the page's contract names (no "Model A"/"Model B" in it). */}
+          <button type="button" disabled={!gpuReady || busy || id.trim() === ''} onClick={() => void start('compare')} aria-describedby="hub-compare-hint">
+            Compare with the current model
+          </button>
+        </div>
+        <p id="hub-compare-hint" className="hint">
+          Compare: loads it beside the current model (same vocabulary and tokenizer) and selects it in Side by side.
+        </p>
         <details className="small">
           <summary>Hub settings</summary>
           <div className="field">
@@ -186,10 +230,10 @@ export function HubModelCard({ controller }: { controller: Controller }) {
           </div>
         </details>
       </form>
-      {phase.kind === 'loading' && mine && weights.kind === 'loading' && phase.total !== undefined && (
+      {(phase.kind === 'loading' || phase.kind === 'comparing') && (phase.kind === 'comparing' ? comparing : mine && weights.kind === 'loading') && phase.total !== undefined && (
         <progress aria-label="Download progress" max={phase.total || 1} value={phase.loaded} />
       )}
-      {phase.kind === 'loading' && mine && (
+      {((phase.kind === 'loading' && mine) || phase.kind === 'comparing') && (
         <p className={phase.fits ? 'small muted' : 'small error-text'} data-testid="hub-memory">
           {phase.fit}
         </p>

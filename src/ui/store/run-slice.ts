@@ -31,6 +31,8 @@ export interface ModelMeta {
   hasRope: boolean;
   /** e.g. "4 layers, 4 heads, hidden size 128, vocabulary 256" */
   summary: string;
+  /** vocab_size: results of models with the same one (and C) can share a chart. */
+  vocabSize: number;
   /** Why eval.json's recorded curves could not be shown, when it exists but does not read. */
   recordedProblem: string | null;
 }

@@ -12,20 +12,21 @@ import { Engine, EngineError } from '../../engine/engine.ts';
 import { logitScale, perplexityByLength } from '../../eval/perplexity.ts';
 import { needleByLength } from '../../eval/needle.ts';
 import { needleFits } from '../long-context/logic.ts';
-import { expectedTensorShapes, loadCheckpoint } from '../../model/checkpoint.ts';
+import { expectedTensorShapes, loadCheckpoint, loadConfig, type ModelSource } from '../../model/checkpoint.ts';
 import type { ModelConfig } from '../../model/config.ts';
 import { LlamaModel } from '../../model/model.ts';
 import { serializeCheckpoint } from '../../model/save.ts';
 import { urlSource } from '../../model/source-url.ts';
 import { hubSource } from '../../model/source-hub.ts';
 import { cacheStorageByteCache } from '../hub-cache.ts';
-import { loadTokenizer, type TextTokenizer } from '../../model/tokenizer.ts';
+import { loadTokenizer, TOKENIZER_FILE, type TextTokenizer } from '../../model/tokenizer.ts';
 import { TokenStream } from '../../train/data.ts';
 import { NonFiniteError, Trainer } from '../../train/trainer.ts';
 import { BASE_VARIANT, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
 import type { Command, WorkerEvent } from './protocol.ts';
 import { generate, PASSAGE_START, retune, tokenLoss, type CompareHost } from '../compare/compare-worker.ts';
 import { shippedVariantId } from '../compare/shipped-variants.ts';
+import { hubVariantId, hubVariantInfo, incompatible, tokenizerDifference, vocabSizeDifference } from '../compare/hub-variants.ts';
 import { memorySource, newVariantKey, storedFiles, VariantStore, type StoredVariant } from '../persist/variant-store.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -51,6 +52,13 @@ interface Loaded {
   /** The training text, tokenized once per model on the first recalibration. */
   training: { key: string; stream: TokenStream } | null;
   made: number;
+  /**
+   * Where its files are, without download events: a Hub model put beside it (loadVariant with
+   * `hub`) reads its tokenizer.json from here to compare (Cache Storage for a Hub model).
+   */
+  files: ModelSource;
+  /** Its tokenizer.json, parsed, once a Hub model was compared with it. */
+  tokenizerJson: Promise<unknown> | null;
 }
 
 interface RecalibrationControl {
@@ -195,7 +203,18 @@ async function loadModel(command: Extract<Command, { type: 'loadModel' }>): Prom
   const config = checkpoint.config;
   const hasRope = model.defaultPositions.kind !== 'none';
   const base: VariantInfo = { id: BASE_VARIANT, label: hasRope ? 'RoPE' : 'No RoPE', kind: 'base', hasRope, detail: 'As trained' };
-  loaded = { name: command.name, config, tokenizer, validation, variants: new Map([[BASE_VARIANT, { info: base, model }]]), training: null, made: 0 };
+  const files = command.hub ? hubSource(command.hub.id, { endpoint: command.hub.endpoint, cache: cacheStorageByteCache() }) : source;
+  loaded = {
+    name: command.name,
+    config,
+    tokenizer,
+    validation,
+    variants: new Map([[BASE_VARIANT, { info: base, model }]]),
+    training: null,
+    made: 0,
+    files,
+    tokenizerJson: null,
+  };
   let parameters = 0;
   for (const data of checkpoint.tensors.values()) parameters += data.length;
   post({
@@ -603,6 +622,7 @@ async function restoreVariants(command: Extract<Command, { type: 'restoreVariant
  * Loaded once; it goes with every other variant at the next loadModel (unload).
  */
 async function loadVariant(command: Extract<Command, { type: 'loadVariant' }>): Promise<void> {
+  if (command.hub) return loadHubVariant(command, command.hub);
   const gpu = requireEngine();
   const loadedModel = requireModel();
   const id = shippedVariantId(command.name);
@@ -616,6 +636,55 @@ async function loadVariant(command: Extract<Command, { type: 'loadVariant' }>): 
     // attention_type "nope" in its config.json: no rotary embeddings (src/model/positions.ts).
     const hasRope = model.defaultPositions.kind !== 'none';
     variant = { info: { id, label: command.name, kind: 'base', hasRope, detail: `${command.name}, as trained` }, model };
+    loadedModel.variants.set(id, variant);
+  }
+  post({ type: 'variant', id: command.id, variant: variant.info });
+  post({ type: 'done', id: command.id });
+}
+
+/** A tokenizer.json, parsed; `where` names the model in errors. */
+async function readTokenizerJson(source: ModelSource, where: string): Promise<unknown> {
+  if (!(await source.has(TOKENIZER_FILE))) throw new Error(`${where} has no ${TOKENIZER_FILE}, so it cannot be checked against the current model's tokenizer`);
+  const text = await source.readText(TOKENIZER_FILE);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${TOKENIZER_FILE} of ${where} is not valid JSON: ${messageOf(error)}`);
+  }
+}
+
+/**
+ * Side by side: a Hub model beside the loaded one, as the variant "hub:ORG/NAME" (protocol.ts).
+ * What generation needs is checked before the weights are fetched: config.json's vocab_size, then
+ * tokenizer.json against the loaded model's (hub-variants.ts tokenizerDifference: vocab map,
+ * merges and added tokens, not the file's bytes). Its tensors are checked by loadCheckpoint against
+ * its own config.json, not against the loaded model's shapes (SmolLM-360M-DroPE has q_norm/k_norm
+ * where SmolLM-360M has none). Loaded once; it goes with every other variant at the next loadModel.
+ */
+async function loadHubVariant(command: Extract<Command, { type: 'loadVariant' }>, hub: { id: string; endpoint: string }): Promise<void> {
+  const gpu = requireEngine();
+  if (!loaded) throw new Error(`cannot put ${hub.id} beside the current model: no model is loaded yet (load one first, then compare)`);
+  const loadedModel = loaded;
+  const id = hubVariantId(hub.id);
+  let variant = loadedModel.variants.get(id);
+  if (!variant) {
+    const names = { a: loadedModel.name, b: hub.id };
+    const source = hubModelSource(command.id, hub);
+    const config = await loadConfig(source);
+    const sizes = vocabSizeDifference(loadedModel.config.vocabSize, config.vocabSize, names);
+    if (sizes) throw new Error(incompatible(names, sizes));
+    loadedModel.tokenizerJson ??= readTokenizerJson(loadedModel.files, loadedModel.name);
+    // A failed read is not kept: the next try reads again.
+    const current = await loadedModel.tokenizerJson.catch((error: unknown) => {
+      loadedModel.tokenizerJson = null;
+      throw error;
+    });
+    const tokenizers = tokenizerDifference(current, await readTokenizerJson(source, hub.id), names);
+    if (tokenizers) throw new Error(incompatible(names, tokenizers));
+    const checkpoint = await loadCheckpoint(source);
+    const model = LlamaModel.fromCheckpoint(gpu, checkpoint, { weights: command.weights, activations: command.activations });
+    // Its own config.json decides its positions: attention_type nope / qk_norm_nope, no rotary embeddings.
+    variant = { info: hubVariantInfo(hub.id, model.defaultPositions.kind !== 'none'), model };
     loadedModel.variants.set(id, variant);
   }
   post({ type: 'variant', id: command.id, variant: variant.info });

@@ -15,7 +15,9 @@
 //   restoreVariants → variant* {stored} (each stored variant of the loaded model, loaded), done | error
 //   forgetVariant    → done
 //   loadVariant  → variant {another shipped model of the loaded one's shapes, id "shipped:NAME"}, done | error
-//                  (side by side; loaded once, then answered from memory; gone with the next loadModel)
+//                  (side by side; loaded once, then answered from memory; gone with the next loadModel);
+//                  with `hub`: download* (as loadModel's), variant {a Hub model with the loaded one's
+//                  vocabulary and tokenizer, id "hub:ORG/NAME"}, done | error
 //   pause, resume, stop, cancel   name the request they act on in `target`
 //   generate     → token* (one per new token), done | cancelled | error;  retune names a generate in `target`
 //   tokenLoss    → tokenLoss {tokens, losses}, done | error
@@ -113,8 +115,24 @@ export type Command =
    * Side by side: the shipped model `name` (its folder at `baseUrl`, same tensor shapes as the
    * loaded model's) as a variant: kind 'base' (as trained), id "shipped:NAME", hasRope from its
    * config.json's attention_type. Never listed among the page's variants (src/ui/compare/shipped-variants.ts).
+   *
+   * With `hub` (then `name` is the Hub id and baseUrl is ignored): the Hub model ORG/NAME through
+   * the Cache Storage cache, with `download` events, stored as `weights`/`activations` (as
+   * loadModel's), as the variant id "hub:ORG/NAME", label "ORG/NAME", positions from its own
+   * config.json. It must share the loaded model's vocab_size and tokenizer (tokenizer.json's
+   * vocab, merges and added tokens; src/ui/compare/hub-variants.ts), not its tensor shapes: a
+   * DroPE checkpoint with q_norm/k_norm goes beside its RoPE original. Errors when no model is
+   * loaded, or naming both models and what differs.
    */
-  | { type: 'loadVariant'; id: number; name: string; baseUrl: string }
+  | {
+      type: 'loadVariant';
+      id: number;
+      name: string;
+      baseUrl: string;
+      hub?: { id: string; endpoint: string };
+      weights?: 'f32' | 'f16';
+      activations?: 'f32' | 'f16';
+    }
   // Side by side (src/ui/compare): greedy continuation of a prompt, one `token` event per token,
   // cancellable; `retune` changes a running generation's settings for the tokens that follow (Drop
   // RoPE mid-generation); `tokenLoss` is the next-token loss of each token of a validation passage.
@@ -153,7 +171,7 @@ export type WorkerEvent =
   | { type: 'cancelled'; id: number }
   | { type: 'error'; id: number; message: string }
   | { type: 'gpuFailure'; id: 0; message: string; /** True for a lost device (every request after it fails too); false for an uncaught GPU error. */ lost: boolean }
-  /** loadModel from the Hub: download progress of one file (throttled; loaded === total when it is complete). */
+  /** loadModel or loadVariant from the Hub: download progress of one file (throttled; loaded === total when it is complete). */
   | { type: 'download'; id: number; file: string; loaded: number; total?: number }
   /** generate: the continuation so far (decoded as a whole), after `count` new tokens; then done | cancelled | error. */
   | { type: 'token'; id: number; slot: string; count: number; text: string; rope: boolean }
