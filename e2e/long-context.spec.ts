@@ -2,7 +2,9 @@
 // short for the chosen lengths says so; perplexity on the bundled Persuasion at two lengths draws its
 // chart with values; the needle test with one trial per length shows "too short" where four needles
 // and a question (~310 bytes) do not fit (64, 128, 256) and a success rate at 512; a run can be
-// cancelled. Lengths stay at most 512 tokens, so SwiftShader finishes in seconds.
+// cancelled. Lengths stay at most 512 tokens, so SwiftShader finishes in seconds. Then two models
+// compared: perplexity measured with austen-rope, the loaded model switched to austen-drope (same C =
+// 64, same byte vocabulary, same text), measured again: the chart lists both, austen-rope's prefixed.
 
 import { expect, test, type Page } from '@playwright/test';
 
@@ -67,5 +69,49 @@ test('long context: too-short text, perplexity on Persuasion, needle test with t
   await expect(lc.getByRole('status').filter({ hasText: 'Cancelled.' })).toBeVisible();
   // The worker is free again: the button works.
   await expect(lc.getByRole('button', { name: 'Run needle test' })).toBeEnabled();
+  expect(errors).toEqual([]);
+});
+
+test('long context: a second model of the same shape shares the perplexity chart with the first', async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto('/?tokens=256');
+  await expect(page.getByText(/^Weights loaded/)).toBeVisible({ timeout: 60_000 });
+  const models = page.getByRole('combobox', { name: 'Model', exact: true });
+  await expect(models).toHaveValue('austen-rope');
+  const lc = card(page);
+  await lc.scrollIntoViewIfNeeded();
+
+  // austen-rope on the bundled Persuasion at 32 and 64 tokens, 64 tokens per length.
+  await expect(lc.getByTestId('long-context-tokens')).toHaveText(/^Persuasion: [\d,]+ tokens\.$/);
+  for (const L of [128, 256, 512]) await lc.getByRole('checkbox', { name: `${L} tokens`, exact: true }).uncheck();
+  await lc.getByLabel('Tokens per length').fill('64');
+  await lc.getByRole('button', { name: 'Measure perplexity' }).click();
+  const figure = lc.getByRole('figure', { name: 'Perplexity on your text' });
+  const values = figure.getByRole('list', { name: 'Perplexity values' }).getByRole('listitem');
+  await expect(values).toHaveText([/^RoPE: 32 → [\d.,]+, 64 → [\d.,]+$/], { timeout: 60_000 });
+  await expect(lc.getByRole('progressbar', { name: 'Long-context progress' })).toHaveCount(0, { timeout: 60_000 });
+  await expect(lc.getByTestId('long-context-also-shown')).toHaveCount(0);
+
+  // austen-drope loaded: austen-rope's curve is there at once, named by its model, before any run.
+  await models.selectOption('austen-drope');
+  const alsoShown = lc.getByTestId('long-context-also-shown');
+  await expect(alsoShown).toHaveText('Also shown: austen-rope (measured earlier this session).', { timeout: 30_000 });
+  await expect(values).toHaveText([/^austen-rope: RoPE: 32 → [\d.,]+, 64 → [\d.,]+$/]);
+  await expect(lc.getByRole('button', { name: 'Measure perplexity' })).toBeEnabled({ timeout: 60_000 });
+  await lc.getByRole('button', { name: 'Measure perplexity' }).click();
+  // Its own series first, unprefixed; austen-rope's after it, prefixed.
+  await expect(values).toHaveText([/^austen-drope \(DroPE\): 32 → [\d.,]+, 64 → [\d.,]+$/, /^austen-rope: RoPE: 32 → [\d.,]+, 64 → [\d.,]+$/], {
+    timeout: 60_000,
+  });
+  await expect(lc.getByRole('progressbar', { name: 'Long-context progress' })).toHaveCount(0, { timeout: 60_000 });
+  // The legend names both, and the line stays.
+  const legend = figure.getByRole('list', { name: 'Long-context legend' });
+  await expect(legend.getByRole('listitem')).toHaveText(['austen-drope (DroPE)', 'austen-rope: RoPE']);
+  await expect(alsoShown).toHaveText('Also shown: austen-rope (measured earlier this session).');
+  // The two models' numbers differ (different weights), so neither series is a copy of the other.
+  const [own, other] = await values.allTextContents();
+  expect(own.replace(/^[^:]+: /, '')).not.toBe(other.replace(/^austen-rope: RoPE: /, ''));
   expect(errors).toEqual([]);
 });

@@ -1,12 +1,19 @@
 // "Long context" (src/ui/long-context): lengths offered, too-short detection for a text and for a
 // needle prompt (against the prompt's own size, counted here independently), the chart rows, and
 // the store's actions driven by a fake controller (one request per variant, in order; results kept
-// per model; cancel).
+// per model; cancel), and the charts' other models: which compare (needle: the same C; perplexity:
+// the same C, vocabulary and text), their labels and styles, the "Also shown" line.
 
 import { beforeEach, describe, expect, it } from 'vitest';
 import { needleQuestion, needleSentence } from '../../src/eval/needle.ts';
 import {
+  alsoShownLine,
+  combineSeries,
+  comparedResults,
   lengthsTooLong,
+  needleComparable,
+  otherModelLabel,
+  perplexityComparable,
   needleFits,
   needleLengths,
   needleRows,
@@ -15,7 +22,10 @@ import {
   textTooShortMessage,
   tooShortLengths,
   upsertSeries,
+  type ModelResults,
   type NeedlePoint,
+  type PerplexityPoint,
+  type Reference,
   type ResultSeries,
 } from '../../src/ui/long-context/logic.ts';
 import {
@@ -133,6 +143,118 @@ describe('results and chart rows', () => {
   });
 });
 
+describe('other models on the charts', () => {
+  const ppl = (id: string, label: string, style: number, ...values: [number, number][]): ResultSeries<PerplexityPoint> => ({
+    id,
+    label,
+    style,
+    points: values.map(([length, p]) => ({ length, ppl: p })),
+  });
+  const needle = (id: string, label: string, style: number, length: number, successes: number): ResultSeries<NeedlePoint> => ({
+    id,
+    label,
+    style,
+    points: [{ length, successes, trials: 4 }],
+  });
+  const ref = (trainContext: number | null, vocabSize: number | null, key: string | null): Reference => ({ trainContext, vocabSize, textKey: key });
+  const models = (entries: Record<string, Partial<ModelResults>>): Record<string, ModelResults> =>
+    Object.fromEntries(
+      Object.entries(entries).map(([name, r]) => [
+        name,
+        { trainContext: 64, vocabSize: 256, textKey: 'bundled', textLabel: 'Persuasion', perplexity: [], needle: [], ...r },
+      ]),
+    );
+
+  it('needle results compare when C is equal, whatever the vocabulary or text', () => {
+    expect(needleComparable(ref(64, 256, 'bundled'), ref(64, 49152, 'pasted:3:abc'))).toBe(true);
+    expect(needleComparable(ref(64, 256, 'bundled'), ref(2048, 256, 'bundled'))).toBe(false);
+    expect(needleComparable(ref(null, 256, 'bundled'), ref(null, 256, 'bundled'))).toBe(false);
+  });
+
+  it('perplexities compare only when C, the vocabulary size and the text are all equal', () => {
+    expect(perplexityComparable(ref(64, 256, 'bundled'), ref(64, 256, 'bundled'))).toBe(true);
+    expect(perplexityComparable(ref(2048, 49152, 'pasted:9:ff'), ref(2048, 49152, 'pasted:9:ff'))).toBe(true);
+    expect(perplexityComparable(ref(64, 256, 'bundled'), ref(128, 256, 'bundled'))).toBe(false);
+    expect(perplexityComparable(ref(64, 256, 'bundled'), ref(64, 49152, 'bundled'))).toBe(false);
+    expect(perplexityComparable(ref(64, 256, 'bundled'), ref(64, 256, 'pasted:9:ff'))).toBe(false);
+    // Unknown vocabulary or text compares with nothing, not even another unknown.
+    expect(perplexityComparable(ref(64, null, 'bundled'), ref(64, null, 'bundled'))).toBe(false);
+    expect(perplexityComparable(ref(64, 256, null), ref(64, 256, null))).toBe(false);
+  });
+
+  it('combineSeries: the current model\'s series unchanged, the others prefixed, every style distinct', () => {
+    const current = [ppl('base|rope|0.00', 'RoPE', 0, [32, 10]), ppl('dropped-1|none|0.00', 'RoPE dropped', 2, [32, 12])];
+    const combined = combineSeries(current, [
+      { model: 'hf:SakanaAI/SmolLM-360M-DroPE', series: [ppl('base|none|0.00', 'NoPE', 0, [32, 9]), ppl('x', 'X', 1, [32, 8])] },
+      { model: 'austen-nope', series: [ppl('base|none|0.00', 'NoPE', 0, [32, 11])] },
+    ]);
+    expect(combined.slice(0, 2)).toEqual(current);
+    expect(combined.map((s) => s.label)).toEqual([
+      'RoPE',
+      'RoPE dropped',
+      'hf:SakanaAI/SmolLM-360M-DroPE: NoPE',
+      'hf:SakanaAI/SmolLM-360M-DroPE: X',
+      'austen-nope: NoPE',
+    ]);
+    expect(otherModelLabel('austen-rope', 'RoPE')).toBe('austen-rope: RoPE');
+    // Styles 0 and 2 are the current model's; the others take 1, 3, 4.
+    expect(combined.map((s) => s.style)).toEqual([0, 2, 1, 3, 4]);
+    expect(new Set(combined.map((s) => s.style)).size).toBe(combined.length);
+    // Ids stay apart though two models both have a "base|none|0.00".
+    expect(new Set(combined.map((s) => s.id)).size).toBe(combined.length);
+    expect(combined[2].points).toEqual([{ length: 32, ppl: 9 }]);
+  });
+
+  it('comparedResults: which other models go on which chart', () => {
+    const results = models({
+      'austen-rope': { perplexity: [ppl('base|rope|0.00', 'RoPE', 0, [32, 10])], needle: [needle('base|rope|0.00', 'RoPE', 0, 512, 1)] },
+      'austen-drope': { perplexity: [ppl('base|none|0.00', 'austen-drope (DroPE)', 0, [32, 9])], needle: [needle('base|none|0.00', 'austen-drope (DroPE)', 0, 512, 2)] },
+      // Same C, another text: its needle results compare, its perplexities do not.
+      'austen-nope': { textKey: 'pasted:5:abc', textLabel: 'your text', perplexity: [ppl('base|none|0.00', 'NoPE', 0, [32, 20])], needle: [needle('base|none|0.00', 'NoPE', 0, 512, 0)] },
+      // Same C and text, another vocabulary: the needle test compares, perplexity does not.
+      'other-bpe': { vocabSize: 49152, perplexity: [ppl('base|rope|0.00', 'RoPE', 0, [32, 30])], needle: [needle('base|rope|0.00', 'RoPE', 0, 512, 4)] },
+      // Another C: nothing compares.
+      'hf:HuggingFaceTB/SmolLM-360M': { trainContext: 2048, vocabSize: 49152, perplexity: [ppl('base|rope|0.00', 'RoPE', 0, [1024, 9])], needle: [needle('base|rope|0.00', 'RoPE', 0, 2048, 4)] },
+    });
+    const compared = comparedResults(results, 'austen-drope', ref(64, 256, 'bundled'));
+    expect(compared.perplexityModels).toEqual(['austen-rope']);
+    expect(compared.needleModels).toEqual(['austen-rope', 'austen-nope', 'other-bpe']);
+    expect(compared.perplexity.map((s) => s.label)).toEqual(['austen-drope (DroPE)', 'austen-rope: RoPE']);
+    expect(compared.needle.map((s) => s.label)).toEqual(['austen-drope (DroPE)', 'austen-rope: RoPE', 'austen-nope: NoPE', 'other-bpe: RoPE']);
+    expect(compared.needle.map((s) => s.style)).toEqual([0, 1, 2, 3]);
+    expect(compared.textLabel).toBe('Persuasion');
+    // The needle chart's rows carry every model's bars at the shared length.
+    expect(needleRows(compared.needle, 64)).toEqual([
+      { length: 512, category: '512 (8×)', s0: 50, s0_label: '50%', s1: 25, s1_label: '25%', s2: 0, s2_label: '0%', s3: 100, s3_label: '100%' },
+    ]);
+
+    // The SmolLM at C = 2048 sees none of the toy models, and they none of it.
+    const smol = comparedResults(results, 'hf:HuggingFaceTB/SmolLM-360M', ref(2048, 49152, 'bundled'));
+    expect([smol.perplexityModels, smol.needleModels]).toEqual([[], []]);
+    expect(smol.perplexity.map((s) => s.label)).toEqual(['RoPE']);
+
+    // A model not measured yet: the others that compare with its C, vocabulary and the chosen text.
+    const fresh = comparedResults(results, 'austen-new', ref(64, 256, 'pasted:5:abc'));
+    expect(fresh.perplexity.map((s) => s.label)).toEqual(['austen-nope: NoPE']);
+    expect(fresh.textLabel).toBe('your text');
+  });
+
+  it('alsoShownLine: none, one, several, and which chart when they differ', () => {
+    const one = ppl('a', 'A', 0, [32, 1]);
+    const n = needle('a', 'A', 0, 64, 1);
+    expect(alsoShownLine({ perplexity: [one], needle: [], perplexityModels: [], needleModels: [] })).toBeNull();
+    expect(alsoShownLine({ perplexity: [one, one], needle: [], perplexityModels: ['austen-rope'], needleModels: [] })).toBe(
+      'Also shown: austen-rope (measured earlier this session).',
+    );
+    expect(alsoShownLine({ perplexity: [one, one], needle: [n, n], perplexityModels: ['austen-rope'], needleModels: ['austen-rope'] })).toBe(
+      'Also shown: austen-rope (measured earlier this session).',
+    );
+    expect(
+      alsoShownLine({ perplexity: [one, one], needle: [n, n, n], perplexityModels: ['austen-rope'], needleModels: ['austen-rope', 'austen-nope'] }),
+    ).toBe('Also shown, measured earlier this session: austen-rope (perplexity and needle test), austen-nope (needle test).');
+  });
+});
+
 // ------------------------------------------------------------------------------------ actions
 
 type EventBody = WorkerEvent extends unknown ? (WorkerEvent extends infer E ? (E extends unknown ? Omit<E, 'id'> : never) : never) : never;
@@ -156,10 +278,10 @@ function fakeController() {
   return { controller, requests, controls, emit };
 }
 
-function loadModel(name: string, trainContext: number, validationTokens: number) {
+function loadModel(name: string, trainContext: number, validationTokens: number, vocabSize = 256) {
   appStore().setState({
     gpu: { kind: 'ready', adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 30, shaderF16: false } },
-    meta: { name, trainContext, hasRope: true, summary: '', recordedProblem: null },
+    meta: { name, trainContext, hasRope: true, summary: `4 layers, 4 heads, hidden size 128, vocabulary ${vocabSize}`, vocabSize, recordedProblem: null },
     weights: { kind: 'ready', name, summary: { name, trainContext, parameters: 1, validationTokens } },
     variants: [
       { id: 'base', label: 'RoPE', kind: 'base', hasRope: true, detail: '' },
@@ -237,6 +359,33 @@ describe('long-context actions', () => {
     // The cancelled request's late end starts nothing.
     emit(0, { type: 'cancelled' });
     expect(requests).toHaveLength(1);
+  });
+
+  it('stamps results with the model\'s C and vocabulary: a second model of the same shape shares the charts', () => {
+    const { controller, emit } = fakeController();
+    longContextStore().setState({ unticked: [128, 256, 512], budget: 128 });
+    measurePerplexity(controller);
+    emit(0, { type: 'point', length: 32, ppl: 12 });
+    emit(0, { type: 'done' });
+    expect(resultsOf(longContextStore().getState(), 'austen')).toMatchObject({ trainContext: 64, vocabSize: 256, textKey: 'bundled' });
+    loadModel('austen-drope', 64, 100_000);
+    measurePerplexity(controller);
+    emit(1, { type: 'point', length: 32, ppl: 9 });
+    emit(1, { type: 'done' });
+    const state = longContextStore().getState();
+    const compared = comparedResults(state.results, 'austen-drope', { trainContext: 64, vocabSize: 256, textKey: 'bundled' });
+    expect(compared.perplexity.map((s) => [s.label, s.points])).toEqual([
+      ['RoPE', [{ length: 32, ppl: 9 }]],
+      ['austen: RoPE', [{ length: 32, ppl: 12 }]],
+    ]);
+    // A model of another vocabulary measured on the same text at the same C: its own chart only.
+    loadModel('bpe', 64, 100_000, 49152);
+    measurePerplexity(controller);
+    emit(2, { type: 'point', length: 32, ppl: 30 });
+    emit(2, { type: 'done' });
+    expect(resultsOf(longContextStore().getState(), 'bpe').vocabSize).toBe(49152);
+    const bpe = comparedResults(longContextStore().getState().results, 'bpe', { trainContext: 64, vocabSize: 49152, textKey: 'bundled' });
+    expect(bpe.perplexityModels).toEqual([]);
   });
 
   it('a model switch ends the run', () => {

@@ -2,24 +2,31 @@
 // context C, on the bundled Persuasion or a text the user pastes (tokenized in the worker), and the
 // DroPE paper's multi-key needle-in-a-haystack test (four key/value needles, one key asked, greedy
 // decoding, exact match) at 1x, 2x, 4x and 8x C, each for the current variant and any others ticked.
+// The charts also show what other models measured this session that compares (the same C for the
+// needle test; the same C, vocabulary size and text for perplexity), named "<model>: <series>", and
+// a line under them says which models those are (logic.ts comparedResults, alsoShownLine).
 // State and actions: src/ui/long-context/store.ts; pure helpers: src/ui/long-context/logic.ts.
 //
 // Accessible names (e2e/long-context.spec.ts): textbox "Evaluation text", buttons "Measure
 // perplexity", "Run needle test", "Cancel long-context run", toggle "Show needle data", progressbar
 // "Long-context progress", charts "Perplexity on your text" and "Needle-in-a-haystack success vs
 // length". None contains a name the main panel's contract uses ("Stop", "Pause", "Show data", …).
+// The "Also shown" line (test id long-context-also-shown) is text, not a control.
 
-import { memo, useEffect, useId, useState } from 'react';
+import { memo, useEffect, useId, useMemo, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, LabelList, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import type { Controller } from '../controller.ts';
 import { LengthTable } from './LengthTable.tsx';
 import { PerplexityChart } from './PerplexityChart.tsx';
 import type { Series } from '../store/run-slice.ts';
 import {
+  alsoShownLine,
+  comparedResults,
   needleRows,
   perplexityLengths,
   tooShortLengths,
   formatNeedlePoint,
+  textKey,
   type NeedlePoint,
   type PerplexityPoint,
   type ResultSeries,
@@ -143,7 +150,7 @@ function NeedleTable({ series }: { series: ResultSeries<NeedlePoint>[] }) {
     <LengthTable
       name="Needle values"
       caption="Needle test: exact answers by prompt length (tokens)"
-      rowHeading="Variant"
+      rowHeading="Model and variant"
       rows={series}
       lengths={lengths}
       cell={(p) => (p.tooShort ? 'too short' : `${formatNeedlePoint(p)} (${p.successes}/${p.trials})`)}
@@ -194,6 +201,17 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
   const C = meta?.trainContext ?? null;
   const results = resultsOf(state, model);
   const running = state.run !== null;
+  // Perplexities compare on the text the current model's were measured on, or, before it has any,
+  // on the text chosen (so another model's curve is there to measure against).
+  const chosenKey = useMemo(() => textKey(state.source, state.text), [state.source, state.text]);
+  const referenceKey = results.perplexity.length > 0 ? results.textKey : chosenKey;
+  const vocabSize = meta?.vocabSize ?? null;
+  const allResults = state.results;
+  const compared = useMemo(
+    () => comparedResults(model ? allResults : {}, model ?? '', { trainContext: C, vocabSize, textKey: referenceKey }),
+    [allResults, model, C, vocabSize, referenceKey],
+  );
+  const alsoShown = alsoShownLine(compared);
 
   // The pasted text is counted (in the worker) once typing pauses, and again under a new model.
   const pastedKey = model && state.source === 'pasted' && state.text !== '' ? countKey(model, state.text) : null;
@@ -222,7 +240,7 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
   else if (state.source === 'pasted' && state.count?.status === 'failed' && state.count.key === pastedKey) tokenLine = `Cannot count its tokens: ${state.count.message}`;
   else if (tokens === null) tokenLine = counting || !weightsReady ? 'Counting tokens…' : '';
   else tokenLine = `${state.source === 'bundled' ? 'Persuasion' : 'Your text'}: ${tokens.toLocaleString('en-US')} tokens.`;
-  const tooShort = tooShortLengths(results.needle);
+  const tooShort = tooShortLengths(compared.needle);
   const needleBlocked = state.source === 'pasted' && state.text.trim() === '';
 
   return (
@@ -359,22 +377,22 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
 
       <RunStatus controller={controller} />
 
-      {results.perplexity.length > 0 && (
+      {compared.perplexity.length > 0 && (
         <figure className="chart lc-chart" aria-label={LONG_PPL_CHART}>
           <PerplexityChart
             title={LONG_PPL_CHART}
-            desc="Per-token perplexity (log scale) against the sequence length in tokens (log scale), one line per variant; the vertical line marks the training length."
-            series={asChartSeries(results.perplexity)}
+            desc="Per-token perplexity (log scale) against the sequence length in tokens (log scale), one line per variant (and per other model shown); the vertical line marks the training length."
+            series={asChartSeries(compared.perplexity)}
             lengths={[]}
             trainContext={C}
             currentId={null}
             height={CHART_HEIGHT}
           />
           <figcaption>
-            <Swatches series={results.perplexity} />
-            <p className="muted small">Measured on {results.textLabel}. Lower is better; the dashed line is the training length.</p>
+            <Swatches series={compared.perplexity} />
+            <p className="muted small">Measured on {compared.textLabel}. Lower is better; the dashed line is the training length.</p>
             <ul className="lc-values" aria-label="Perplexity values">
-              {results.perplexity.map((s) => (
+              {compared.perplexity.map((s) => (
                 <li key={s.id}>
                   {s.label}: {s.points.map((p) => `${p.length} → ${formatPpl(p.ppl)}`).join(', ')}
                 </li>
@@ -384,7 +402,7 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
         </figure>
       )}
 
-      {results.needle.length > 0 && (
+      {compared.needle.length > 0 && (
         <>
           <div className="card-head lc-needle-head">
             <h3>Needle test</h3>
@@ -393,9 +411,9 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
             </button>
           </div>
           <figure className="chart lc-chart" aria-label={NEEDLE_CHART}>
-            <NeedleBars series={results.needle} trainContext={C} />
+            <NeedleBars series={compared.needle} trainContext={C} />
             <figcaption>
-              <Swatches series={results.needle} />
+              <Swatches series={compared.needle} />
               {tooShort.length > 0 && (
                 <p className="small" data-testid="needle-too-short">
                   Too short at {tooShort.join(', ')} tokens for four needles and a question: the test is meant for real checkpoints such as SmolLM, and
@@ -404,8 +422,14 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
               )}
             </figcaption>
           </figure>
-          {showNeedleData && <NeedleTable series={results.needle} />}
+          {showNeedleData && <NeedleTable series={compared.needle} />}
         </>
+      )}
+
+      {alsoShown && (
+        <p className="small muted" data-testid="long-context-also-shown">
+          {alsoShown}
+        </p>
       )}
     </section>
   );

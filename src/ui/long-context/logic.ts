@@ -142,3 +142,111 @@ export function needleRows(series: ResultSeries<NeedlePoint>[], trainContext: nu
 export function tooShortLengths(series: ResultSeries<NeedlePoint>[]): number[] {
   return [...new Set(series.flatMap((s) => s.points.filter((p) => p.tooShort).map((p) => p.length)))].sort((a, b) => a - b);
 }
+
+// ------------------------------------------------------------------------------------ models compared
+
+/**
+ * One model's results, kept under its name for the session, with what makes them comparable to
+ * another model's: its training context C (needle lengths are multiples of it) and its vocabulary
+ * size (per-token perplexities under different tokenizers do not compare).
+ */
+export interface ModelResults {
+  /** C of the model when measured; null: never measured (the empty results). */
+  trainContext: number | null;
+  /** Its vocab_size when measured; null: never measured. */
+  vocabSize: number | null;
+  /** The text the perplexities were measured on (textKey), and its name. */
+  textKey: string | null;
+  textLabel: string;
+  perplexity: ResultSeries<PerplexityPoint>[];
+  needle: ResultSeries<NeedlePoint>[];
+}
+
+/** What the current model's results are compared on: its C, its vocabulary, the text of its perplexities. */
+export type Reference = Pick<ModelResults, 'trainContext' | 'vocabSize' | 'textKey'>;
+
+/** Needle results compare when C is the same: the lengths are then the same multiples of it. */
+export function needleComparable(a: Reference, b: Reference): boolean {
+  return a.trainContext !== null && a.trainContext === b.trainContext;
+}
+
+/** Perplexities compare when C, the vocabulary and the text are the same. */
+export function perplexityComparable(a: Reference, b: Reference): boolean {
+  return needleComparable(a, b) && a.vocabSize !== null && a.vocabSize === b.vocabSize && a.textKey !== null && a.textKey === b.textKey;
+}
+
+/** Another model's series as it is named on a chart shared with the current model's. */
+export function otherModelLabel(model: string, label: string): string {
+  return `${model}: ${label}`;
+}
+
+/**
+ * One chart's series: the current model's unchanged, then each other model's (in the order given)
+ * named "<model>: <label>", with ids prefixed by the model so they stay apart, and styles that no
+ * series of the chart shares: the current model's keep theirs, the others take the smallest free
+ * ones in turn.
+ */
+export function combineSeries<P>(current: ResultSeries<P>[], others: { model: string; series: ResultSeries<P>[] }[]): ResultSeries<P>[] {
+  const used = new Set(current.map((s) => s.style));
+  let next = 0;
+  const free = () => {
+    while (used.has(next)) next++;
+    used.add(next);
+    return next;
+  };
+  const combined = [...current];
+  for (const { model, series } of others) {
+    for (const s of series) combined.push({ ...s, id: `${model}|${s.id}`, label: otherModelLabel(model, s.label), style: free() });
+  }
+  return combined;
+}
+
+export interface ComparedResults {
+  perplexity: ResultSeries<PerplexityPoint>[];
+  needle: ResultSeries<NeedlePoint>[];
+  /** The text the perplexity chart's series were measured on ('' when it has none). */
+  textLabel: string;
+  /** The other models on each chart, in the order of `results`. */
+  perplexityModels: string[];
+  needleModels: string[];
+}
+
+/**
+ * The two charts' series: the current model's results (`model`, compared on `reference`) and those
+ * of every other model measured that compare with it (needleComparable, perplexityComparable).
+ */
+export function comparedResults(results: Record<string, ModelResults>, model: string, reference: Reference): ComparedResults {
+  const own = results[model];
+  const others = Object.entries(results).filter(([name]) => name !== model);
+  const perplexityOthers = others.filter(([, r]) => r.perplexity.length > 0 && perplexityComparable(reference, r));
+  const needleOthers = others.filter(([, r]) => r.needle.length > 0 && needleComparable(reference, r));
+  const ownPerplexity = own?.perplexity ?? [];
+  return {
+    perplexity: combineSeries(
+      ownPerplexity,
+      perplexityOthers.map(([name, r]) => ({ model: name, series: r.perplexity })),
+    ),
+    needle: combineSeries(
+      own?.needle ?? [],
+      needleOthers.map(([name, r]) => ({ model: name, series: r.needle })),
+    ),
+    textLabel: ownPerplexity.length > 0 ? own!.textLabel : (perplexityOthers[0]?.[1].textLabel ?? ''),
+    perplexityModels: perplexityOthers.map(([name]) => name),
+    needleModels: needleOthers.map(([name]) => name),
+  };
+}
+
+/**
+ * The line under the charts naming the other models shown, null when there are none. Where both
+ * charts are drawn and a model is on one only, each model says which.
+ */
+export function alsoShownLine(compared: Pick<ComparedResults, 'perplexity' | 'needle' | 'perplexityModels' | 'needleModels'>): string | null {
+  const { perplexityModels: ppl, needleModels: needle } = compared;
+  const models = [...new Set([...ppl, ...needle])];
+  if (models.length === 0) return null;
+  const bothCharts = compared.perplexity.length > 0 && compared.needle.length > 0;
+  const everywhere = !bothCharts || models.every((m) => ppl.includes(m) && needle.includes(m));
+  if (everywhere) return `Also shown: ${models.join(', ')} (measured earlier this session).`;
+  const where = (m: string) => (ppl.includes(m) && needle.includes(m) ? 'perplexity and needle test' : ppl.includes(m) ? 'perplexity' : 'needle test');
+  return `Also shown, measured earlier this session: ${models.map((m) => `${m} (${where(m)})`).join(', ')}.`;
+}

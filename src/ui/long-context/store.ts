@@ -1,6 +1,8 @@
 // "Long context"'s own state and actions (a small zustand store next to the app's, as side by side
 // has): the text choice, the chosen lengths, trials and variants, the run in progress, and the
-// results per model, so switching models and back shows them again. Nothing here is persisted or in
+// results per model, so switching models and back shows them again (each model's stamped with its C
+// and vocabulary, so the charts can put other models' comparable results beside the current one's:
+// logic.ts comparedResults). Nothing here is persisted or in
 // the URL. Requests go through the controller's `request` / `control` (one request per variant, one
 // after another); the worker answers evaluate (with `text` for a pasted text), needle and
 // countTokens (src/ui/worker/protocol.ts).
@@ -10,15 +12,15 @@ import type { Controller } from '../controller.ts';
 import { activeVariant, appStore } from '../store/store.ts';
 import { effectiveMode, seriesId, seriesLabel, type EvalSettings } from '../settings.ts';
 import type { WorkerEvent } from '../worker/protocol.ts';
+import type { ModelMeta } from '../store/run-slice.ts';
 import {
   needleLengths,
   perplexityLengths,
   textKey,
   textTooShortMessage,
   upsertSeries,
+  type ModelResults,
   type NeedlePoint,
-  type PerplexityPoint,
-  type ResultSeries,
 } from './logic.ts';
 
 export const DEFAULT_TRIALS = 4;
@@ -28,13 +30,7 @@ export const NEEDLE_SEED = 0;
 
 export type TextSource = 'bundled' | 'pasted';
 
-export interface ModelResults {
-  /** The text the perplexities were measured on (textKey), and its name. */
-  textKey: string | null;
-  textLabel: string;
-  perplexity: ResultSeries<PerplexityPoint>[];
-  needle: ResultSeries<NeedlePoint>[];
-}
+export type { ModelResults };
 
 interface Job {
   variant: string;
@@ -108,16 +104,21 @@ export function useLongContext<T>(selector: (state: LongContextState) => T): T {
   return useStore(longContextStore(), selector);
 }
 
-const EMPTY_RESULTS: ModelResults = { textKey: null, textLabel: '', perplexity: [], needle: [] };
+const EMPTY_RESULTS: ModelResults = { trainContext: null, vocabSize: null, textKey: null, textLabel: '', perplexity: [], needle: [] };
 
 export function resultsOf(state: LongContextState, model: string | undefined): ModelResults {
   return (model && state.results[model]) || EMPTY_RESULTS;
 }
 
-function updateResults(model: string, update: (r: ModelResults) => Partial<ModelResults>): void {
+/**
+ * Changes a model's results; `meta` (the app's, when the run started) stamps them with what other
+ * models' results are compared on: its C and vocabulary size (logic.ts comparedResults).
+ */
+function updateResults(meta: ModelMeta, update: (r: ModelResults) => Partial<ModelResults>): void {
+  const model = meta.name;
   longContextStore().setState((s) => {
     const current = resultsOf(s, model);
-    return { results: { ...s.results, [model]: { ...current, ...update(current) } } };
+    return { results: { ...s.results, [model]: { ...current, ...update(current), trainContext: meta.trainContext, vocabSize: meta.vocabSize } } };
   });
 }
 
@@ -237,14 +238,14 @@ export function measurePerplexity(controller: Controller): void {
   const state = longContextStore().getState();
   const app = appStore().getState();
   if (!ready() || perplexityBlocker(state) !== null) return;
-  const C = app.meta!.trainContext;
-  const model = app.meta!.name;
+  const meta = app.meta!;
+  const C = meta.trainContext;
   const lengths = chosenLengths(state, C);
   const tokens = budgetOf(state, C);
   const text = state.source === 'pasted' ? state.text : undefined;
   const key = textKey(state.source, state.text);
   // Results on another text do not share a chart with these.
-  updateResults(model, (r) =>
+  updateResults(meta, (r) =>
     r.textKey === key ? {} : { textKey: key, textLabel: state.source === 'bundled' ? 'Persuasion' : 'your text', perplexity: [] },
   );
   const settings = currentSettings();
@@ -255,7 +256,7 @@ export function measurePerplexity(controller: Controller): void {
     (job, handle) => controller.request({ type: 'evaluate', variant: job.variant, settings, lengths, tokens, ...(text === undefined ? {} : { text }) }, handle),
     (job, event) => {
       if (event.type !== 'point') return;
-      updateResults(model, (r) => ({ perplexity: upsertSeries(r.perplexity, job.seriesId, job.label, { length: event.length, ppl: event.ppl }) }));
+      updateResults(meta, (r) => ({ perplexity: upsertSeries(r.perplexity, job.seriesId, job.label, { length: event.length, ppl: event.ppl }) }));
     },
   );
 }
@@ -265,8 +266,8 @@ export function runNeedle(controller: Controller): void {
   const state = longContextStore().getState();
   const app = appStore().getState();
   if (!ready() || (state.source === 'pasted' && state.text.trim() === '')) return;
-  const model = app.meta!.name;
-  const lengths = needleLengths(app.meta!.trainContext);
+  const meta = app.meta!;
+  const lengths = needleLengths(meta.trainContext);
   const text = state.source === 'pasted' ? state.text : undefined;
   const settings = currentSettings();
   const trials = state.trials;
@@ -279,7 +280,7 @@ export function runNeedle(controller: Controller): void {
     (job, event) => {
       if (event.type !== 'needlePoint') return;
       const point: NeedlePoint = { length: event.length, successes: event.successes, trials: event.trials, ...(event.tooShort ? { tooShort: true } : {}) };
-      updateResults(model, (r) => ({ needle: upsertSeries(r.needle, job.seriesId, job.label, point) }));
+      updateResults(meta, (r) => ({ needle: upsertSeries(r.needle, job.seriesId, job.label, point) }));
     },
   );
 }
