@@ -24,6 +24,7 @@ import { currentWeightsNote, estimateGpuMemory } from '../../src/ui/hub-memory.t
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { appStore } from '../../src/ui/store/store.ts';
 import type { CommandBody, WorkerEvent } from '../../src/ui/worker/protocol.ts';
+import { TINY_CONFIG } from '../../e2e/helpers/tiny-model.ts';
 
 const names = { a: 'hf:HuggingFaceTB/SmolLM-360M', b: 'SakanaAI/SmolLM-360M-DroPE' };
 
@@ -166,15 +167,7 @@ describe('Hub variants in the slots', () => {
 
 describe('the memory line: the current model’s weights stay on the GPU', () => {
   it('their size as stored, and the model’s name', () => {
-    const config = parseConfig({
-      model_type: 'llama',
-      vocab_size: 256,
-      hidden_size: 32,
-      intermediate_size: 64,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      tie_word_embeddings: true,
-    });
+    const config = parseConfig(TINY_CONFIG);
     // Tied embeddings [256, 32]; per layer q, k, v, o [32, 32], gate, up, down [64, 32] and two norms; the final norm.
     const parameters = 256 * 32 + 2 * (4 * 32 * 32 + 3 * 32 * 64 + 2 * 32) + 32;
     expect(estimateGpuMemory(config, 1).weightBytes).toBe(4 * parameters);
