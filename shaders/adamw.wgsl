@@ -58,28 +58,11 @@ fn step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ---------------------------------------------------------------------------- sum of squares
 // Level 1 (sum_squares): P workgroups; workgroup w sums x[i]^2 for i = w*WG + lid + k*P*WG, then
-// reduces its WG sums in a fixed tree into partials[w]. Level 2 (sum_squares_finish): one
+// reduces its WG sums in a fixed tree (workgroup_sum, reduce.wgsl) into partials[w]. Level 2 (sum_squares_finish): one
 // workgroup reduces the P partials the same way into out[slot] (or adds to it, ACCUMULATE). P
 // depends on n only, so the summation order, and the result, are the same on every run.
 
 override ACCUMULATE: bool = false;
-
-var<workgroup> tree: array<f32, WG>;
-
-// Sums `value` over the workgroup in a fixed tree (WG a power of two); every invocation gets it.
-fn workgroup_sum(lid: u32, value: f32) -> f32 {
-  tree[lid] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      tree[lid] += tree[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = tree[0];
-  workgroupBarrier();
-  return total;
-}
 
 struct SquaresParams {
   n: u32,

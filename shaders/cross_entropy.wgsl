@@ -32,38 +32,6 @@ const LOWEST: f32 = -0x1.fffffep+127f;  // -3.4028235e38, spelled exactly
 @group(0) @binding(2) var<storage, read> targets: array<u32>;    // [R], token ids or IGNORE_TARGET
 @group(0) @binding(3) var<uniform> p: Params;
 
-var<workgroup> partial: array<f32, WG>;
-
-// Tree reductions over the workgroup; every invocation gets the result. Callers must be in
-// workgroup-uniform control flow (barriers).
-fn workgroup_max(lid: u32, value: f32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] = max(partial[lid], partial[lid + stride]);
-    }
-    workgroupBarrier();
-  }
-  let result = partial[0];
-  workgroupBarrier();  // nobody may overwrite partial before everyone has read the result
-  return result;
-}
-
-fn workgroup_sum(lid: u32, value: f32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] += partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let result = partial[0];
-  workgroupBarrier();
-  return result;
-}
-
 // The row's maximum m and sum_v exp(logits[row, v] - m) (>= 1, as the maximum contributes 1).
 // Two passes over the row rather than an online rescaling: the second pass reads the row from
 // cache, and each term is exactly exp(x - m) as in the reference formula. Shared with backward.

@@ -25,23 +25,6 @@ override WG: u32 = 64;
 @group(0) @binding(3) var<storage, read> weight: array<f32>;      // [C]
 @group(0) @binding(4) var<uniform> p: Params;
 
-var<workgroup> partial: array<f32, WG>;
-
-// Sums `value` over the workgroup; every invocation gets the total.
-fn workgroup_sum(lid: u32, value: f32) -> f32 {
-  partial[lid] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      partial[lid] += partial[lid + stride];
-    }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
-
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
