@@ -84,6 +84,24 @@ struct Chans {
   c4: vec4<f32>, c5: vec4<f32>, c6: vec4<f32>, c7: vec4<f32>,
 }
 
+// Copies keys and values kt..kt+BK-1 of kv head kvh (rows row0 + j of a sequence of T) into
+// k_tile and v_tile, zeros past T (the causal bound never reads them); the workgroup's NQ*G
+// invocations share the copy. forward and backward_dq stage the same tiles.
+fn stage_kv_tile(lid: u32, kt: u32, T: u32, row0: u32, kv_stride: u32, kvh: u32) {
+  for (var i = lid; i < BK * D4; i += NQ * G) {
+    let j = kt + i / D4;
+    var kv = vec4<f32>(0.0);
+    var vv = vec4<f32>(0.0);
+    if (j < T) {
+      let src = (row0 + j) * kv_stride + kvh * D4 + i % D4;
+      kv = vec4<f32>(k[src]);
+      vv = vec4<f32>(v[src]);
+    }
+    k_tile[i] = kv;
+    v_tile[i] = vv;
+  }
+}
+
 // CH vec4s of k_tile from index `base`.
 fn k_chans(base: u32) -> Chans {
   var r: Chans;
@@ -243,19 +261,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   var r3 = r0;
 
   for (var kt = 0u; kt <= t_last; kt += BK) {
-    // Stage keys kt..kt+BK-1 (zeros past the end; the causal bound never reads them).
-    for (var i = lid; i < BK * D4; i += NQ * G) {
-      let j = kt + i / D4;
-      var kv = vec4<f32>(0.0);
-      var vv = vec4<f32>(0.0);
-      if (j < p.T) {
-        let src = (row0 + j) * kv_stride + kvh * D4 + i % D4;
-        kv = vec4<f32>(k[src]);
-        vv = vec4<f32>(v[src]);
-      }
-      k_tile[i] = kv;
-      v_tile[i] = vv;
-    }
+    stage_kv_tile(lid, kt, p.T, row0, kv_stride, kvh);
     workgroupBarrier();
 
     // Causal: this invocation's last query sees keys kt..t_hi of the tile; its earlier queries
@@ -481,19 +487,7 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   if (QB > 3u) { r3 = bq_row(t0 + 3u, row0, q_stride, slice, bh); }
 
   for (var kt = 0u; kt <= t_last; kt += BK) {
-    // Stage keys and values kt..kt+BK-1, as forward does.
-    for (var i = lid; i < BK * D4; i += NQ * G) {
-      let j = kt + i / D4;
-      var kv = vec4<f32>(0.0);
-      var vv = vec4<f32>(0.0);
-      if (j < bq_p.T) {
-        let src = (row0 + j) * kv_stride + kvh * D4 + i % D4;
-        kv = vec4<f32>(k[src]);
-        vv = vec4<f32>(v[src]);
-      }
-      k_tile[i] = kv;
-      v_tile[i] = vv;
-    }
+    stage_kv_tile(lid, kt, bq_p.T, row0, kv_stride, kvh);
     workgroupBarrier();
 
     var n = 0u;
