@@ -41,7 +41,7 @@ struct StepParams {
 @compute @workgroup_size(WG)
 fn step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let i = linear_workgroup_id(wid, nwg) * WG + lid;
+  let i = linear_invocation_id(wid, nwg, lid, WG);
   // Folding and rounding up to whole workgroups add invocations past the end.
   if (i >= sp.n) {
     return;

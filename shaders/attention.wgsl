@@ -374,7 +374,7 @@ fn grad_logit(s: f32, dp: f32, lse2: f32, delta: f32, visible: bool) -> vec2<f32
 @compute @workgroup_size(WG)
 fn backward_delta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
-  let index = linear_workgroup_id(wid, nwg) * WG + lid;
+  let index = linear_invocation_id(wid, nwg, lid, WG);
   if (index >= bd_p.B * bd_p.H * bd_p.T) {
     return;
   }
@@ -767,7 +767,7 @@ const MAX_D4: u32 = 32u;
 @compute @workgroup_size(WG)
 fn naive(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
-  let index = linear_workgroup_id(wid, nwg) * WG + lid;  // ((b * H) + h) * T + t
+  let index = linear_invocation_id(wid, nwg, lid, WG);  // ((b * H) + h) * T + t
   if (index >= naive_p.B * naive_p.H * naive_p.T) {
     return;
   }
@@ -839,7 +839,7 @@ fn naive(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
 @compute @workgroup_size(WG)
 fn probabilities(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
-  let index = linear_workgroup_id(wid, nwg) * WG + lid;  // ((b * H) + h) * T + t
+  let index = linear_invocation_id(wid, nwg, lid, WG);  // ((b * H) + h) * T + t
   if (index >= pr_p.B * pr_p.H * pr_p.T) {
     return;
   }

@@ -33,15 +33,10 @@ override TABLE_F16: bool = false;
 @group(0) @binding(2) var<storage, read> table: array<u32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-// The flat element index of this invocation in a one-dimensional (possibly folded) dispatch.
-fn element_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return linear_workgroup_id(wid, nwg) * WG + lid;
-}
-
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-  let i = element_index(wid, nwg, lid);
+  let i = linear_invocation_id(wid, nwg, lid, WG);
   // Folding and rounding up to whole workgroups add invocations past the end.
   if (i >= p.n) {
     return;
@@ -82,7 +77,7 @@ struct ZeroParams {
 @compute @workgroup_size(WG)
 fn backward_zero(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
-  let i = element_index(wid, nwg, lid);
+  let i = linear_invocation_id(wid, nwg, lid, WG);
   if (i >= zp.n) {
     return;
   }
@@ -105,7 +100,7 @@ struct LinkParams {
 @compute @workgroup_size(WG)
 fn backward_links(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
-  let r = element_index(wid, nwg, lid);
+  let r = linear_invocation_id(wid, nwg, lid, WG);
   if (r >= lp.R) {
     return;
   }
@@ -146,7 +141,7 @@ struct BackwardParams {
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-  let i = element_index(wid, nwg, lid);
+  let i = linear_invocation_id(wid, nwg, lid, WG);
   if (i >= bp.n) {
     return;
   }

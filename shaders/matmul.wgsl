@@ -210,7 +210,7 @@ override NAIVE_WG: u32 = 64;
 @compute @workgroup_size(NAIVE_WG)
 fn naive(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
-  let i = linear_workgroup_id(wid, nwg) * NAIVE_WG + lid;
+  let i = linear_invocation_id(wid, nwg, lid, NAIVE_WG);
   if (i >= p.M * p.N) {
     return;
   }

@@ -16,14 +16,10 @@ override WG: u32 = 64;
 @group(0) @binding(1) var<storage, read> y: array<act>;        // [n], added to x
 @group(0) @binding(2) var<uniform> p: Params;
 
-fn element_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return linear_workgroup_id(wid, nwg) * WG + lid;
-}
-
 @compute @workgroup_size(WG)
 fn add_in_place(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-  let i = element_index(wid, nwg, lid);
+  let i = linear_invocation_id(wid, nwg, lid, WG);
   // Folding and rounding up to whole workgroups add invocations past the end.
   if (i >= p.n) {
     return;

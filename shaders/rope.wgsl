@@ -53,11 +53,11 @@ fn rotate(pair: u32) {
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-  rotate(linear_workgroup_id(wid, nwg) * WG + lid);
+  rotate(linear_invocation_id(wid, nwg, lid, WG));
 }
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-  rotate(linear_workgroup_id(wid, nwg) * WG + lid);
+  rotate(linear_invocation_id(wid, nwg, lid, WG));
 }

@@ -22,10 +22,6 @@ override WG: u32 = 64;
 @group(0) @binding(2) var<storage, read> up: array<act>;         // [R, I], up_proj output
 @group(0) @binding(3) var<uniform> p: Params;
 
-fn element_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return linear_workgroup_id(wid, nwg) * WG + lid;
-}
-
 // The logistic function without overflow: exp is only ever taken of -|x| <= 0, so it lies in
 // (0, 1] and never becomes inf. The naive 1 / (1 + exp(-x)) overflows exp for x < -88, and x / (1 +
 // exp(-x)) then depends on how the backend treats inf (WGSL does not promise IEEE infinities).
@@ -42,7 +38,7 @@ fn silu(x: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-  let i = element_index(wid, nwg, lid);
+  let i = linear_invocation_id(wid, nwg, lid, WG);
   // Folding and rounding up to whole workgroups add invocations past the end.
   if (i >= p.n) {
     return;
@@ -69,7 +65,7 @@ fn silu_grad(x: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-  let i = element_index(wid, nwg, lid);
+  let i = linear_invocation_id(wid, nwg, lid, WG);
   if (i >= bp.n) {
     return;
   }

@@ -29,8 +29,8 @@ export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
 
 /**
  * Folds a one-dimensional workgroup count that exceeds `maxPerDimension` into x·y.
- * Kernels dispatched one-dimensionally recover their linear id with `linear_workgroup_id`
- * from common.wgsl and ignore the few extra workgroups folding can add.
+ * Kernels dispatched one-dimensionally recover their linear ids with `linear_workgroup_id` and
+ * `linear_invocation_id` from common.wgsl and ignore the few extra workgroups folding can add.
  */
 export function foldDispatch(
   workgroups: readonly [number, number?, number?],
