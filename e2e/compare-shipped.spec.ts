@@ -9,21 +9,10 @@
 // `?live=0`: no automatic evaluation of the main chart, so the worker is free for side by side.
 
 import { expect, test, type Page } from '@playwright/test';
+import { collectErrors, slot } from './helpers/page.ts';
 
 const CONTEXT = 64; // austen-rope's max_position_embeddings
 
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/Failed to load resource: the server responded with a status of 404/.test(message.text())) {
-      errors.push(message.text());
-    }
-  });
-  return errors;
-}
-
-const slot = (page: Page, name: 'A' | 'B') => page.getByRole('group', { name: `Model ${name}`, exact: true });
 const weights = (page: Page, name: 'A' | 'B') => slot(page, name).getByRole('combobox', { name: 'Weights' });
 
 test('side by side: austen-drope picked in Model B beside austen-rope, generation and per-token loss for both', async ({ page }) => {

@@ -8,20 +8,9 @@
 // Set SCREENSHOTS=1 to also write screenshots at 1280×800 and 390×844 to test-results/screens/compare-*.
 
 import { expect, test, type Page } from '@playwright/test';
+import { collectErrors, slot } from './helpers/page.ts';
 import { routeTinyModel, TINY_CONTEXT } from './helpers/tiny-model.ts';
 
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/Failed to load resource: the server responded with a status of 404/.test(message.text())) {
-      errors.push(message.text());
-    }
-  });
-  return errors;
-}
-
-const slot = (page: Page, name: 'A' | 'B') => page.getByRole('group', { name: `Model ${name}`, exact: true });
 const continuation = (page: Page, name: 'A' | 'B') => page.getByRole('log', { name: `Model ${name} continuation` });
 const tokenCount = async (page: Page, name: 'A' | 'B') => Number(await continuation(page, name).getAttribute('data-count'));
 

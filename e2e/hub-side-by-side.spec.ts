@@ -11,6 +11,7 @@
 // `?live=0`: no automatic evaluation of the main chart, so the worker is free for side by side.
 
 import { expect, test, type Page } from '@playwright/test';
+import { slot } from './helpers/page.ts';
 import { byteLevelTokenizerJson } from '../src/model/byte-tokenizer.ts';
 import { routeTinyModel, TINY_CONFIG, tinyCheckpointFiles } from './helpers/tiny-model.ts';
 
@@ -58,7 +59,6 @@ async function setHub(page: Page) {
   await page.getByLabel('Hub base URL').fill(HUB);
 }
 
-const slot = (page: Page, name: 'A' | 'B') => page.getByRole('group', { name: `Model ${name}`, exact: true });
 const weights = (page: Page, name: 'A' | 'B') => slot(page, name).getByRole('combobox', { name: 'Weights' });
 const compareButton = (page: Page) => page.getByRole('button', { name: 'Compare with the current model', exact: true });
 

@@ -9,21 +9,10 @@
 // test-results/screens/ (for looking at the layout, not compared against baselines).
 
 import { expect, test, type Page } from '@playwright/test';
+import { collectErrors } from './helpers/page.ts';
 import { routeShortTrainingText, routeTinyModel } from './helpers/tiny-model.ts';
 
 const CHART = 'Perplexity vs sequence length';
-
-/** Console errors and page errors, less the 404s the loaders probe for on purpose (tokenizer_config.json). */
-function collectErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/Failed to load resource: the server responded with a status of 404/.test(message.text())) {
-      errors.push(message.text());
-    }
-  });
-  return errors;
-}
 
 /** A series' name in the chart's legend. */
 function legendItem(page: Page, name: string) {
