@@ -375,6 +375,17 @@ export class LlamaModel {
     }
   }
 
+  /**
+   * Returns `values` read back from the GPU, or throws when one is NaN or ±Inf: never a silently
+   * wrong number. With f16 activations the likely cause is overflow (binary16 stops at 65504).
+   */
+  private finite(values: Float32Array, what: string): Float32Array {
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad < 0) return values;
+    const hint = this.activationFormat === 'f16' ? '; an f16 activation overflowed (binary16 holds at most 65504): load the model with f32 precision' : '';
+    throw new Error(`${what} holds a non-finite value (${values[bad]} at index ${bad})${hint}`);
+  }
+
   /** Logits [B, T, V] for ids [B, T]. */
   async logits(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions = {}): Promise<Float32Array> {
     const a = this.forward(ids, B, T, options, false);
@@ -382,7 +393,7 @@ export class LlamaModel {
     const logits = this.engine.tensor([B * T, this.config.vocabSize], 'logits', this.activationFormat);
     try {
       this.linear(logits, a.finalNormed, this.weight(this.lmHeadName));
-      return await this.engine.read(logits);
+      return this.finite(await this.engine.read(logits), 'the logits');
     } finally {
       this.engine.release(logits);
     }
@@ -400,7 +411,7 @@ export class LlamaModel {
     try {
       for (let b = 0; b < B; b++) this.engine.copy(last, a.finalNormed, { srcStart: (b * T + T - 1) * C, dstStart: b * C, count: C });
       this.linear(logits, last, this.weight(this.lmHeadName));
-      return await this.engine.read(logits);
+      return this.finite(await this.engine.read(logits), 'the last logits');
     } finally {
       this.engine.release(last, logits);
     }
@@ -435,7 +446,7 @@ export class LlamaModel {
     } finally {
       engine.release(logits, hidden, chunkTargets, chunkNll);
     }
-    return dropLastPosition(perRow, B, T);
+    return dropLastPosition(this.finite(perRow, 'the next-token NLL'), B, T);
   }
 
   private backwardScratch(B: number, T: number): BackwardScratch {

@@ -84,6 +84,24 @@ describe.skipIf(!haveFixtures)("LlamaModel with activations: 'f16'", () => {
     expect(halfBytes / f32Bytes).toBeLessThan(0.56);
   });
 
+  it('an overflow in f16 is an error that says so, not a NaN perplexity', async () => {
+    const engine = await f16TestEngine();
+    const checkpoint = await loadCheckpoint(directorySource(join(FIXTURES, 'llama-rope')));
+    // Embeddings of about 2e5, past binary16's 65504 but nothing to f32.
+    const tensors = new Map(checkpoint.tensors);
+    tensors.set('model.embed_tokens.weight', checkpoint.tensors.get('model.embed_tokens.weight')!.map((v) => v * 1e7));
+    const loud = { config: checkpoint.config, tensors };
+    const ids = Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % checkpoint.config.vocabSize);
+    const f32 = LlamaModel.fromCheckpoint(engine, loud);
+    expect((await f32.nll(ids, 1, 16)).every(Number.isFinite)).toBe(true);
+    f32.destroy();
+    const half = LlamaModel.fromCheckpoint(engine, loud, { activations: 'f16' });
+    await expect(half.nll(ids, 1, 16)).rejects.toThrow(/^the next-token NLL holds a non-finite value .*an f16 activation overflowed .*load the model with f32 precision$/);
+    await expect(half.logits(ids, 1, 16)).rejects.toThrow(/^the logits holds a non-finite value/);
+    await expect(half.lastLogits(ids, 1, 16)).rejects.toThrow(/^the last logits holds a non-finite value/);
+    half.destroy();
+  });
+
   it('refuses to train, and refuses an adapter without shader-f16, saying why', async () => {
     const checkpoint = await loadCheckpoint(directorySource(join(FIXTURES, 'llama-rope')));
     const half = LlamaModel.fromCheckpoint(await f16TestEngine(), checkpoint, { activations: 'f16' });
