@@ -14,6 +14,12 @@ export const PRECISION_CHOICES: readonly PrecisionChoice[] = ['auto', 'f32', 'f1
 
 export const F32_STORAGE: StorageFormat = { weights: 'f32', activations: 'f32' };
 export const F16_STORAGE: StorageFormat = { weights: 'f16', activations: 'f16' };
+/** f16 weights beside f32 activations: what any adapter can hold. */
+export const F16_WEIGHTS_STORAGE: StorageFormat = { weights: 'f16', activations: 'f32' };
+
+export function sameStorage(a: StorageFormat, b: StorageFormat): boolean {
+  return a.weights === b.weights && a.activations === b.activations;
+}
 
 /** The storage a choice means on an adapter with or without shader-f16; 'f16' without it throws, saying why. */
 export function resolvePrecision(choice: PrecisionChoice, supportsF16: boolean, adapterName = 'this adapter'): StorageFormat {

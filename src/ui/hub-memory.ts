@@ -13,13 +13,11 @@
 import { expectedTensorShapes } from '../model/checkpoint.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { formatBytes } from '../model/format-bytes.ts';
-import { F16_STORAGE, F32_STORAGE, type PrecisionChoice, type StorageFormat } from '../model/precision.ts';
+import { F16_STORAGE, F16_WEIGHTS_STORAGE, F32_STORAGE, sameStorage, type PrecisionChoice, type StorageFormat } from '../model/precision.ts';
 
 /** The LM head's row chunk when only the loss is needed (LlamaModel's LOGIT_CHUNK_ELEMENTS). */
 const LOGIT_CHUNK_ELEMENTS = 1 << 24;
 
-/** f16 weights beside f32 activations: what any adapter can hold ("Load with f16 weights"). */
-export const F16_WEIGHTS_STORAGE: StorageFormat = { weights: 'f16', activations: 'f32' };
 
 /** "f32 weights and activations", "f16 weights, f32 activations": how messages name a format. */
 export function describeStorage(format: StorageFormat): string {
@@ -28,9 +26,6 @@ export function describeStorage(format: StorageFormat): string {
     : `${format.weights} weights, ${format.activations} activations`;
 }
 
-function sameStorage(a: StorageFormat, b: StorageFormat): boolean {
-  return a.weights === b.weights && a.activations === b.activations;
-}
 
 export interface MemoryEstimate {
   length: number;

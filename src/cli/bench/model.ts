@@ -7,7 +7,7 @@ import type { Engine } from '../../engine/engine.ts';
 import { Rng } from '../../engine/random.ts';
 import { initializeCheckpoint } from '../../model/init.ts';
 import { LlamaModel } from '../../model/model.ts';
-import { F16_STORAGE, F32_STORAGE, type StorageFormat } from '../../model/precision.ts';
+import { F16_STORAGE, F16_WEIGHTS_STORAGE, F32_STORAGE, type StorageFormat } from '../../model/precision.ts';
 import austenConfig from '../../train/austen-config.json';
 import { TokenStream } from '../../train/data.ts';
 import { Trainer } from '../../train/trainer.ts';
@@ -86,7 +86,7 @@ export async function benchPrecision(engine: Engine, iterations = 3) {
   const checkpoint = initializeCheckpoint(austenConfig, 1);
   const formats: [string, StorageFormat][] = [
     ['f32', F32_STORAGE],
-    ['f16_weights', { weights: 'f16', activations: 'f32' }],
+    ['f16_weights', F16_WEIGHTS_STORAGE],
     ...(engine.supportsF16 ? [['f16', F16_STORAGE] as [string, StorageFormat]] : []),
   ];
   const rows: Record<string, { tokens_per_s: number; weight_bytes: number; activation_bytes: number }> = {};

@@ -18,10 +18,10 @@
 
 import { useState } from 'react';
 import type { Controller } from '../controller.ts';
-import { F32_STORAGE, PRECISION_CHOICES, resolvePrecision, type PrecisionChoice, type StorageFormat } from '../../model/precision.ts';
+import { F16_WEIGHTS_STORAGE, F32_STORAGE, PRECISION_CHOICES, resolvePrecision, sameStorage, type PrecisionChoice, type StorageFormat } from '../../model/precision.ts';
 import { DEFAULT_HUB_ENDPOINT } from '../../model/source-hub.ts';
 import { formatBytes } from '../../model/format-bytes.ts';
-import { F16_WEIGHTS_STORAGE, FitError, precisionNote } from '../hub-memory.ts';
+import { FitError, precisionNote } from '../hub-memory.ts';
 import { useApp } from '../store/store.ts';
 
 export const HUB_ENDPOINT_KEY = 'drope-playground.hub-endpoint';
@@ -113,7 +113,7 @@ export function HubModelCard({ controller }: { controller: Controller }) {
       // Without a ready GPU the controller says so; the format does not matter then.
       let format: StorageFormat = adapterName === null ? F32_STORAGE : resolvePrecision(precision, shaderF16, adapterName);
       // f32 that did not fit, with "Load with f16 weights" offered and kept checked.
-      if (format.weights === 'f32' && format.activations === 'f32' && f16Offer === wanted && useF16) format = F16_WEIGHTS_STORAGE;
+      if (sameStorage(format, F32_STORAGE) && f16Offer === wanted && useF16) format = F16_WEIGHTS_STORAGE;
       const idle: Download = { file: null, loaded: 0, total: undefined };
       if (action === 'load') {
         const report = await controller.loadHubModel(wanted, hub, progress('loading'), format);
