@@ -7,7 +7,7 @@ export async function readIds(path: string): Promise<{ ids: number[]; B: number;
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (e) {
-    throw new Error(`cannot read token ids from ${path}: ${(e as Error).message}`);
+    throw new Error(`cannot read token ids from ${path}: ${(e as Error).message}`, { cause: e });
   }
   if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((row) => Array.isArray(row))) {
     throw new Error(`${path} must hold a JSON array of arrays of token ids`);

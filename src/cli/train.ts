@@ -60,7 +60,7 @@ async function trainingTokens(dataDir: string, tokenizer: TextTokenizer): Promis
     try {
       texts.push(await readFile(path, 'utf8'));
     } catch (e) {
-      throw new Error(`cannot read training text ${path}: ${(e as Error).message}`);
+      throw new Error(`cannot read training text ${path}: ${(e as Error).message}`, { cause: e });
     }
   }
   return new TokenStream(tokenizer.encode(texts.join('\n\n')));
@@ -83,7 +83,7 @@ async function startingPoint(args: Args): Promise<{ checkpoint: Checkpoint; toke
     try {
       raw = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
     } catch (e) {
-      throw new Error(`cannot read --config ${configPath}: ${(e as Error).message}`);
+      throw new Error(`cannot read --config ${configPath}: ${(e as Error).message}`, { cause: e });
     }
     checkpoint = { config: parseConfig(raw), tensors: new Map() };
     tokenizerJson = JSON.stringify(byteLevelTokenizerJson());
@@ -169,7 +169,7 @@ export async function train(args: Args): Promise<void> {
     try {
       trainer.restoreState(stateBytes);
     } catch (e) {
-      throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`);
+      throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`, { cause: e });
     }
   }
   const shapes = expectedTensorShapes(checkpoint.config);
@@ -215,7 +215,7 @@ export async function train(args: Args): Promise<void> {
     progressDone();
     if (e instanceof NonFiniteError) {
       const kept = existsSync(join(out, TRAINER_STATE_FILE)) ? `the last good checkpoint in ${out} is kept` : 'no checkpoint had been saved yet';
-      throw new Error(`${e.message}; ${kept}`);
+      throw new Error(`${e.message}; ${kept}`, { cause: e });
     }
     throw e;
   }
@@ -238,7 +238,7 @@ async function checkWeightsBelong(out: string, stateBytes: Uint8Array): Promise<
   try {
     expected = parseSafetensors(stateBytes, TRAINER_STATE_FILE).metadata[WEIGHTS_FINGERPRINT_KEY];
   } catch (e) {
-    throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`);
+    throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`, { cause: e });
   }
   if (expected === undefined) return;
   const weightsPath = join(out, WEIGHTS_FILE);
@@ -246,7 +246,7 @@ async function checkWeightsBelong(out: string, stateBytes: Uint8Array): Promise<
   try {
     actual = fingerprint(new Uint8Array(await readFile(weightsPath)));
   } catch (e) {
-    throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`);
+    throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`, { cause: e });
   }
   if (actual !== expected) {
     throw new Error(

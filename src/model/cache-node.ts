@@ -71,7 +71,7 @@ export function directoryCache(dir: string = defaultHubCacheDir()): DirectoryCac
         return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
       } catch (error) {
         if (isMissing(error)) return undefined;
-        throw new Error(`cannot read the Hub cache file ${path}: ${(error as Error).message}`);
+        throw new Error(`cannot read the Hub cache file ${path}: ${(error as Error).message}`, { cause: error });
       }
     },
     async has(key) {
@@ -99,6 +99,7 @@ export function directoryCache(dir: string = defaultHubCacheDir()): DirectoryCac
         await unlink(temporary).catch(() => undefined);
         throw new Error(
           `cannot write the Hub cache file ${path}: ${(error as Error).message} (set DROPE_CACHE_DIR to use another directory)`,
+          { cause: error },
         );
       }
     },

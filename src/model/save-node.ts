@@ -91,7 +91,7 @@ export async function saveCheckpointDirectory(
       await rename(staging, root);
     } catch (error) {
       await rm(staging, { recursive: true, force: true });
-      throw new Error(`cannot save checkpoint to ${root}: ${(error as Error).message}`);
+      throw new Error(`cannot save checkpoint to ${root}: ${(error as Error).message}`, { cause: error });
     }
     await syncDirectory(dirname(root));
     return;
@@ -106,7 +106,7 @@ export async function saveCheckpointDirectory(
     }
   } catch (error) {
     for (const path of temporary.values()) await unlink(path).catch(() => undefined);
-    throw new Error(`cannot save checkpoint to ${root}: ${(error as Error).message}`);
+    throw new Error(`cannot save checkpoint to ${root}: ${(error as Error).message}`, { cause: error });
   }
   await syncDirectory(root);
 }

@@ -8,7 +8,7 @@ import type { ModelSource } from './checkpoint.ts';
 /** Reads checkpoint files from `dir`; throws at once, naming the path, when `dir` is not a directory. */
 export function directorySource(dir: string): ModelSource {
   const root = resolve(dir);
-  let isDirectory = false;
+  let isDirectory: boolean;
   try {
     isDirectory = statSync(root).isDirectory();
   } catch {
@@ -22,8 +22,8 @@ export function directorySource(dir: string): ModelSource {
       return await readFile(path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new Error(`file not found: ${path}`);
-      throw new Error(`cannot read ${path}: ${(error as Error).message}`);
+      if (code === 'ENOENT') throw new Error(`file not found: ${path}`, { cause: error });
+      throw new Error(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
     }
   };
 

@@ -24,7 +24,7 @@ export function urlSource(baseUrl: string): ModelSource {
     try {
       return await fetch(url, { method });
     } catch (error) {
-      throw new Error(`could not fetch ${url}: ${(error as Error).message}`);
+      throw new Error(`could not fetch ${url}: ${(error as Error).message}`, { cause: error });
     }
   };
 

@@ -123,7 +123,7 @@ async function readHubConfig(id: string, endpoint: string): Promise<ModelConfig>
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new Error(`config.json of ${id} is not valid JSON: ${(error as Error).message}`);
+    throw new Error(`config.json of ${id} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   return parseConfig(raw);
 }
@@ -292,7 +292,7 @@ export class Controller {
   // ------------------------------------------------------------------------------ models
 
   private async readIndex(): Promise<void> {
-    let models: ModelEntry[] = [];
+    let models: ModelEntry[];
     try {
       models = readModelIndex(await fetchJson(siteUrl('models/index.json')));
     } catch {

@@ -114,6 +114,7 @@ describe('parseEvalJson', () => {
 
   // Each case: an edit of a valid file and the message it must give.
   // Edits reach into any field, valid or not.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the edits reach anywhere on purpose
   type Mutable = Record<string, any>;
   const cases: [string, (f: Mutable) => unknown, RegExp][] = [
     ['not JSON', () => '{"format": ', /not valid JSON/],

@@ -32,7 +32,7 @@ export function f16TestEngine(): Promise<Engine> {
       try {
         created = await Engine.create(nodeGpu(process.env.WEBGPU_F16_ADAPTER ?? LAVAPIPE_ADAPTER));
       } catch (e) {
-        throw new Error(`${F16_HELP} (${e instanceof Error ? e.message : String(e)})`);
+        throw new Error(`${F16_HELP} (${e instanceof Error ? e.message : String(e)})`, { cause: e });
       }
       if (!created.supportsF16) throw new Error(`${F16_HELP}; ${created.adapterName} has no shader-f16`);
       return created;

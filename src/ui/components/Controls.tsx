@@ -3,7 +3,7 @@
 // the select "Position scaling", the slider "Logit scale c", the buttons "Fit c", "Drop RoPE",
 // "Recalibrate", "Pause" and "Stop".
 
-import { useEffect, useId, useState, type ReactNode } from 'react';
+import { useId, useState, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
 import { formatC, SCALING_FACTORS, SCALING_LABELS, SCALINGS, type Scaling } from '../settings.ts';
 import { activeVariant, fitting, recalibrating, useApp } from '../store/store.ts';
@@ -22,7 +22,12 @@ function NumberField({ name, label, hint, disabled }: { name: 'steps' | 'lr' | '
   const setSetting = useApp((s) => s.setSetting);
   const [draft, setDraft] = useState(String(value));
   const id = useId();
-  useEffect(() => setDraft(String(value)), [value]);
+  // A value changed elsewhere (URL, reset) replaces the draft: React's "adjust state on a prop change".
+  const [shown, setShown] = useState(value);
+  if (shown !== value) {
+    setShown(value);
+    setDraft(String(value));
+  }
   const parsed = Number(draft);
   const valid = draft.trim() !== '' && coerceField(name, parsed as ShareableConfig[typeof name]) !== undefined;
   return (

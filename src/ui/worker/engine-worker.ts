@@ -454,7 +454,7 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
     if (error instanceof NonFiniteError) {
       // Resuming would diverge again: nothing worth keeping.
       await deleteStored(key);
-      throw new Error(`${error.message}; try a lower learning rate`);
+      throw new Error(`${error.message}; try a lower learning rate`, { cause: error });
     }
     throw error;
   } finally {
@@ -649,7 +649,7 @@ async function readTokenizerJson(source: ModelSource, where: string): Promise<un
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new Error(`${TOKENIZER_FILE} of ${where} is not valid JSON: ${messageOf(error)}`);
+    throw new Error(`${TOKENIZER_FILE} of ${where} is not valid JSON: ${messageOf(error)}`, { cause: error });
   }
 }
 
