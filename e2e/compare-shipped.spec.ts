@@ -27,7 +27,8 @@ test('side by side: austen-drope picked in Model B beside austen-rope, generatio
   await expect(page.getByRole('group', { name: 'Model A' })).toHaveCount(1);
   await expect(page.getByRole('group', { name: 'Model B' })).toHaveCount(1);
   await expect(page.getByRole('switch', { name: 'RoPE' })).toHaveCount(1);
-  for (const name of ['Drop RoPE', 'Stop', 'Pause', 'Recalibrate', 'Fit c']) await expect(page.getByRole('button', { name })).toHaveCount(1);
+  for (const name of ['Drop RoPE', 'Stop', 'Pause', 'Recalibrate', 'Fit c'])
+    await expect(page.getByRole('button', { name })).toHaveCount(1);
 
   // Offers: the other two shipped models, in both slots; A on the loaded model, B on austen-drope by default.
   for (const name of ['A', 'B'] as const) {

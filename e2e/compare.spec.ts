@@ -23,7 +23,9 @@ async function screenshots(page: Page) {
     await page.mouse.move(0, 0);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: `test-results/screens/compare-${name}-${width}x${height}-top.png` });
-    const top = await page.getByRole('heading', { name: 'How RoPE sees positions' }).evaluate((e) => e.getBoundingClientRect().top + window.scrollY);
+    const top = await page
+      .getByRole('heading', { name: 'How RoPE sees positions' })
+      .evaluate((e) => e.getBoundingClientRect().top + window.scrollY);
     const total = await page.evaluate(() => document.documentElement.scrollHeight);
     for (let y = top - 20, i = 0; y < total; y += height - 60, i++) {
       await page.evaluate((t) => window.scrollTo(0, t), y);
@@ -33,7 +35,9 @@ async function screenshots(page: Page) {
   await page.setViewportSize({ width: 1280, height: 800 });
 }
 
-test('side by side: streamed tokens, RoPE removed mid-generation (per slot and main Drop RoPE), per-token loss, frequencies, presentation mode', async ({ page }) => {
+test('side by side: streamed tokens, RoPE removed mid-generation (per slot and main Drop RoPE), per-token loss, frequencies, presentation mode', async ({
+  page,
+}) => {
   test.setTimeout(150_000);
   const errors = collectErrors(page);
   await routeTinyModel(page);
@@ -42,7 +46,8 @@ test('side by side: streamed tokens, RoPE removed mid-generation (per slot and m
 
   // The contract names stay unique with the side-by-side section shown (Playwright matches names as
   // case-insensitive substrings): one control each.
-  for (const name of ['Drop RoPE', 'Stop', 'Pause', 'Recalibrate', 'Fit c']) await expect(page.getByRole('button', { name })).toHaveCount(1);
+  for (const name of ['Drop RoPE', 'Stop', 'Pause', 'Recalibrate', 'Fit c'])
+    await expect(page.getByRole('button', { name })).toHaveCount(1);
   await expect(page.getByRole('switch', { name: 'RoPE' })).toHaveCount(1);
   await expect(page.getByRole('group', { name: 'Model A' })).toHaveCount(1);
   await expect(page.getByRole('group', { name: 'Model B' })).toHaveCount(1);

@@ -33,7 +33,13 @@ interface Recorded {
  */
 async function recordWorkerEvents(page: Page): Promise<() => Promise<Recorded[]>> {
   const worker = page.workers().find((w) => w.url().includes('engine-worker'));
-  if (!worker) throw new Error(`no engine worker among ${page.workers().map((w) => w.url()).join(', ')}`);
+  if (!worker)
+    throw new Error(
+      `no engine worker among ${page
+        .workers()
+        .map((w) => w.url())
+        .join(', ')}`,
+    );
   await worker.evaluate(() => {
     const scope = self as unknown as { postMessage(m: unknown): void; __events: unknown[] };
     const post = scope.postMessage.bind(scope);
@@ -48,7 +54,9 @@ async function recordWorkerEvents(page: Page): Promise<() => Promise<Recorded[]>
 
 /** The recalibration's request ended with the loss as its error, after one gpuFailure that says "lost". */
 async function expectRequestEndedWithLoss(events: () => Promise<Recorded[]>): Promise<void> {
-  await expect.poll(async () => (await events()).find((e) => e.type === 'error')?.message, { timeout: 15_000 }).toMatch(/^the GPU device was lost/);
+  await expect
+    .poll(async () => (await events()).find((e) => e.type === 'error')?.message, { timeout: 15_000 })
+    .toMatch(/^the GPU device was lost/);
   const recorded = await events();
   expect(recorded.filter((e) => e.type === 'gpuFailure').map((e) => e.lost)).toEqual([true]);
   expect(recorded.findIndex((e) => e.type === 'gpuFailure')).toBeLessThan(recorded.findIndex((e) => e.type === 'error'));

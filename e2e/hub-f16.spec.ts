@@ -50,7 +50,9 @@ test('weights too big as f32 but not as f16: the card offers "Load with f16 weig
   await expect(f16).toHaveCount(0);
 
   await page.getByRole('button', { name: 'Load from the Hub' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: 'Does not fit' })).toHaveText(/Does not fit: the weight model\.embed_tokens\.weight alone needs .* as f32.*It fits with f16 weights \(/);
+  await expect(page.getByRole('alert').filter({ hasText: 'Does not fit' })).toHaveText(
+    /Does not fit: the weight model\.embed_tokens\.weight alone needs .* as f32.*It fits with f16 weights \(/,
+  );
   await expect(f16).toBeVisible();
   await expect(f16).toBeChecked();
 

@@ -34,7 +34,13 @@ type Files = ReturnType<typeof tinyCheckpointFiles>;
 async function routeHub(page: Page): Promise<{ requests: string[] }> {
   const models = new Map<string, Files>([
     [ROPE, tinyCheckpointFiles(TINY_CONFIG, 7)],
-    [DROPE, tinyCheckpointFiles({ ...TINY_CONFIG, architectures: ['DroPELlamaForCausalLM'], model_type: 'llama_drope', attention_type: 'qk_norm_nope' }, 11)],
+    [
+      DROPE,
+      tinyCheckpointFiles(
+        { ...TINY_CONFIG, architectures: ['DroPELlamaForCausalLM'], model_type: 'llama_drope', attention_type: 'qk_norm_nope' },
+        11,
+      ),
+    ],
     [OTHER_TOKENIZER, tinyCheckpointFiles(TINY_CONFIG, 13, swappedTokenizer())],
     [OTHER_VOCAB, tinyCheckpointFiles({ ...TINY_CONFIG, vocab_size: 300 }, 17)],
   ]);
@@ -48,7 +54,8 @@ async function routeHub(page: Page): Promise<{ requests: string[] }> {
     const file = resolve === 'resolve' ? models.get(`${org}/${name}`)?.get(rest.join('/')) : undefined;
     if (!file) return route.fulfill({ status: 404, headers: cors, contentType: 'text/plain', body: 'Entry not found' });
     // The DroPE twin's weights come slowly, so its tokenizer's finished download stays on screen a moment.
-    if (url.pathname.startsWith(`/${DROPE}/`) && url.pathname.endsWith('/model.safetensors') && method === 'GET') await new Promise((r) => setTimeout(r, 2000));
+    if (url.pathname.startsWith(`/${DROPE}/`) && url.pathname.endsWith('/model.safetensors') && method === 'GET')
+      await new Promise((r) => setTimeout(r, 2000));
     return route.fulfill({ status: 200, headers: cors, contentType: file.contentType, body: method === 'HEAD' ? '' : file.body });
   });
   return { requests };
@@ -92,7 +99,9 @@ test('a Hub model and its DroPE twin side by side: memory line, progress, Model 
   // Download progress (the weights are held back 2 s, so the tokenizer's finished download shows).
   await expect(page.getByTestId('hub-status')).toHaveText(/^Downloading tokenizer\.json: [\d.]+ KB of [\d.]+ KB$/, { timeout: 30_000 });
   await expect(page.getByRole('progressbar', { name: 'Download progress' })).toBeVisible();
-  await expect(page.getByTestId('hub-status')).toHaveText(`${DROPE} is loaded beside the current model and selected in Side by side.`, { timeout: 60_000 });
+  await expect(page.getByTestId('hub-status')).toHaveText(`${DROPE} is loaded beside the current model and selected in Side by side.`, {
+    timeout: 60_000,
+  });
   await expect(page.getByRole('alert')).toHaveCount(0);
   expect(hub.requests).toContain(`GET /${DROPE}/resolve/main/model.safetensors`);
   // The current model is still the RoPE one.
@@ -123,7 +132,9 @@ test('a Hub model and its DroPE twin side by side: memory line, progress, Model 
   hub.requests.length = 0;
   await weights(page, 'B').selectOption('base');
   await compareButton(page).click();
-  await expect(page.getByTestId('hub-status')).toHaveText(`${DROPE} is loaded beside the current model and selected in Side by side.`, { timeout: 30_000 });
+  await expect(page.getByTestId('hub-status')).toHaveText(`${DROPE} is loaded beside the current model and selected in Side by side.`, {
+    timeout: 30_000,
+  });
   await expect(weights(page, 'B')).toHaveValue(`hub:${DROPE}`);
   expect(hub.requests).toEqual([]);
 });

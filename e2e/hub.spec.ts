@@ -26,7 +26,12 @@ async function routeHub(page: Page): Promise<{ requests: string[] }> {
     if (!file) return route.fulfill({ status: 404, headers: cors, contentType: 'text/plain', body: 'Entry not found' });
     // The tokenizer last and slowly, so the weights' finished download stays on screen a moment.
     if (url.pathname.endsWith('/tokenizer.json') && route.request().method() === 'GET') await new Promise((r) => setTimeout(r, 2000));
-    return route.fulfill({ status: 200, headers: cors, contentType: file.contentType, body: route.request().method() === 'HEAD' ? '' : file.body });
+    return route.fulfill({
+      status: 200,
+      headers: cors,
+      contentType: file.contentType,
+      body: route.request().method() === 'HEAD' ? '' : file.body,
+    });
   });
   return { requests };
 }
@@ -54,7 +59,9 @@ test('load a model by id from the Hub: memory estimate, progress, current model;
   const parameters = (256 * 32 + 2 * (4 * 32 * 32 + 3 * 32 * 64 + 2 * 32) + 32).toLocaleString('en-US');
   await expect(page.getByTestId('hub-status')).toHaveText(`Current model: hf:${ID} (${parameters} parameters).`, { timeout: 30_000 });
   await expect(page.getByTestId('hub-memory')).toHaveText(/^Fits: needs about .* at 256 tokens as f32 weights and activations \(/);
-  await expect(page.getByTestId('hub-memory')).toContainText('Loads as f32 weights and activations (automatic: this GPU lacks shader-f16).');
+  await expect(page.getByTestId('hub-memory')).toContainText(
+    'Loads as f32 weights and activations (automatic: this GPU lacks shader-f16).',
+  );
   // The model card describes the Hub model now.
   await expect(page.getByText(`Weights loaded: ${parameters} parameters`, { exact: false })).toBeVisible();
   await expect(page.getByText(/2 layers, 2 heads, hidden size 32.*trained on 16-token windows with RoPE/)).toBeVisible();
@@ -84,7 +91,9 @@ test('an id the Hub does not have: a clear error', async ({ page }) => {
   await expect(page.getByRole('alert').filter({ hasText: 'Cannot load not an id' })).toContainText('expected ORG/NAME');
 });
 
-test('Precision in Hub settings: Automatic by default, f16 disabled without shader-f16, the choice kept over a reload', async ({ page }) => {
+test('Precision in Hub settings: Automatic by default, f16 disabled without shader-f16, the choice kept over a reload', async ({
+  page,
+}) => {
   test.setTimeout(90_000);
   await routeTinyModel(page);
   await routeHub(page);
@@ -100,10 +109,31 @@ test('Precision in Hub settings: Automatic by default, f16 disabled without shad
   await expect(precision.getByRole('option')).toHaveText(['Automatic', 'f32', 'f16 weights and activations']);
   await expect(precision.getByRole('option', { name: 'f16 weights and activations' })).toBeDisabled();
   await expect(precision.getByRole('option', { name: 'f32' })).toBeEnabled();
-  await expect(precision).toHaveAccessibleDescription(/f16 weights and activations where this GPU has shader-f16, f32 otherwise\..*need the GPU feature shader-f16, which .*swiftshader.* does not have/i);
+  await expect(precision).toHaveAccessibleDescription(
+    /f16 weights and activations where this GPU has shader-f16, f32 otherwise\..*need the GPU feature shader-f16, which .*swiftshader.* does not have/i,
+  );
   // "Precision" names this select alone (Playwright matches names by substring).
   let named = 0;
-  for (const role of ['button', 'checkbox', 'combobox', 'listbox', 'option', 'radio', 'slider', 'spinbutton', 'switch', 'tab', 'textbox', 'link', 'region', 'group', 'img', 'progressbar', 'table', 'heading'] as const) {
+  for (const role of [
+    'button',
+    'checkbox',
+    'combobox',
+    'listbox',
+    'option',
+    'radio',
+    'slider',
+    'spinbutton',
+    'switch',
+    'tab',
+    'textbox',
+    'link',
+    'region',
+    'group',
+    'img',
+    'progressbar',
+    'table',
+    'heading',
+  ] as const) {
     named += await page.getByRole(role, { name: 'Precision' }).count();
   }
   expect(named).toBe(1);
@@ -120,7 +150,9 @@ test('Precision in Hub settings: Automatic by default, f16 disabled without shad
   await page.getByLabel('Hugging Face model').fill(ID);
   await page.getByRole('button', { name: 'Load from the Hub' }).click();
   await expect(page.getByTestId('hub-status')).toHaveText(/^Current model: hf:/, { timeout: 30_000 });
-  await expect(page.getByTestId('hub-memory')).toHaveText(/^Fits: .* as f32 weights and activations .*Loads as f32 weights and activations \(as chosen\)\.$/);
+  await expect(page.getByTestId('hub-memory')).toHaveText(
+    /^Fits: .* as f32 weights and activations .*Loads as f32 weights and activations \(as chosen\)\.$/,
+  );
   // Back to Automatic, also kept.
   await precision.selectOption('auto');
   await page.reload();

@@ -53,7 +53,9 @@ function mismatch(actual: ArrayLike<number>, expected: ArrayLike<number>, tolera
     if (!(diff <= limit) && first.length < 5) first.push(`[${i}] got ${actual[i]} want ${expected[i]}`);
     if (!(diff <= worst)) worst = Number.isNaN(diff) ? Infinity : diff;
   }
-  return first.length === 0 ? null : `max abs diff ${worst} > ${limit} (${tolerance} x scale ${scale}); first mismatches: ${first.join(', ')}`;
+  return first.length === 0
+    ? null
+    : `max abs diff ${worst} > ${limit} (${tolerance} x scale ${scale}); first mismatches: ${first.join(', ')}`;
 }
 
 test.beforeEach(async ({ page }) => {

@@ -102,9 +102,12 @@ test('long context: a second model of the same shape shares the perplexity chart
   await expect(lc.getByRole('button', { name: 'Measure perplexity' })).toBeEnabled({ timeout: 60_000 });
   await lc.getByRole('button', { name: 'Measure perplexity' }).click();
   // Its own series first, unprefixed; austen-rope's after it, prefixed.
-  await expect(values).toHaveText([/^austen-drope \(DroPE\): 32 → [\d.,]+, 64 → [\d.,]+$/, /^austen-rope: RoPE: 32 → [\d.,]+, 64 → [\d.,]+$/], {
-    timeout: 60_000,
-  });
+  await expect(values).toHaveText(
+    [/^austen-drope \(DroPE\): 32 → [\d.,]+, 64 → [\d.,]+$/, /^austen-rope: RoPE: 32 → [\d.,]+, 64 → [\d.,]+$/],
+    {
+      timeout: 60_000,
+    },
+  );
   await expect(lc.getByRole('progressbar', { name: 'Long-context progress' })).toHaveCount(0, { timeout: 60_000 });
   // The legend names both, and the line stays.
   const legend = figure.getByRole('list', { name: 'Long-context legend' });

@@ -77,11 +77,13 @@ test('a recalibrated variant survives a reload, exports, imports back; a corrupt
 
   // Import the exported files: a new variant, selected, measured.
   const input = page.getByLabel('Checkpoint files');
-  await input.setInputFiles([files.get('config.json')!, files.get('model.safetensors')!].map((path, i) => ({
-    name: i === 0 ? 'config.json' : 'model.safetensors',
-    mimeType: i === 0 ? 'application/json' : 'application/octet-stream',
-    buffer: readFileSync(path),
-  })));
+  await input.setInputFiles(
+    [files.get('config.json')!, files.get('model.safetensors')!].map((path, i) => ({
+      name: i === 0 ? 'config.json' : 'model.safetensors',
+      mimeType: i === 0 ? 'application/json' : 'application/octet-stream',
+      buffer: readFileSync(path),
+    })),
+  );
   await expect(page.getByRole('status').filter({ hasText: 'Imported as "Imported #1".' })).toBeVisible({ timeout: 20_000 });
   await expect(page.getByRole('combobox', { name: 'Variant' })).toHaveValue(/^saved-/);
   await expect(keptItem(page, 'Imported #1')).toHaveCount(1);

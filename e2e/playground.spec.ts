@@ -122,7 +122,8 @@ test('the journey: recorded curves, RoPE off, Drop RoPE, Recalibrate', async ({ 
     }).observe({ type: 'longtask' });
     const enabled = (name: string) => [...document.querySelectorAll('button')].some((b) => b.textContent === name && !b.disabled);
     new MutationObserver((_, observer) => {
-      const running = document.querySelector('progress[aria-label="Recalibration progress"]') !== null && enabled('Pause') && enabled('Stop');
+      const running =
+        document.querySelector('progress[aria-label="Recalibration progress"]') !== null && enabled('Pause') && enabled('Stop');
       w.sawRunning ||= running;
       w.sawLoss ||= document.querySelector('[role=img][aria-labelledby=loss-title]') !== null;
       if (document.querySelector('.recal-status [role=status]')?.textContent?.startsWith('Done')) {
@@ -132,7 +133,10 @@ test('the journey: recorded curves, RoPE off, Drop RoPE, Recalibrate', async ({ 
     }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
   });
   await page.getByRole('button', { name: 'Recalibrate' }).click();
-  await page.waitForFunction(() => (window as unknown as { watch: Watch }).watch.doneAt !== undefined, null, { timeout: 45_000, polling: 1000 });
+  await page.waitForFunction(() => (window as unknown as { watch: Watch }).watch.doneAt !== undefined, null, {
+    timeout: 45_000,
+    polling: 1000,
+  });
   const watch = await page.evaluate(() => (window as unknown as { watch: Watch }).watch);
   expect(watch.sawRunning, 'the progress bar with Pause and Stop enabled, while training').toBe(true);
   expect(watch.sawLoss, 'the loss chart, while training').toBe(true);
@@ -156,7 +160,9 @@ test('the journey: recorded curves, RoPE off, Drop RoPE, Recalibrate', async ({ 
 
   // Fit c on the recalibrated variant (DroPE's logit scale): a grid search in the worker.
   await page.getByRole('button', { name: 'Fit c' }).click();
-  await expect(page.getByRole('status').filter({ hasText: /^Best c = \d\.\d\d at lengths 128 and 256\.$/ })).toBeVisible({ timeout: 45_000 });
+  await expect(page.getByRole('status').filter({ hasText: /^Best c = \d\.\d\d at lengths 128 and 256\.$/ })).toBeVisible({
+    timeout: 45_000,
+  });
 
   if (process.env.SCREENSHOTS) {
     await measuredEverything(page);

@@ -172,7 +172,10 @@ test.describe('visual', () => {
       const culprits: string[] = [];
       for (const el of document.body.querySelectorAll('*')) {
         const right = el.getBoundingClientRect().right;
-        if (right > width + 0.5 && culprits.length < 8) culprits.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${String(el.getAttribute('class') ?? '')} (right edge ${right.toFixed(1)})`);
+        if (right > width + 0.5 && culprits.length < 8)
+          culprits.push(
+            `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${String(el.getAttribute('class') ?? '')} (right edge ${right.toFixed(1)})`,
+          );
       }
       return { scrollWidth: document.scrollingElement!.scrollWidth, innerWidth: width, culprits };
     });

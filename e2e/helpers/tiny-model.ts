@@ -83,10 +83,13 @@ export function tinyModelFiles(): Map<string, { body: Buffer | string; contentTy
 /** Serves /models/index.json and /models/tiny-rope/* from memory; anything else there is a 404. */
 export async function routeTinyModel(page: Page): Promise<void> {
   const files = tinyModelFiles();
-  const index = [{ name: TINY_NAME, label: 'Tiny random RoPE model', description: 'Random weights, for tests: every curve sits near perplexity 256.' }];
+  const index = [
+    { name: TINY_NAME, label: 'Tiny random RoPE model', description: 'Random weights, for tests: every curve sits near perplexity 256.' },
+  ];
   await page.route('**/models/**', async (route) => {
     const path = decodeURIComponent(new URL(route.request().url()).pathname);
-    if (path.endsWith('/models/index.json')) return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(index) });
+    if (path.endsWith('/models/index.json'))
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(index) });
     const prefix = `/models/${TINY_NAME}/`;
     const file = path.includes(prefix) ? files.get(path.slice(path.indexOf(prefix) + prefix.length)) : undefined;
     if (!file) return route.fulfill({ status: 404, contentType: 'text/plain', body: `${path}: not served` });
@@ -101,7 +104,9 @@ export async function routeTinyModel(page: Page): Promise<void> {
 export async function routeShortTrainingText(page: Page, chars = 20_000): Promise<void> {
   for (const book of TRAIN_BOOKS) {
     const text = readFileSync(join('public/data/austen', book), 'utf8').slice(0, chars);
-    await page.route(`**/data/austen/${book}`, (route) => route.fulfill({ status: 200, contentType: 'text/plain; charset=utf-8', body: text }));
+    await page.route(`**/data/austen/${book}`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/plain; charset=utf-8', body: text }),
+    );
   }
 }
 

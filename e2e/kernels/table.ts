@@ -61,7 +61,12 @@ export interface KernelEntry {
    * Allocates the outputs (activations at `precision`) and records the kernel. Runs in the browser
    * (at f32) and in Node; the caller reads the outputs back.
    */
-  run(engine: Engine, inputs: Record<string, Tensor>, params: Record<string, number>, precision?: Precision): Promise<Record<string, Tensor>>;
+  run(
+    engine: Engine,
+    inputs: Record<string, Tensor>,
+    params: Record<string, number>,
+    precision?: Precision,
+  ): Promise<Record<string, Tensor>>;
 }
 
 export function f32(data: ArrayLike<number>, shape: number[]): HostTensor {

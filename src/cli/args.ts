@@ -121,7 +121,10 @@ function downloadProgress(describe: string): HubProgress {
     const interval = process.stderr.isTTY ? 200 : 10_000;
     if (!done && (loaded === 0 ? !process.stderr.isTTY : now - lastShown < interval)) return;
     lastShown = now;
-    const size = total === undefined ? formatBytes(loaded) : `${formatBytes(loaded)} of ${formatBytes(total)} (${total === 0 ? 100 : Math.floor((100 * loaded) / total)}%)`;
+    const size =
+      total === undefined
+        ? formatBytes(loaded)
+        : `${formatBytes(loaded)} of ${formatBytes(total)} (${total === 0 ? 100 : Math.floor((100 * loaded) / total)}%)`;
     progress(`download ${describe}/${file}: ${size}${done ? ', done' : ''}`);
   };
 }
@@ -161,7 +164,8 @@ export function weightFormat(args: Args): 'f32' | 'f16' {
  */
 export function storageFormat(args: Args, engine: Engine): StorageFormat {
   const choice = (args.precision ?? 'f32') as PrecisionChoice;
-  if (!PRECISION_CHOICES.includes(choice)) throw new UsageError(`--precision must be one of ${PRECISION_CHOICES.join(', ')}, got "${choice}"`);
+  if (!PRECISION_CHOICES.includes(choice))
+    throw new UsageError(`--precision must be one of ${PRECISION_CHOICES.join(', ')}, got "${choice}"`);
   let storage: StorageFormat;
   try {
     storage = resolvePrecision(choice, engine.supportsF16, engine.adapterName);
@@ -191,5 +195,9 @@ export function positions(args: Args): PositionMode | undefined {
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${s}s`;
 }

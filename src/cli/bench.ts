@@ -8,7 +8,13 @@ import { benchAttention } from './bench/attention.ts';
 import { benchMatmul } from './bench/matmul.ts';
 import { benchForward, benchPrecision, benchTraining } from './bench/model.ts';
 
-const SECTIONS = { matmul: benchMatmul, attention: benchAttention, forward: benchForward, training: benchTraining, precision: benchPrecision } as const;
+const SECTIONS = {
+  matmul: benchMatmul,
+  attention: benchAttention,
+  forward: benchForward,
+  training: benchTraining,
+  precision: benchPrecision,
+} as const;
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

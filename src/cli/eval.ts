@@ -86,7 +86,9 @@ export async function evalCurves(args: Args): Promise<void> {
         const allDone = i * windowsPerSeries + done;
         const elapsed = (Date.now() - started) / 1000;
         const left = (elapsed * (totalWindows - allDone)) / allDone;
-        progress(`eval: ${plan.label} (${i + 1}/${plans.length}), length ${L}, window ${done}/${total}, ${formatDuration(elapsed)} elapsed, ~${formatDuration(left)} left`);
+        progress(
+          `eval: ${plan.label} (${i + 1}/${plans.length}), length ${L}, window ${done}/${total}, ${formatDuration(elapsed)} elapsed, ~${formatDuration(left)} left`,
+        );
       },
     });
     series.push(seriesRecord(plan, result));

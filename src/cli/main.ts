@@ -21,7 +21,19 @@ import { loadCheckpoint } from '../model/checkpoint.ts';
 import { formatPositionMode } from '../model/positions.ts';
 import { writeSafetensors } from '../model/safetensors.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
-import { modelSource, number, openModel, OPTIONS, positions, progress, progressDone, readText, required, UsageError, type Args } from './args.ts';
+import {
+  modelSource,
+  number,
+  openModel,
+  OPTIONS,
+  positions,
+  progress,
+  progressDone,
+  readText,
+  required,
+  UsageError,
+  type Args,
+} from './args.ts';
 import { evalCurves } from './eval.ts';
 import { convert } from './convert.ts';
 import { readIds } from './ids.ts';
@@ -125,7 +137,17 @@ async function ppl(args: Args): Promise<void> {
   engine.destroy();
 }
 
-const COMMANDS: Record<string, (args: Args) => Promise<void>> = { info, logits, ppl, grads, train, 'fit-beta': fitBeta, eval: evalCurves, convert, needle };
+const COMMANDS: Record<string, (args: Args) => Promise<void>> = {
+  info,
+  logits,
+  ppl,
+  grads,
+  train,
+  'fit-beta': fitBeta,
+  eval: evalCurves,
+  convert,
+  needle,
+};
 
 async function main(argv: string[]): Promise<number> {
   let parsed;

@@ -7,7 +7,20 @@ import { needleByLength } from '../eval/needle.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { formatPositionMode } from '../model/positions.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
-import { formatDuration, modelSource, number, numberList, openModel, positions, progress, progressDone, readText, required, UsageError, type Args } from './args.ts';
+import {
+  formatDuration,
+  modelSource,
+  number,
+  numberList,
+  openModel,
+  positions,
+  progress,
+  progressDone,
+  readText,
+  required,
+  UsageError,
+  type Args,
+} from './args.ts';
 
 export const DEFAULT_NEEDLE_TEXT = fileURLToPath(new URL('../../public/data/austen/persuasion.txt', import.meta.url));
 
@@ -44,7 +57,9 @@ export async function needle(args: Args): Promise<void> {
       trainContext,
       onProgress: (done, total, L) => {
         const elapsed = (Date.now() - started) / 1000;
-        progress(`needle: length ${L}, trial ${done}/${total}, ${formatDuration(elapsed)} elapsed, ~${formatDuration((elapsed * (total - done)) / done)} left`);
+        progress(
+          `needle: length ${L}, trial ${done}/${total}, ${formatDuration(elapsed)} elapsed, ~${formatDuration((elapsed * (total - done)) / done)} left`,
+        );
       },
     });
     progressDone();
@@ -72,7 +87,11 @@ export async function needle(args: Args): Promise<void> {
       })),
     };
     if (args.json) console.log(JSON.stringify(summary));
-    else for (const r of results) console.log(`${String(r.length).padStart(8)}  ${(100 * r.accuracy).toFixed(1).padStart(5)}%  (${r.trials.filter((t) => t.correct).length}/${r.trials.length})`);
+    else
+      for (const r of results)
+        console.log(
+          `${String(r.length).padStart(8)}  ${(100 * r.accuracy).toFixed(1).padStart(5)}%  (${r.trials.filter((t) => t.correct).length}/${r.trials.length})`,
+        );
   } finally {
     engine.destroy();
   }

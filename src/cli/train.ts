@@ -94,7 +94,12 @@ async function startingPoint(args: Args): Promise<{ checkpoint: Checkpoint; toke
     tokenizerJson = await directorySource(from).readText('tokenizer.json');
   }
   if (dropping) {
-    raw = { ...raw, model_type: 'llama_drope', architectures: ['DroPELlamaForCausalLM'], attention_type: args['qk-norm'] ? 'qk_norm_nope' : 'nope' };
+    raw = {
+      ...raw,
+      model_type: 'llama_drope',
+      architectures: ['DroPELlamaForCausalLM'],
+      attention_type: args['qk-norm'] ? 'qk_norm_nope' : 'nope',
+    };
   } else if (args['qk-norm']) {
     throw new UsageError('--qk-norm goes with --pos none (DroPE with QK-norm)');
   }
@@ -190,7 +195,9 @@ export async function train(args: Args): Promise<void> {
     });
   };
 
-  progress(`train: ${resuming ? `resuming at step ${trainer.step}` : 'starting'}, ${data.tokens.length} training tokens, ${engine.adapterName}`);
+  progress(
+    `train: ${resuming ? `resuming at step ${trainer.step}` : 'starting'}, ${data.tokens.length} training tokens, ${engine.adapterName}`,
+  );
   progressDone();
   const started = performance.now();
   const startStep = trainer.step;
@@ -214,7 +221,9 @@ export async function train(args: Args): Promise<void> {
   } catch (e) {
     progressDone();
     if (e instanceof NonFiniteError) {
-      const kept = existsSync(join(out, TRAINER_STATE_FILE)) ? `the last good checkpoint in ${out} is kept` : 'no checkpoint had been saved yet';
+      const kept = existsSync(join(out, TRAINER_STATE_FILE))
+        ? `the last good checkpoint in ${out} is kept`
+        : 'no checkpoint had been saved yet';
       throw new Error(`${e.message}; ${kept}`, { cause: e });
     }
     throw e;

@@ -13,7 +13,7 @@ import { packUniforms } from './uniforms.ts';
 export const NO_ADAPTER_HELP =
   'No WebGPU adapter is available. In a browser, use a recent Chrome or Edge (or start Chromium with ' +
   '--enable-unsafe-webgpu); in Node, install the Vulkan loader (apt-get install libvulkan1) and a Vulkan ' +
-  'driver, e.g. VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json from Debian\'s chromium package.';
+  "driver, e.g. VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json from Debian's chromium package.";
 
 export interface AdapterSummary {
   vendor: string;
@@ -324,7 +324,15 @@ export class Engine {
   private pipeline(call: KernelCall, layout: GPUPipelineLayout, layoutKey: string): GPUComputePipeline {
     const constants = call.constants ?? {};
     const precision = call.precision ?? 'f32';
-    const key = [call.shader, call.entryPoint, precision, layoutKey, ...Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`)].join('|');
+    const key = [
+      call.shader,
+      call.entryPoint,
+      precision,
+      layoutKey,
+      ...Object.keys(constants)
+        .sort()
+        .map((k) => `${k}=${constants[k]}`),
+    ].join('|');
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
       pipeline = this.device.createComputePipeline({
@@ -366,7 +374,12 @@ export class Engine {
     const entries: GPUBindGroupEntry[] = [...call.outputs, ...call.inputs].map((t, i) => ({ binding: i, resource: { buffer: t.buffer } }));
     if (call.uniforms) {
       const data = packUniforms(call.uniforms);
-      const buffer = this.device.createBuffer({ label: `${label}.uniforms`, size: data.byteLength, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
+      const buffer = this.device.createBuffer({
+        label: `${label}.uniforms`,
+        size: data.byteLength,
+        usage: GPUBufferUsage.UNIFORM,
+        mappedAtCreation: true,
+      });
       new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data));
       buffer.unmap();
       this.pendingReleases.push(buffer);

@@ -32,16 +32,11 @@ export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
  * Kernels dispatched one-dimensionally recover their linear ids with `linear_workgroup_id` and
  * `linear_invocation_id` from common.wgsl and ignore the few extra workgroups folding can add.
  */
-export function foldDispatch(
-  workgroups: readonly [number, number?, number?],
-  maxPerDimension: number,
-): [number, number, number] {
+export function foldDispatch(workgroups: readonly [number, number?, number?], maxPerDimension: number): [number, number, number] {
   const [x, y = 1, z = 1] = workgroups;
   if (x > maxPerDimension && y === 1 && z === 1) return [maxPerDimension, ceilDiv(x, maxPerDimension), 1];
   if (x > maxPerDimension || y > maxPerDimension || z > maxPerDimension) {
-    throw new Error(
-      `a dispatch of ${x}x${y}x${z} workgroups exceeds this adapter's maxComputeWorkgroupsPerDimension (${maxPerDimension})`,
-    );
+    throw new Error(`a dispatch of ${x}x${y}x${z} workgroups exceeds this adapter's maxComputeWorkgroupsPerDimension (${maxPerDimension})`);
   }
   return [x, y, z];
 }
@@ -53,7 +48,8 @@ export function foldDispatch(
 export function activationPrecision(what: string, activations: readonly Tensor[]): Precision {
   const first = activations[0].dtype;
   for (const t of activations) {
-    if (t.dtype !== 'f32' && t.dtype !== 'f16') throw new Error(`${what}: ${t.label} ${shapeString(t.shape)} is ${t.dtype}, expected f32 or f16 activations`);
+    if (t.dtype !== 'f32' && t.dtype !== 'f16')
+      throw new Error(`${what}: ${t.label} ${shapeString(t.shape)} is ${t.dtype}, expected f32 or f16 activations`);
     if (t.dtype !== first) {
       const list = activations.map((x) => `${x.label} (${x.dtype})`).join(', ');
       throw new Error(`${what}: activations must all be f32 or all f16, got ${list}`);

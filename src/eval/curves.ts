@@ -204,7 +204,8 @@ export function parseEvalJson(input: unknown, source = 'eval file'): EvalFile {
     }
   }
   if (!isObject(value)) return fail('expected a JSON object');
-  if (value.format !== EVAL_FORMAT) return fail(`not a perplexity-curve file: "format" is ${JSON.stringify(value.format)}, expected "${EVAL_FORMAT}"`);
+  if (value.format !== EVAL_FORMAT)
+    return fail(`not a perplexity-curve file: "format" is ${JSON.stringify(value.format)}, expected "${EVAL_FORMAT}"`);
   if (value.version !== EVAL_VERSION) {
     return fail(
       typeof value.version === 'number' && Number.isInteger(value.version) && value.version > EVAL_VERSION
@@ -221,12 +222,14 @@ export function parseEvalJson(input: unknown, source = 'eval file'): EvalFile {
   const model = string(value.model, 'model');
   const text = string(value.text, 'text');
   const tokens = value.tokens;
-  if (typeof tokens !== 'number' || !Number.isInteger(tokens) || tokens < 2) fail(`tokens must be an integer ≥ 2, got ${JSON.stringify(tokens)}`);
+  if (typeof tokens !== 'number' || !Number.isInteger(tokens) || tokens < 2)
+    fail(`tokens must be an integer ≥ 2, got ${JSON.stringify(tokens)}`);
   const trainCtx = positiveNumber(value.train_ctx, 'train_ctx');
 
   if (!Array.isArray(value.lengths) || value.lengths.length === 0) fail('lengths must be a non-empty array');
   const lengths = (value.lengths as unknown[]).map((L, i) => {
-    if (typeof L !== 'number' || !Number.isInteger(L) || L < 2) return fail(`lengths[${i}] must be an integer ≥ 2, got ${JSON.stringify(L)}`);
+    if (typeof L !== 'number' || !Number.isInteger(L) || L < 2)
+      return fail(`lengths[${i}] must be an integer ≥ 2, got ${JSON.stringify(L)}`);
     if (L > (tokens as number)) return fail(`lengths[${i}] = ${L} is longer than the ${tokens} tokens evaluated`);
     return L;
   });

@@ -20,14 +20,40 @@ export const NEEDLE_MAX_NEW_TOKENS = 8;
 
 // Keys are ordinary words, so no tokenizer treats them specially; distinct within a prompt.
 const KEY_WORDS = [
-  'apple', 'harbor', 'lantern', 'meadow', 'violin', 'compass', 'glacier', 'orchid', 'saddle', 'thimble',
-  'walnut', 'canyon', 'falcon', 'pebble', 'quartz', 'ribbon', 'tundra', 'velvet', 'whistle', 'anchor',
-  'beacon', 'cobalt', 'dune', 'ember', 'fjord', 'garnet', 'hollow', 'island', 'juniper', 'kettle',
+  'apple',
+  'harbor',
+  'lantern',
+  'meadow',
+  'violin',
+  'compass',
+  'glacier',
+  'orchid',
+  'saddle',
+  'thimble',
+  'walnut',
+  'canyon',
+  'falcon',
+  'pebble',
+  'quartz',
+  'ribbon',
+  'tundra',
+  'velvet',
+  'whistle',
+  'anchor',
+  'beacon',
+  'cobalt',
+  'dune',
+  'ember',
+  'fjord',
+  'garnet',
+  'hollow',
+  'island',
+  'juniper',
+  'kettle',
 ];
 
 export const needleSentence = (key: string, value: string) => ` One of the special magic numbers for ${key} is: ${value}. `;
-export const needleQuestion = (key: string) =>
-  `\nWhat is the special magic number for ${key}? The special magic number for ${key} is:`;
+export const needleQuestion = (key: string) => `\nWhat is the special magic number for ${key}? The special magic number for ${key} is:`;
 
 export interface NeedleTokenizer {
   encode(text: string): number[];
@@ -127,7 +153,12 @@ function argmaxRow(logits: Float32Array, row: number, V: number): number {
  * Greedy decoding of up to `maxNew` tokens after `ids`: each step re-runs the whole forward pass
  * (LlamaModel has no KV cache) and takes the argmax of the last position's logits.
  */
-export async function greedyDecode(model: LlamaModel, ids: readonly number[], maxNew: number, options: NeedleForward = {}): Promise<number[]> {
+export async function greedyDecode(
+  model: LlamaModel,
+  ids: readonly number[],
+  maxNew: number,
+  options: NeedleForward = {},
+): Promise<number[]> {
   const V = model.config.vocabSize;
   const sequence = [...ids];
   const out: number[] = [];

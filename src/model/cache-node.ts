@@ -42,7 +42,9 @@ function escapeSegment(segment: string): string {
  */
 export function cacheKeySegments(key: string): string[] {
   const url = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)(.*)$/i.exec(key);
-  const segments = url ? ['url', url[1].toLowerCase(), url[2], ...(url[3] === '' ? [] : url[3].slice(1).split('/'))] : ['key', ...key.split('/')];
+  const segments = url
+    ? ['url', url[1].toLowerCase(), url[2], ...(url[3] === '' ? [] : url[3].slice(1).split('/'))]
+    : ['key', ...key.split('/')];
   return segments.map(escapeSegment);
 }
 

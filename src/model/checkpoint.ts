@@ -106,7 +106,7 @@ async function weightFiles(source: ModelSource): Promise<Map<string, string> | s
   if (!(await source.has(WEIGHTS_INDEX_FILE))) {
     throw new CheckpointError(
       `${source.describe} has no weights: expected ${WEIGHTS_FILE} or ${WEIGHTS_INDEX_FILE} with its shards ` +
-        '(only the safetensors format is supported; convert pytorch_model.bin with transformers\' save_pretrained)',
+        "(only the safetensors format is supported; convert pytorch_model.bin with transformers' save_pretrained)",
     );
   }
   const where = `${source.describe}/${WEIGHTS_INDEX_FILE}`;
@@ -168,7 +168,10 @@ export async function loadCheckpoint(source: ModelSource): Promise<Checkpoint> {
     tensors.set(name, st.getF32(name));
   }
   if (problems.length > 0) {
-    const listed = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => `\n  - ${p}`).join('');
+    const listed = problems
+      .slice(0, MAX_LISTED_PROBLEMS)
+      .map((p) => `\n  - ${p}`)
+      .join('');
     const more = problems.length > MAX_LISTED_PROBLEMS ? `\n  … and ${problems.length - MAX_LISTED_PROBLEMS} more` : '';
     throw new CheckpointError(
       `checkpoint ${source.describe} does not match its ${CONFIG_FILE} ` +

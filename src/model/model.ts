@@ -7,7 +7,13 @@
 // KVH key/value heads, D head dim, I MLP width, V vocabulary, L layers.
 
 import type { Engine } from '../engine/engine.ts';
-import { attentionBackward, attentionForward, attentionNaive, attentionProbabilities, type AttentionOptions } from '../engine/ops/attention.ts';
+import {
+  attentionBackward,
+  attentionForward,
+  attentionNaive,
+  attentionProbabilities,
+  type AttentionOptions,
+} from '../engine/ops/attention.ts';
 import { IGNORE_TARGET, nllBackward, nllForward } from '../engine/ops/cross_entropy.ts';
 import { embeddingBackward, embeddingForward } from '../engine/ops/embedding.ts';
 import { linear, matmul, matmulNaive } from '../engine/ops/matmul.ts';
@@ -136,7 +142,9 @@ export class LlamaModel {
   static fromCheckpoint(engine: Engine, checkpoint: Checkpoint, options: ModelOptions = {}): LlamaModel {
     if (options.activations === 'f16') {
       if (!engine.supportsF16) {
-        throw new Error(`f16 activations need the adapter feature shader-f16, which ${engine.adapterName} does not have; use f32 activations`);
+        throw new Error(
+          `f16 activations need the adapter feature shader-f16, which ${engine.adapterName} does not have; use f32 activations`,
+        );
       }
       if (options.baselineKernels) throw new Error('the baseline kernels run in f32 only; f16 activations use the tiled kernels');
     }
@@ -242,7 +250,10 @@ export class LlamaModel {
     const dtypeOf = (name: string) => (statistics.has(name) ? 'f32' : this.activationFormat);
     for (const [name, shape] of Object.entries(layerShapes)) if (shape) this.engine.assertFits(shape, `acts.${name}`, dtypeOf(name));
     const allocateLayer = (l: number): LayerActivations => {
-      const entries = Object.entries(layerShapes).map(([name, shape]) => [name, shape ? this.engine.tensor(shape, `acts.${l}.${name}`, dtypeOf(name)) : null]);
+      const entries = Object.entries(layerShapes).map(([name, shape]) => [
+        name,
+        shape ? this.engine.tensor(shape, `acts.${l}.${name}`, dtypeOf(name)) : null,
+      ]);
       return Object.fromEntries(entries) as unknown as LayerActivations;
     };
     const shared = training ? null : allocateLayer(0);
@@ -382,7 +393,10 @@ export class LlamaModel {
   private finite(values: Float32Array, what: string): Float32Array {
     const bad = values.findIndex((v) => !Number.isFinite(v));
     if (bad < 0) return values;
-    const hint = this.activationFormat === 'f16' ? '; an f16 activation overflowed (binary16 holds at most 65504): load the model with f32 precision' : '';
+    const hint =
+      this.activationFormat === 'f16'
+        ? '; an f16 activation overflowed (binary16 holds at most 65504): load the model with f32 precision'
+        : '';
     throw new Error(`${what} holds a non-finite value (${values[bad]} at index ${bad})${hint}`);
   }
 
@@ -506,7 +520,16 @@ export class LlamaModel {
     // LM head: dW = dLogits^T · finalNormed; dFinalNormed = dLogits · W.
     dWeightOf(g.dLogits, a.finalNormed, this.lmHeadName);
     matmul(engine, g.dNormed, g.dLogits, lmHead);
-    rmsnormBackward(engine, g.dResidual, this.grad('model.norm.weight'), g.dNormed, a.residual, this.weight('model.norm.weight'), a.finalRstd, accumulate);
+    rmsnormBackward(
+      engine,
+      g.dResidual,
+      this.grad('model.norm.weight'),
+      g.dNormed,
+      a.residual,
+      this.weight('model.norm.weight'),
+      a.finalRstd,
+      accumulate,
+    );
 
     for (let l = numLayers - 1; l >= 0; l--) {
       const s = a.layers[l];
@@ -520,7 +543,16 @@ export class LlamaModel {
       dWeightOf(g.dUp, s.normed2, name('mlp.up_proj'));
       matmul(engine, g.dNormed, g.dGate, w('mlp.gate_proj'));
       matmul(engine, g.dNormed, g.dUp, w('mlp.up_proj'), accumulate);
-      rmsnormBackward(engine, g.dX, this.grad(name('post_attention_layernorm')), g.dNormed, s.mid!, w('post_attention_layernorm'), s.rstd2, accumulate);
+      rmsnormBackward(
+        engine,
+        g.dX,
+        this.grad(name('post_attention_layernorm')),
+        g.dNormed,
+        s.mid!,
+        w('post_attention_layernorm'),
+        s.rstd2,
+        accumulate,
+      );
       addInPlace(engine, g.dResidual, g.dX);
       // Attention block, reversed: residual += o_proj(attention(q, k, v)), q/k/v from norm1(input).
       dWeightOf(g.dResidual, s.attention, name('self_attn.o_proj'));

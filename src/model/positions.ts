@@ -167,9 +167,7 @@ export function parsePositionMode(text: string): PositionMode {
     if (field in mode) throw new PositionModeError(`${what}: ${key} is given twice`);
     const valueText = option.slice(eq + 1);
     const value =
-      field === 'truncate'
-        ? valueText === 'true' ? true : valueText === 'false' ? false : valueText
-        : parseNumber(valueText, what);
+      field === 'truncate' ? (valueText === 'true' ? true : valueText === 'false' ? false : valueText) : parseNumber(valueText, what);
     mode[field] = yarnValue(entry, value, what);
   }
   return mode as PositionMode;
@@ -252,9 +250,7 @@ export function positionModeFromConfig(raw: Record<string, unknown>): PositionMo
     case 'yarn':
       return yarnFromConfig(raw, params, what);
     default:
-      throw new PositionModeError(
-        `unsupported ${what}: this engine runs the rope types default, linear, dynamic and yarn`,
-      );
+      throw new PositionModeError(`unsupported ${what}: this engine runs the rope types default, linear, dynamic and yarn`);
   }
 }
 
@@ -274,7 +270,8 @@ function yarnFromConfig(raw: Record<string, unknown>, params: Record<string, unk
   if (!('factor' in params)) throw new PositionModeError(`${what} needs a "factor"`);
   if (params.factor === null) {
     const M = raw.max_position_embeddings ?? LLAMA_DEFAULTS.max_position_embeddings;
-    if (typeof M !== 'number' || !(M > 0)) throw new PositionModeError(`max_position_embeddings must be a positive number, got ${JSON.stringify(M)}`);
+    if (typeof M !== 'number' || !(M > 0))
+      throw new PositionModeError(`max_position_embeddings must be a positive number, got ${JSON.stringify(M)}`);
     const M0 = (mode.originalMaxPositionEmbeddings as number | undefined) ?? M;
     mode.factor = checkFactor(M / M0, what);
   } else {
@@ -401,11 +398,7 @@ export function inverseFrequencies(
  * cos and sin [seqLen, headDim/2] for positions 0 .. seqLen-1, HF's attention scaling multiplied in
  * (LlamaRotaryEmbedding.forward), or null for none (RoPE dropped: the rotation is the identity).
  */
-export function rotaryTables(
-  mode: PositionMode,
-  params: RotaryParams,
-  seqLen: number,
-): { cos: Float32Array; sin: Float32Array } | null {
+export function rotaryTables(mode: PositionMode, params: RotaryParams, seqLen: number): { cos: Float32Array; sin: Float32Array } | null {
   const frequencies = inverseFrequencies(mode, params, seqLen);
   if (!frequencies) return null;
   const { invFreq, attentionScaling } = frequencies;

@@ -210,15 +210,23 @@ export function parseSafetensors(bytes: Uint8Array, name: string): SafetensorsFi
       const size = DTYPE_BYTES[dtype];
       const out = new Int32Array(raw.byteLength / size);
       const read: ((i: number) => number | bigint) | null =
-        dtype === 'I32' ? (i) => dv.getInt32(i * 4, true)
-        : dtype === 'I64' ? (i) => dv.getBigInt64(i * 8, true)
-        : dtype === 'U64' ? (i) => dv.getBigUint64(i * 8, true)
-        : dtype === 'U32' ? (i) => dv.getUint32(i * 4, true)
-        : dtype === 'I16' ? (i) => dv.getInt16(i * 2, true)
-        : dtype === 'U16' ? (i) => dv.getUint16(i * 2, true)
-        : dtype === 'I8' ? (i) => dv.getInt8(i)
-        : dtype === 'U8' ? (i) => dv.getUint8(i)
-        : null;
+        dtype === 'I32'
+          ? (i) => dv.getInt32(i * 4, true)
+          : dtype === 'I64'
+            ? (i) => dv.getBigInt64(i * 8, true)
+            : dtype === 'U64'
+              ? (i) => dv.getBigUint64(i * 8, true)
+              : dtype === 'U32'
+                ? (i) => dv.getUint32(i * 4, true)
+                : dtype === 'I16'
+                  ? (i) => dv.getInt16(i * 2, true)
+                  : dtype === 'U16'
+                    ? (i) => dv.getUint16(i * 2, true)
+                    : dtype === 'I8'
+                      ? (i) => dv.getInt8(i)
+                      : dtype === 'U8'
+                        ? (i) => dv.getUint8(i)
+                        : null;
       if (!read) return fail(`tensor "${tensor}": dtype ${dtype} cannot be read as integers`);
       for (let i = 0; i < out.length; i++) {
         const value = read(i);
@@ -362,7 +370,9 @@ export function writeSafetensors(tensors: Record<string, WritableTensor>, metada
       throw new SafetensorsError(`writeSafetensors: tensor "${name}": cannot write dtype ${dtype}`);
     }
     if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new SafetensorsError(`writeSafetensors: tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+      throw new SafetensorsError(
+        `writeSafetensors: tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`,
+      );
     }
     const elements = numel(shape);
     if (data.length !== elements) {

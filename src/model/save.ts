@@ -36,7 +36,9 @@ export function serializeCheckpoint(
     const shape = shapes.get(name);
     if (!shape) throw new Error(`cannot save tensor ${name}: no shape given for it`);
     if (numel(shape) !== data.length) {
-      throw new Error(`cannot save tensor ${name}: shape ${shapeString(shape)} has ${numel(shape)} elements but the data has ${data.length}`);
+      throw new Error(
+        `cannot save tensor ${name}: shape ${shapeString(shape)} has ${numel(shape)} elements but the data has ${data.length}`,
+      );
     }
     entries[name] = { dtype, shape: [...shape], data };
   }

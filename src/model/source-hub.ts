@@ -80,8 +80,7 @@ const ID_PART = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/;
 /** Splits and validates `ORG/NAME`; throws a HubError saying what an id looks like. */
 export function parseHubId(id: string): { org: string; name: string } {
   const parts = id.split('/');
-  const valid =
-    parts.length === 2 && parts.every((p) => p.length <= 96 && ID_PART.test(p) && !p.includes('--') && !p.includes('..'));
+  const valid = parts.length === 2 && parts.every((p) => p.length <= 96 && ID_PART.test(p) && !p.includes('--') && !p.includes('..'));
   if (!valid) {
     throw new HubError(
       `not a Hugging Face model id: ${JSON.stringify(id)} (expected ORG/NAME such as HuggingFaceTB/SmolLM-135M: ` +
@@ -100,7 +99,9 @@ export function normalizeHubEndpoint(endpoint: string): string {
     throw new HubError(`not a valid Hub endpoint URL: ${JSON.stringify(endpoint)} (expected e.g. ${DEFAULT_HUB_ENDPOINT})`);
   }
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '' || url.username !== '') {
-    throw new HubError(`not a valid Hub endpoint URL: ${JSON.stringify(endpoint)} (expected http(s)://host[:port][/path], e.g. ${DEFAULT_HUB_ENDPOINT})`);
+    throw new HubError(
+      `not a valid Hub endpoint URL: ${JSON.stringify(endpoint)} (expected http(s)://host[:port][/path], e.g. ${DEFAULT_HUB_ENDPOINT})`,
+    );
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
@@ -116,13 +117,18 @@ const CODE_FILE = /\.(py|pyc|pyo|pyd|so|dll|dylib|exe|sh|bat|js|mjs|cjs|wasm|pkl
  */
 function checkFileName(file: string, id: string): string[] {
   const segments = file.split('/');
-  if (file === '' || file.includes('\\') || /^[a-z][a-z0-9+.-]*:/i.test(file) || segments.some((s) => s === '' || s === '.' || s === '..')) {
+  if (
+    file === '' ||
+    file.includes('\\') ||
+    /^[a-z][a-z0-9+.-]*:/i.test(file) ||
+    segments.some((s) => s === '' || s === '.' || s === '..')
+  ) {
     throw new HubError(`file name ${JSON.stringify(file)} of ${id} must be a relative path inside the repository`);
   }
   if (CODE_FILE.test(file)) {
     throw new HubError(
       `refusing to fetch ${file} from ${id}: the playground reads configs, safetensors weights and tokenizers as data ` +
-        'and never downloads code (config.json\'s auto_map is ignored)',
+        "and never downloads code (config.json's auto_map is ignored)",
     );
   }
   return segments;
@@ -203,7 +209,8 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
     const said = `HTTP ${status}${response.statusText ? ` ${response.statusText}` : ''}${serverMessage ? `: ${serverMessage}` : ''}`;
     if (status === 404 || status === 410) {
       if (code === 'RepoNotFound') return new HubError(`model ${id} not found at ${endpoint} (${said}, fetching ${url})`, { status });
-      if (code === 'RevisionNotFound') return new HubError(`revision ${JSON.stringify(revision)} of ${id} not found (${said}, fetching ${url})`, { status });
+      if (code === 'RevisionNotFound')
+        return new HubError(`revision ${JSON.stringify(revision)} of ${id} not found (${said}, fetching ${url})`, { status });
       return new HubError(`${file} not found in ${id} (revision ${revision}) at ${endpoint}: ${said} fetching ${url}`, { status });
     }
     if (status === 401 || status === 403) {
@@ -286,7 +293,9 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
             } catch (error) {
               const reason = watchdog.stalled ? `no data for ${stallTimeoutMs / 1000} s` : describeError(error);
               const of = total !== undefined ? ` of ${total}` : '';
-              throw new HubError(`download of ${what(file)} from ${url} was interrupted after ${loaded}${of} bytes: ${reason}`, { retryable: true });
+              throw new HubError(`download of ${what(file)} from ${url} was interrupted after ${loaded}${of} bytes: ${reason}`, {
+                retryable: true,
+              });
             }
             if (chunk.done) break;
             watchdog.kick();

@@ -36,7 +36,11 @@ export interface StepRecord {
 
 /** Training stopped because the loss or the gradient is not finite; weights are untouched by it. */
 export class NonFiniteError extends Error {
-  constructor(readonly step: number, loss: number, norm: number) {
+  constructor(
+    readonly step: number,
+    loss: number,
+    norm: number,
+  ) {
     super(`step ${step}: the loss (${loss}) or the gradient norm (${norm}) is not finite; training stopped before applying it`);
   }
 }
@@ -65,7 +69,8 @@ export class Trainer {
     this.options = { weightDecay: 0.1, maxGradNorm: 1.0, ...options };
     for (const key of ['steps', 'ctx', 'batch', 'warmup'] as const) {
       const value = this.options[key];
-      if (!Number.isInteger(value) || value < (key === 'warmup' ? 0 : 1)) throw new Error(`${key} must be a positive integer, got ${value}`);
+      if (!Number.isInteger(value) || value < (key === 'warmup' ? 0 : 1))
+        throw new Error(`${key} must be a positive integer, got ${value}`);
     }
     if (this.options.ctx < 2) throw new Error('ctx must be at least 2');
     if (!(this.options.lr > 0)) throw new Error(`lr must be positive, got ${this.options.lr}`);
@@ -147,7 +152,9 @@ export class Trainer {
     const meta = file.metadata;
     if (meta.format !== TRAINER_STATE_FORMAT) throw new Error(`${TRAINER_STATE_FILE} is not a trainer state (format "${meta.format}")`);
     if (meta.version !== TRAINER_STATE_VERSION) {
-      throw new Error(`${TRAINER_STATE_FILE} has version ${meta.version}; this trainer reads version ${TRAINER_STATE_VERSION}: start a new run`);
+      throw new Error(
+        `${TRAINER_STATE_FILE} has version ${meta.version}; this trainer reads version ${TRAINER_STATE_VERSION}: start a new run`,
+      );
     }
     const saved = JSON.parse(meta.options) as Record<string, unknown>;
     for (const key of ['ctx', 'batch', 'lr', 'warmup', 'seed', 'steps', 'weightDecay', 'maxGradNorm'] as const) {

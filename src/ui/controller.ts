@@ -325,7 +325,10 @@ export class Controller {
     let recorded: RecordedCurve[] = [];
     let problem: string | null = null;
     try {
-      const [rawConfig, evalText] = await Promise.all([fetchJson(`${base}config.json`), fetchText(`${base}eval.json`).catch(() => undefined)]);
+      const [rawConfig, evalText] = await Promise.all([
+        fetchJson(`${base}config.json`),
+        fetchText(`${base}eval.json`).catch(() => undefined),
+      ]);
       if (rawConfig === undefined) throw new Error(`${base}config.json is missing`);
       const config = parseConfig(rawConfig);
       this.baseConfig = config;
@@ -391,7 +394,15 @@ export class Controller {
     this.state.startModel(meta, [], variant);
     this.state.setWeights({ kind: 'loading', name });
     this.send(
-      { type: 'loadModel', name, baseUrl: '', validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`), hub: { id, endpoint }, weights: format.weights, activations: format.activations },
+      {
+        type: 'loadModel',
+        name,
+        baseUrl: '',
+        validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`),
+        hub: { id, endpoint },
+        weights: format.weights,
+        activations: format.activations,
+      },
       { kind: 'load', name, onDownload },
     );
     return report;
@@ -424,8 +435,11 @@ export class Controller {
     const report = checkFit(config, Math.max(...evaluationLengths(meta.trainContext)), gpu.adapter, format);
     if (!report.weightsFit) throw new FitError(report);
     // The model on the GPU already: its own weights stay there beside the new one.
-    const own = this.hubWeights?.name === meta.name ? this.hubWeights : this.baseConfig ? { config: this.baseConfig, format: F32_STORAGE } : null;
-    const current = own ? currentWeightsNote(meta.name, own.config, own.format) : `The current model’s weights (${meta.name}) are on the GPU too.`;
+    const own =
+      this.hubWeights?.name === meta.name ? this.hubWeights : this.baseConfig ? { config: this.baseConfig, format: F32_STORAGE } : null;
+    const current = own
+      ? currentWeightsNote(meta.name, own.config, own.format)
+      : `The current model’s weights (${meta.name}) are on the GPU too.`;
     // A load of another model meanwhile takes the worker's variants with it: this one is then not listed.
     const loadedWith = this.state.weights;
     this.request(
@@ -452,7 +466,12 @@ export class Controller {
     if (gpu.kind !== 'ready' || !meta || weights.kind !== 'idle') return;
     this.state.setWeights({ kind: 'loading', name: meta.name });
     this.send(
-      { type: 'loadModel', name: meta.name, baseUrl: siteUrl(`models/${meta.name}/`), validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`) },
+      {
+        type: 'loadModel',
+        name: meta.name,
+        baseUrl: siteUrl(`models/${meta.name}/`),
+        validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`),
+      },
       { kind: 'load', name: meta.name },
     );
   }
@@ -460,7 +479,15 @@ export class Controller {
   // ------------------------------------------------------------------------------ evaluation
 
   private evaluationTrigger(s: AppState): string {
-    return JSON.stringify([currentSeriesId(s), s.gpu.kind, s.weights.kind, recalibrating(s), fitting(s), s.evaluation?.seriesId ?? null, this.missingLengths(s).length]);
+    return JSON.stringify([
+      currentSeriesId(s),
+      s.gpu.kind,
+      s.weights.kind,
+      recalibrating(s),
+      fitting(s),
+      s.evaluation?.seriesId ?? null,
+      this.missingLengths(s).length,
+    ]);
   }
 
   private scheduleEvaluation(): void {
@@ -499,7 +526,10 @@ export class Controller {
     const mode = effectiveMode(s.config, variant.hasRope);
     const label = seriesLabel(variant, mode, s.config.c);
     const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
-    const requestId = this.send({ type: 'evaluate', variant: variant.id, settings, lengths, tokens: s.config.tokens }, { kind: 'evaluate', seriesId: id, label });
+    const requestId = this.send(
+      { type: 'evaluate', variant: variant.id, settings, lengths, tokens: s.config.tokens },
+      { kind: 'evaluate', seriesId: id, label },
+    );
     s.setNotice(null);
     s.setEvaluation({ requestId, seriesId: id, label, done: 0, total: 0, length: lengths[0] });
   }
@@ -530,7 +560,10 @@ export class Controller {
     if (s.weights.kind !== 'ready' || !variant || !s.meta || fitting(s)) return;
     const lengths = evaluationLengths(s.meta.trainContext).slice(-2);
     const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
-    const requestId = this.send({ type: 'fitC', variant: variant.id, settings, lengths, tokens: s.config.tokens, grid: FIT_GRID }, { kind: 'fit' });
+    const requestId = this.send(
+      { type: 'fitC', variant: variant.id, settings, lengths, tokens: s.config.tokens, grid: FIT_GRID },
+      { kind: 'fit' },
+    );
     s.setNotice(null);
     s.setFit({ requestId, done: 0, total: 0 });
   }
@@ -599,14 +632,26 @@ export class Controller {
       if (r && recalibrating(s)) {
         // A lost device: say how much is kept (GpuAlert offers to resume from it); the request's
         // own error, which follows, keeps this message.
-        if (event.lost) s.updateRecalibration(r.requestId, { status: 'failed', lostAt: r.step, message: deviceLossSummary(r.step, r.steps, r.kept?.step) });
+        if (event.lost)
+          s.updateRecalibration(r.requestId, {
+            status: 'failed',
+            lostAt: r.step,
+            message: deviceLossSummary(r.step, r.steps, r.kept?.step),
+          });
         else s.updateRecalibration(r.requestId, { status: 'failed', message: event.message });
       }
       return;
     }
     const route = this.routes.get(event.id);
     if (!route) return;
-    const finished = event.type === 'done' || event.type === 'cancelled' || event.type === 'error' || event.type === 'fitted' || event.type === 'noWebGPU' || event.type === 'ready' || event.type === 'modelLoaded';
+    const finished =
+      event.type === 'done' ||
+      event.type === 'cancelled' ||
+      event.type === 'error' ||
+      event.type === 'fitted' ||
+      event.type === 'noWebGPU' ||
+      event.type === 'ready' ||
+      event.type === 'modelLoaded';
     if (finished) this.routes.delete(event.id);
     switch (route.kind) {
       case 'init':
@@ -625,8 +670,7 @@ export class Controller {
           savedStore.setState({ stored: {}, interrupted: [] });
           this.send({ type: 'restoreVariants' }, { kind: 'restore' });
           void this.listInterrupted(route.name).then(() => this.resumeKept());
-        }
-        else if (event.type === 'error') s.setWeights({ kind: 'failed', name: route.name, message: event.message });
+        } else if (event.type === 'error') s.setWeights({ kind: 'failed', name: route.name, message: event.message });
         this.scheduleEvaluation();
         return;
       case 'evaluate':
@@ -664,7 +708,8 @@ export class Controller {
         setSavedMessage({ kind: 'error', text: `Import failed: ${event.message}` });
       } else setSavedMessage({ kind: 'error', text: `Some kept variants could not be restored: ${event.message}` });
     }
-    if (route.imported && (event.type === 'done' || event.type === 'error' || event.type === 'cancelled')) savedStore.setState({ importing: false });
+    if (route.imported && (event.type === 'done' || event.type === 'error' || event.type === 'cancelled'))
+      savedStore.setState({ importing: false });
   }
 
   private async withStore<T>(job: (store: VariantStore) => Promise<T>): Promise<T> {
@@ -697,7 +742,10 @@ export class Controller {
     }
     const { steps = run.interrupted.steps, lr = s.config.lr, batch = s.config.batch, seed = s.config.seed } = run.settings;
     const trainUrls = TRAIN_BOOKS.map((book) => siteUrl(`data/austen/${book}`));
-    const requestId = this.send({ type: 'recalibrate', from: BASE_VARIANT, steps, lr, batch, seed, trainUrls, resume: key }, { kind: 'recalibrate' });
+    const requestId = this.send(
+      { type: 'recalibrate', from: BASE_VARIANT, steps, lr, batch, seed, trainUrls, resume: key },
+      { kind: 'recalibrate' },
+    );
     savedStore.setState((x) => ({ interrupted: x.interrupted.filter((r) => r.key !== key) }));
     s.setNotice(null);
     s.setRecalibration({
@@ -779,7 +827,10 @@ export class Controller {
       const record = await this.withStore((store) => store.get(key));
       if (!record) throw new Error('it is no longer stored (deleted in another tab?)');
       downloadVariant(record);
-      setSavedMessage({ kind: 'info', text: `Exported "${record.label}": config.json and model.safetensors. Put both in one folder to load it.` });
+      setSavedMessage({
+        kind: 'info',
+        text: `Exported "${record.label}": config.json and model.safetensors. Put both in one folder to load it.`,
+      });
     } catch (error) {
       setSavedMessage({ kind: 'error', text: `Export failed: ${(error as Error).message}` });
     }
@@ -822,7 +873,9 @@ export class Controller {
     }
     savedStore.setState({ importing: true, message: { kind: 'info', text: 'Checking the files…' } });
     try {
-      const sorted = sortImportFiles(await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
+      const sorted = sortImportFiles(
+        await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))),
+      );
       const { checkpoint, config, weights } = await validateImport(sorted, model);
       const imported = s.variants.filter((v) => v.label.startsWith('Imported')).length;
       const hasRope = !['nope', 'qk_norm_nope'].includes(String(checkpoint.config.raw.attention_type ?? 'rope'));
@@ -925,7 +978,8 @@ export class Controller {
         return;
       case 'done': {
         const latest = this.state.recalibration!;
-        const message = latest.step < latest.steps ? `Stopped after ${latest.step} of ${latest.steps} steps` : `Done: ${latest.steps} steps`;
+        const message =
+          latest.step < latest.steps ? `Stopped after ${latest.step} of ${latest.steps} steps` : `Done: ${latest.steps} steps`;
         s.updateRecalibration(r.requestId, { status: 'done', message });
         return;
       }

@@ -30,7 +30,12 @@ export function cacheStorageByteCache(name: string = HUB_CACHE_NAME): ByteCache 
     async put(key, bytes) {
       const body = new Uint8Array(bytes); // a copy on its own ArrayBuffer: what Response wants
       try {
-        await (await open()).put(key, new Response(body, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) } }));
+        await (
+          await open()
+        ).put(
+          key,
+          new Response(body, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) } }),
+        );
       } catch (error) {
         // A full quota only costs the next load a download: the file is still returned.
         console.warn(`could not cache ${key}: ${(error as Error).message}`);

@@ -13,11 +13,17 @@
 import { expectedTensorShapes } from '../model/checkpoint.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { formatBytes } from '../model/format-bytes.ts';
-import { F16_STORAGE, F16_WEIGHTS_STORAGE, F32_STORAGE, sameStorage, type PrecisionChoice, type StorageFormat } from '../model/precision.ts';
+import {
+  F16_STORAGE,
+  F16_WEIGHTS_STORAGE,
+  F32_STORAGE,
+  sameStorage,
+  type PrecisionChoice,
+  type StorageFormat,
+} from '../model/precision.ts';
 
 /** The LM head's row chunk when only the loss is needed (LlamaModel's LOGIT_CHUNK_ELEMENTS). */
 const LOGIT_CHUNK_ELEMENTS = 1 << 24;
-
 
 /** "f32 weights and activations", "f16 weights, f32 activations": how messages name a format. */
 export function describeStorage(format: StorageFormat): string {
@@ -25,7 +31,6 @@ export function describeStorage(format: StorageFormat): string {
     ? `${format.weights} weights and activations`
     : `${format.weights} weights, ${format.activations} activations`;
 }
-
 
 export interface MemoryEstimate {
   length: number;

@@ -152,7 +152,11 @@ export function shippedLabel(kind: ShippedKind, curve: RecordedCurve, model: str
  * recorded curves under story names, or the one-line problem that skips it. A model without
  * eval.json, or whose config or eval does not read, is skipped: the others still show.
  */
-export function readShippedModel(entry: { name: string; label: string }, configText: string | undefined, evalText: string | undefined): ShippedRead {
+export function readShippedModel(
+  entry: { name: string; label: string },
+  configText: string | undefined,
+  evalText: string | undefined,
+): ShippedRead {
   const { name } = entry;
   if (configText === undefined) return { model: null, problem: `${name}/config.json is missing` };
   if (evalText === undefined) return { model: null, problem: `${name}/eval.json is missing` };
@@ -170,7 +174,13 @@ export function readShippedModel(entry: { name: string; label: string }, configT
   const read = readRecordedEval(evalText, { trainContext, maxPositionEmbeddings: trainContext }, `${name}/eval.json`);
   if (read.problem !== null) return { model: null, problem: read.problem };
   if (read.curves.length === 0) return { model: null, problem: `${name}/eval.json has no series` };
-  const kind: ShippedKind = hasRope ? 'rope' : nopeKind(name, entry.label, read.curves.map((c) => c.label));
+  const kind: ShippedKind = hasRope
+    ? 'rope'
+    : nopeKind(
+        name,
+        entry.label,
+        read.curves.map((c) => c.label),
+      );
   const curves: ShippedCurve[] = [];
   for (const curve of read.curves) {
     const label = shippedLabel(kind, curve, name);

@@ -28,10 +28,7 @@ import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 /** Generous for a tiny model on SwiftShader (a run takes ~1 s), short enough that a hang fails fast. */
 const RUN_TIMEOUT_MS = 45_000;
 
-
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, RUN_TIMEOUT_MS);
-
-
 
 /**
  * A failed run: the exit code, nothing on stdout, and exactly one `error:` line on stderr that
@@ -63,7 +60,6 @@ function expectError(run: Run, pattern: RegExp, options: { code?: number; foreig
 const work = mkdtempSync(join(tmpdir(), 'cli-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-
 /** Writes a checkpoint directory; `shapes` may be altered to store a wrong shape on purpose. */
 function writeModel(
   name: string,
@@ -93,7 +89,10 @@ let tinyDir = '';
 const tinyWeights = () => readFileSync(join(tinyDir, 'model.safetensors'));
 
 /** The safetensors file with its header JSON edited (offsets and the data section unchanged). */
-function editHeader(bytes: Uint8Array, edit: (header: Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>) => void): Uint8Array {
+function editHeader(
+  bytes: Uint8Array,
+  edit: (header: Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>) => void,
+): Uint8Array {
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   edit(header);
@@ -133,10 +132,15 @@ describe('info', () => {
   it('prints the config summary and the adapter', async () => {
     const run = await cli(['info', '--model', tinyDir]);
     expectSuccess(run);
-    const fields = new Map(run.stdout.trimEnd().split('\n').map((line) => {
-      const [key, ...rest] = line.split(/\s+/);
-      return [key, rest.join(' ')] as const;
-    }));
+    const fields = new Map(
+      run.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => {
+          const [key, ...rest] = line.split(/\s+/);
+          return [key, rest.join(' ')] as const;
+        }),
+    );
     expect(fields.get('architecture')).toBe('Llama, 2 layers, hidden 32, MLP 64, vocab 256');
     expect(fields.get('attention')).toBe('2 query heads, 1 key/value heads, head dim 16');
     expect(fields.get('positions')).toBe('rope');
@@ -158,7 +162,10 @@ describe.skipIf(!haveFixtures)('logits vs the transformers fixtures', () => {
   const T = 48;
 
   async function logitsRun(name: string, extra: string[] = [], dir = join(FIXTURES, name)) {
-    const expected = parseSafetensors(new Uint8Array(readFileSync(join(FIXTURES, name, 'expected.safetensors'))), `${name}/expected.safetensors`);
+    const expected = parseSafetensors(
+      new Uint8Array(readFileSync(join(FIXTURES, name, 'expected.safetensors'))),
+      `${name}/expected.safetensors`,
+    );
     const ids = expected.getI32(`T${T}.input_ids`);
     const B = ids.length / T;
     const rows = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)));
@@ -199,7 +206,10 @@ describe.skipIf(!haveFixtures)('logits vs the transformers fixtures', () => {
     expect(diff).toBeLessThan(0.1);
   });
 
-  for (const [name, other] of [['llama-rope', 'none'], ['llama-nope', 'rope']] as const) {
+  for (const [name, other] of [
+    ['llama-rope', 'none'],
+    ['llama-nope', 'rope'],
+  ] as const) {
     it(`${name}: matches transformers; --pos ${other} changes it${name === 'llama-rope' ? '; --beta 1.5 changes it' : ''}`, async () => {
       const base = await logitsRun(name);
       // The fixtures' bounds (absolute): a float32 engine lands near 1e-5 (fixture README).
@@ -237,7 +247,10 @@ describe('ppl', () => {
     const firstBatch = Math.ceil(windows / 2);
     let sum = 0;
     let count = 0;
-    for (const [first, B] of [[0, firstBatch], [firstBatch, windows - firstBatch]]) {
+    for (const [first, B] of [
+      [0, firstBatch],
+      [firstBatch, windows - firstBatch],
+    ]) {
       const nll = await model.nll(TEXT_TOKENS.slice(first * L, (first + B) * L), B, L, options);
       expect(nll.length).toBe(B * (L - 1));
       for (const value of nll) sum += value;
@@ -268,7 +281,18 @@ describe('ppl', () => {
   const relDiff = (a: number, b: number) => Math.abs(a - b) / b;
 
   it('prints one JSON object equal to exp(mean NLL) over non-overlapping windows; --beta-c, --pos pi:2', async () => {
-    const args = (lengths: number[]) => ['ppl', '--model', tinyDir, '--text', textPath, '--lengths', lengths.join(','), '--tokens', '256', '--json'];
+    const args = (lengths: number[]) => [
+      'ppl',
+      '--model',
+      tinyDir,
+      '--text',
+      textPath,
+      '--lengths',
+      lengths.join(','),
+      '--tokens',
+      '256',
+      '--json',
+    ];
     const [base, scaled, pi] = await Promise.all([
       cli(args(LENGTHS)),
       cli([...args(LENGTHS), '--beta-c', '0.5', '--train-ctx', '8']),
@@ -280,9 +304,18 @@ describe('ppl', () => {
     const piPpl = parsePpl(pi, [32]);
 
     // Progress goes to stderr: one line per batch, naming the length and the windows done of all.
-    for (const [run, total] of [[base, 56], [scaled, 56], [pi, 8]] as const) {
+    for (const [run, total] of [
+      [base, 56],
+      [scaled, 56],
+      [pi, 8],
+    ] as const) {
       expect(run.stderr).toMatch(new RegExp(`^ppl: length 32, window ${total}/${total}\\b`, 'm'));
-      expect(run.stderr.trimEnd().split('\n').every((line) => line.startsWith('ppl: '))).toBe(true);
+      expect(
+        run.stderr
+          .trimEnd()
+          .split('\n')
+          .every((line) => line.startsWith('ppl: ')),
+      ).toBe(true);
     }
 
     const engine = await testEngine();
@@ -306,7 +339,16 @@ describe('ppl', () => {
 describe.concurrent('bad input: one error line, a non-zero exit, no hang', () => {
   const info = (dir: string) => cli(['info', '--model', dir]);
   const logitsWith = (dir: string, ids: unknown, extra: string[] = []) =>
-    cli(['logits', '--model', dir, '--ids', writeJson(`ids-${Math.random().toString(36).slice(2)}.json`, ids), '--out', join(work, 'unused.safetensors'), ...extra]);
+    cli([
+      'logits',
+      '--model',
+      dir,
+      '--ids',
+      writeJson(`ids-${Math.random().toString(36).slice(2)}.json`, ids),
+      '--out',
+      join(work, 'unused.safetensors'),
+      ...extra,
+    ]);
 
   it('a missing model directory', async () => {
     expectError(await info(join(work, 'no-such-model')), /^error: checkpoint directory not found: .*no-such-model$/);
@@ -325,7 +367,10 @@ describe.concurrent('bad input: one error line, a non-zero exit, no hang', () =>
   it('a header length past the end of the file', async () => {
     const bytes = new Uint8Array(tinyWeights());
     new DataView(bytes.buffer).setBigUint64(0, BigInt(bytes.length), true);
-    expectError(await info(variant('header-length', { weights: bytes })), /model\.safetensors: the header length \d+ runs past the end of the file/);
+    expectError(
+      await info(variant('header-length', { weights: bytes })),
+      /model\.safetensors: the header length \d+ runs past the end of the file/,
+    );
   });
 
   it('a header that is not JSON', async () => {
@@ -348,18 +393,27 @@ describe.concurrent('bad input: one error line, a non-zero exit, no hang', () =>
   });
 
   it('a config the engine cannot run: hidden_act gelu', async () => {
-    expectError(await info(variant('gelu', { config: { ...TINY_CONFIG, hidden_act: 'gelu' } })), /config\.json: unsupported config: hidden_act "gelu"/);
+    expectError(
+      await info(variant('gelu', { config: { ...TINY_CONFIG, hidden_act: 'gelu' } })),
+      /config\.json: unsupported config: hidden_act "gelu"/,
+    );
   });
 
   it('a config the engine cannot run: model_type gpt2', async () => {
-    expectError(await info(variant('gpt2', { config: { ...TINY_CONFIG, model_type: 'gpt2' } })), /config\.json: unsupported config: model_type "gpt2"/);
+    expectError(
+      await info(variant('gpt2', { config: { ...TINY_CONFIG, model_type: 'gpt2' } })),
+      /config\.json: unsupported config: model_type "gpt2"/,
+    );
   });
 
   it('a tensor with the wrong shape: the message names it and both shapes', async () => {
     const dir = writeModel('wrong-shape', TINY_CONFIG, {
       alterShapes: (shapes) => shapes.set('model.layers.1.mlp.gate_proj.weight', [32, 64]), // transposed
     });
-    expectError(await info(dir), /does not match its config\.json.*tensor model\.layers\.1\.mlp\.gate_proj\.weight .*has shape \[32, 64\], expected \[64, 32\]/);
+    expectError(
+      await info(dir),
+      /does not match its config\.json.*tensor model\.layers\.1\.mlp\.gate_proj\.weight .*has shape \[32, 64\], expected \[64, 32\]/,
+    );
   });
 
   it('token ids outside the vocabulary: vocab_size and -1', async () => {
@@ -369,7 +423,13 @@ describe.concurrent('bad input: one error line, a non-zero exit, no hang', () =>
   });
 
   it('ragged ids JSON', async () => {
-    expectError(await logitsWith(tinyDir, [[1, 2, 3], [4, 5]]), /every sequence must have the same, non-zero length/);
+    expectError(
+      await logitsWith(tinyDir, [
+        [1, 2, 3],
+        [4, 5],
+      ]),
+      /every sequence must have the same, non-zero length/,
+    );
   });
 
   it('an unknown --pos mode', async () => {
@@ -397,6 +457,11 @@ describe.concurrent('bad input: one error line, a non-zero exit, no hang', () =>
     const limit = (await testEngine()).limits.maxStorageBufferBindingSize;
     const T = Math.floor(limit / (I * 4)) + 1;
     const run = await logitsWith(dir, [Array.from({ length: T }, (_, i) => i % 256)]);
-    expectError(run, new RegExp(`acts\\.gate \\[${T}, ${I}\\] needs \\d+ bytes, more than this adapter's (maxStorageBufferBindingSize|maxBufferSize) \\(\\d+\\)`));
+    expectError(
+      run,
+      new RegExp(
+        `acts\\.gate \\[${T}, ${I}\\] needs \\d+ bytes, more than this adapter's (maxStorageBufferBindingSize|maxBufferSize) \\(\\d+\\)`,
+      ),
+    );
   });
 });

@@ -19,10 +19,7 @@ import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 /** Generous for a tiny model on SwiftShader (a run takes a few seconds), short enough that a hang fails fast. */
 const RUN_TIMEOUT_MS = 60_000;
 
-
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, RUN_TIMEOUT_MS);
-
-
 
 /** One `error:` line matching `pattern`, nothing on stdout, the exit code (2: the usage follows). */
 function expectError(run: Run, pattern: RegExp, code: number): void {
@@ -58,7 +55,13 @@ beforeAll(async () => {
   mkdirSync(modelDir);
   for (const [file, bytes] of files) writeFileSync(join(modelDir, file), bytes);
   idsPath = join(work, 'ids.json');
-  writeFileSync(idsPath, JSON.stringify([[72, 101, 108, 108, 111, 44, 32, 119, 111, 114], [1, 2, 3, 250, 251, 252, 0, 9, 10, 11]]));
+  writeFileSync(
+    idsPath,
+    JSON.stringify([
+      [72, 101, 108, 108, 111, 44, 32, 119, 111, 114],
+      [1, 2, 3, 250, 251, 252, 0, 9, 10, 11],
+    ]),
+  );
   textPath = join(work, 'text.txt');
   writeFileSync(textPath, TEXT);
   env = { HF_ENDPOINT: server.endpoint, DROPE_CACHE_DIR: join(work, 'cache') };
@@ -99,7 +102,11 @@ describe('--model hf:ORG/NAME', () => {
 
   it('ppl and fit-beta load the tokenizer and the model by id: the same numbers as from the directory', async () => {
     const ppl = (model: string) => cli(['ppl', '--model', model, '--text', textPath, '--lengths', '8,16', '--tokens', '64', '--json'], env);
-    const fit = (model: string) => cli(['fit-beta', '--model', model, '--text', textPath, '--lengths', '16', '--grid', '0,0.5', '--tokens', '64', '--train-ctx', '8'], env);
+    const fit = (model: string) =>
+      cli(
+        ['fit-beta', '--model', model, '--text', textPath, '--lengths', '16', '--grid', '0,0.5', '--tokens', '64', '--train-ctx', '8'],
+        env,
+      );
     const [pplHub, pplDir, fitHub] = await Promise.all([ppl(`hf:${ID}`), ppl(modelDir), fit(`hf:${ID}`)]);
     for (const run of [pplHub, pplDir, fitHub]) expectSuccess(run);
     expect(Object.keys(JSON.parse(pplHub.stdout))).toEqual(['8', '16']);
@@ -117,7 +124,15 @@ describe('--model hf:ORG/NAME', () => {
       cli(['info', '--model', 'hf:not-an-id'], env),
       cli(['info', '--model', 'hf:nobody/no-such-model'], env),
     ]);
-    expectError(badId, /^error: --model hf:not-an-id \(HF_ENDPOINT=http:\/\/127\.0\.0\.1:\d+\): not a Hugging Face model id: "not-an-id" \(expected ORG\/NAME/, 2);
-    expectError(missing, /^error: config\.json not found in nobody\/no-such-model \(revision main\) at http:\/\/127\.0\.0\.1:\d+: HTTP 404/, 1);
+    expectError(
+      badId,
+      /^error: --model hf:not-an-id \(HF_ENDPOINT=http:\/\/127\.0\.0\.1:\d+\): not a Hugging Face model id: "not-an-id" \(expected ORG\/NAME/,
+      2,
+    );
+    expectError(
+      missing,
+      /^error: config\.json not found in nobody\/no-such-model \(revision main\) at http:\/\/127\.0\.0\.1:\d+: HTTP 404/,
+      1,
+    );
   });
 });

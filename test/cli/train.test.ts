@@ -25,10 +25,7 @@ import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts'
 /** A tiny run takes a few seconds on SwiftShader, several times that on a busy machine; a hang fails. */
 const RUN_TIMEOUT_MS = 90_000;
 
-
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, RUN_TIMEOUT_MS);
-
-
 
 /** The exit code, nothing on stdout, exactly one `error:` line (matching `pattern`) and no stack trace. */
 function expectError(run: Run, pattern: RegExp, code = 1): string {
@@ -68,7 +65,26 @@ let configPath = '';
 
 /** `train` on the tiny corpus; `extra` adds or overrides options. */
 function train(out: string, extra: string[] = []): Promise<Run> {
-  return cli(['train', '--out', out, '--data', dataDir, '--pos', 'rope', '--steps', String(STEPS), '--ctx', '16', '--batch', '2', '--lr', '1e-2', '--seed', '3', ...extra]);
+  return cli([
+    'train',
+    '--out',
+    out,
+    '--data',
+    dataDir,
+    '--pos',
+    'rope',
+    '--steps',
+    String(STEPS),
+    '--ctx',
+    '16',
+    '--batch',
+    '2',
+    '--lr',
+    '1e-2',
+    '--seed',
+    '3',
+    ...extra,
+  ]);
 }
 
 const fresh = ['--init', 'random', '--config'];
@@ -92,8 +108,10 @@ interface TrainLog {
 }
 const readLog = (dir: string): TrainLog => JSON.parse(readFileSync(join(dir, 'train_log.json'), 'utf8'));
 const readConfig = (dir: string): Record<string, unknown> => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-const readWeights = (dir: string) => parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), `${dir}/model.safetensors`);
-const readState = (dir: string) => parseSafetensors(new Uint8Array(readFileSync(join(dir, 'trainer_state.safetensors'))), `${dir}/trainer_state.safetensors`);
+const readWeights = (dir: string) =>
+  parseSafetensors(new Uint8Array(readFileSync(join(dir, 'model.safetensors'))), `${dir}/model.safetensors`);
+const readState = (dir: string) =>
+  parseSafetensors(new Uint8Array(readFileSync(join(dir, 'trainer_state.safetensors'))), `${dir}/trainer_state.safetensors`);
 
 beforeAll(async () => {
   dataDir = join(work, 'austen');
@@ -104,7 +122,10 @@ beforeAll(async () => {
   fullDir = join(work, 'full');
   stoppedDir = join(work, 'stopped');
   // The uninterrupted run, and the same run stopped after step 3.
-  [fullRun, stoppedRun] = await Promise.all([train(fullDir, [...fresh, configPath]), train(stoppedDir, [...fresh, configPath, '--stop-after', '3'])]);
+  [fullRun, stoppedRun] = await Promise.all([
+    train(fullDir, [...fresh, configPath]),
+    train(stoppedDir, [...fresh, configPath, '--stop-after', '3']),
+  ]);
   expectSuccess(fullRun);
   expectSuccess(stoppedRun);
   copies = { corrupt: stoppedCopy('corrupt-state'), mismatched: stoppedCopy('mismatched'), otherSteps: stoppedCopy('other-steps') };
@@ -182,9 +203,15 @@ describe('train', () => {
       train(copies.otherSteps, ['--resume', '--lr', '2e-2']),
       train(copies.mismatched, ['--resume']),
     ]);
-    expectError(steps, /cannot resume the run in .*other-steps: cannot resume: the saved run has steps = 6, this one 8 \(the learning-rate schedule spans/);
+    expectError(
+      steps,
+      /cannot resume the run in .*other-steps: cannot resume: the saved run has steps = 6, this one 8 \(the learning-rate schedule spans/,
+    );
     expectError(lr, /the saved run has lr = 0\.01, this one 0\.02/);
-    expectError(mismatched, /cannot resume the run in .*mismatched: model\.safetensors is not the one trainer_state\.safetensors was saved with/);
+    expectError(
+      mismatched,
+      /cannot resume the run in .*mismatched: model\.safetensors is not the one trainer_state\.safetensors was saved with/,
+    );
     expect(readState(copies.otherSteps).metadata.step).toBe('3');
   });
 
@@ -196,7 +223,25 @@ describe('train', () => {
     const [again, fromItself, resumeOther] = await Promise.all([
       train(fullDir, [...fresh, configPath]),
       // DroPE written over its own source checkpoint.
-      cli(['train', '--from', plain, '--out', plain, '--data', dataDir, '--pos', 'none', '--steps', '2', '--ctx', '16', '--batch', '2', '--lr', '1e-3']),
+      cli([
+        'train',
+        '--from',
+        plain,
+        '--out',
+        plain,
+        '--data',
+        dataDir,
+        '--pos',
+        'none',
+        '--steps',
+        '2',
+        '--ctx',
+        '16',
+        '--batch',
+        '2',
+        '--lr',
+        '1e-3',
+      ]),
       train(plain, ['--resume', ...fresh, configPath]),
     ]);
     expectError(again, /full already holds a training run: add --resume to continue it, or choose another --out/, 2);
@@ -211,14 +256,41 @@ describe('train', () => {
     const qk = join(work, 'drope-qk');
     const lr = 1e-3;
     const from = (out: string, extra: string[] = []) =>
-      cli(['train', '--from', fullDir, '--out', out, '--data', dataDir, '--pos', 'none', '--steps', '2', '--ctx', '16', '--batch', '2', '--lr', String(lr), ...extra]);
+      cli([
+        'train',
+        '--from',
+        fullDir,
+        '--out',
+        out,
+        '--data',
+        dataDir,
+        '--pos',
+        'none',
+        '--steps',
+        '2',
+        '--ctx',
+        '16',
+        '--batch',
+        '2',
+        '--lr',
+        String(lr),
+        ...extra,
+      ]);
     const [nopeRun, qkRun] = await Promise.all([from(nope), from(qk, ['--qk-norm'])]);
     expectSuccess(nopeRun);
     expectSuccess(qkRun);
-    for (const [dir, attentionType] of [[nope, 'nope'], [qk, 'qk_norm_nope']] as const) {
+    for (const [dir, attentionType] of [
+      [nope, 'nope'],
+      [qk, 'qk_norm_nope'],
+    ] as const) {
       expect(readdirSync(dir).sort()).toEqual(RUN_FILES);
       // The rest of the config is the source's.
-      expect(readConfig(dir)).toEqual({ ...readConfig(fullDir), model_type: 'llama_drope', architectures: ['DroPELlamaForCausalLM'], attention_type: attentionType });
+      expect(readConfig(dir)).toEqual({
+        ...readConfig(fullDir),
+        model_type: 'llama_drope',
+        architectures: ['DroPELlamaForCausalLM'],
+        attention_type: attentionType,
+      });
       expect(readLog(dir).positions).toBe('none');
       expect(readFileSync(join(dir, 'tokenizer.json'), 'utf8')).toBe(readFileSync(join(fullDir, 'tokenizer.json'), 'utf8'));
     }
@@ -227,7 +299,9 @@ describe('train', () => {
     expect([...readWeights(nope).tensors.keys()].sort()).toEqual(plainNames);
     const qkWeights = readWeights(qk);
     const norms = [...qkWeights.tensors.keys()].filter((name) => /\.(q|k)_norm\.weight$/.test(name)).sort();
-    expect(norms).toEqual(['0', '1'].flatMap((l) => [`model.layers.${l}.self_attn.k_norm.weight`, `model.layers.${l}.self_attn.q_norm.weight`]));
+    expect(norms).toEqual(
+      ['0', '1'].flatMap((l) => [`model.layers.${l}.self_attn.k_norm.weight`, `model.layers.${l}.self_attn.q_norm.weight`]),
+    );
     expect([...qkWeights.tensors.keys()].filter((name) => !norms.includes(name)).sort()).toEqual(plainNames);
     const qkShapes = expectedTensorShapes(parseConfig(readConfig(qk)));
     for (const name of norms) {
@@ -235,7 +309,10 @@ describe('train', () => {
       const gains = qkWeights.getF32(name);
       expect(qkWeights.info(name).shape).toEqual(qkShapes.get(name));
       for (const g of gains) expect(Math.abs(g - 1), name).toBeLessThanOrEqual(2 * lr * 1.01);
-      expect(gains.some((g) => g !== 1), `${name} was trained`).toBe(true);
+      expect(
+        gains.some((g) => g !== 1),
+        `${name} was trained`,
+      ).toBe(true);
     }
     const info = await cli(['info', '--model', qk, '--json']);
     expectSuccess(info);
@@ -248,7 +325,8 @@ describe('train', () => {
     mkdirSync(poisonedDir);
     const { config, tensors } = initializeCheckpoint(TINY_CONFIG, 5);
     tensors.get('model.layers.1.mlp.up_proj.weight')![7] = NaN;
-    for (const [file, bytes] of serializeCheckpoint(TINY_CONFIG, tensors, expectedTensorShapes(config))) writeFileSync(join(poisonedDir, file), bytes);
+    for (const [file, bytes] of serializeCheckpoint(TINY_CONFIG, tensors, expectedTensorShapes(config)))
+      writeFileSync(join(poisonedDir, file), bytes);
     writeFileSync(join(poisonedDir, 'tokenizer.json'), JSON.stringify(byteLevelTokenizerJson()));
 
     const fromNaN = join(work, 'from-nan');
@@ -259,10 +337,16 @@ describe('train', () => {
       // finite. A checkpoint is saved after every step (--save-minutes of a few milliseconds).
       train(diverged, [...fresh, configPath, '--lr', '1e30', '--save-minutes', '0.0001']),
     ]);
-    expectError(nanRun, /^error: step 1: the loss \(NaN\) or the gradient norm \(NaN\) is not finite; training stopped before applying it; no checkpoint had been saved yet$/);
+    expectError(
+      nanRun,
+      /^error: step 1: the loss \(NaN\) or the gradient norm \(NaN\) is not finite; training stopped before applying it; no checkpoint had been saved yet$/,
+    );
     expect(existsSync(fromNaN)).toBe(false);
 
-    expectError(divergedRun, /^error: step 2: .* is not finite; training stopped before applying it; the last good checkpoint in .*diverged is kept$/);
+    expectError(
+      divergedRun,
+      /^error: step 2: .* is not finite; training stopped before applying it; the last good checkpoint in .*diverged is kept$/,
+    );
     expect(readdirSync(diverged).sort()).toEqual(RUN_FILES);
     expect(readState(diverged).metadata.step).toBe('1');
     expect(readLog(diverged).steps).toHaveLength(1);
@@ -313,7 +397,10 @@ describe.skipIf(!haveFixtures)('grads vs the transformers fixtures', () => {
       expect(Math.abs(got.getF32('loss')[0] - wantLoss), `loss ${got.getF32('loss')[0]} vs ${wantLoss}`).toBeLessThan(1e-4);
 
       const prefix = `T${T}.grad.`;
-      const wantNames = [...expected.tensors.keys()].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length)).sort();
+      const wantNames = [...expected.tensors.keys()]
+        .filter((key) => key.startsWith(prefix))
+        .map((key) => key.slice(prefix.length))
+        .sort();
       const gotNames = [...got.tensors.keys()].filter((key) => key !== 'loss').sort();
       expect(gotNames).toEqual(wantNames.map((n) => `grad.${n}`));
       for (const tensor of wantNames) {
@@ -340,11 +427,32 @@ describe('fit-beta', () => {
     const textPath = join(work, 'held-out.txt');
     writeFileSync(textPath, BOOKS.join(''));
     const grid = [0, 0.5, 1];
-    const run = await cli(['fit-beta', '--model', fullDir, '--text', textPath, '--lengths', '8,32', '--tokens', '128', '--train-ctx', '8', '--pos', 'none', '--grid', grid.join(',')]);
+    const run = await cli([
+      'fit-beta',
+      '--model',
+      fullDir,
+      '--text',
+      textPath,
+      '--lengths',
+      '8,32',
+      '--tokens',
+      '128',
+      '--train-ctx',
+      '8',
+      '--pos',
+      'none',
+      '--grid',
+      grid.join(','),
+    ]);
     expectSuccess(run);
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines, describeRun(run)).toHaveLength(1);
-    const result = JSON.parse(lines[0]) as { c: number; train_ctx: number; beta: Record<string, number>; ppl: Record<string, Record<string, number>> };
+    const result = JSON.parse(lines[0]) as {
+      c: number;
+      train_ctx: number;
+      beta: Record<string, number>;
+      ppl: Record<string, Record<string, number>>;
+    };
     expect(grid).toContain(result.c);
     expect(result.train_ctx).toBe(8);
     expect(Object.keys(result.ppl).sort()).toEqual(grid.map(String));

@@ -107,7 +107,12 @@ describe('parseEvalJson', () => {
     expect(parseEvalJson(JSON.stringify(file, null, 2))).toEqual(file);
     expect(parseEvalJson(JSON.parse(JSON.stringify(file)))).toEqual(file);
     expect(file.series[1].modes).toEqual({ '32': 'rope', '64': 'rope', '128': 'yarn:2' });
-    expect(file.series[2]).toMatchObject({ id: 'none', label: 'DroPE, β c=0.5', beta_c: 0.5, ppl: { '32': 5.32, '64': 5.64, '128': 6.28 } });
+    expect(file.series[2]).toMatchObject({
+      id: 'none',
+      label: 'DroPE, β c=0.5',
+      beta_c: 0.5,
+      ppl: { '32': 5.32, '64': 5.64, '128': 6.28 },
+    });
     const extended = { ...file, created: '2025-01-01', series: file.series.map((s) => ({ ...s, color: 'red' })) };
     expect(parseEvalJson(extended)).toEqual(file);
   });
@@ -120,7 +125,11 @@ describe('parseEvalJson', () => {
     ['not JSON', () => '{"format": ', /not valid JSON/],
     ['an array', () => [], /expected a JSON object/],
     ['null', () => null, /expected a JSON object/],
-    ['another format', (f) => ({ ...f, format: 'drope-playground/trainer-state' }), /not a perplexity-curve file: "format" is "drope-playground\/trainer-state"/],
+    [
+      'another format',
+      (f) => ({ ...f, format: 'drope-playground/trainer-state' }),
+      /not a perplexity-curve file: "format" is "drope-playground\/trainer-state"/,
+    ],
     ['no format', (f) => ({ ...f, format: undefined }), /"format" is undefined/],
     ['a newer version', (f) => ({ ...f, version: 2 }), /version 2 was written by a newer version.*reads version 1/],
     ['a version string', (f) => ({ ...f, version: '1' }), /unsupported version "1"/],
@@ -137,16 +146,52 @@ describe('parseEvalJson', () => {
     ['no series', (f) => ({ ...f, series: [] }), /series must be a non-empty array/],
     ['a series that is not an object', (f) => ({ ...f, series: [...f.series, 'rope'] }), /series\[3\] must be an object/],
     ['a repeated id', (f) => ({ ...f, series: [...f.series, f.series[0]] }), /series\[3\]\.id "rope" is used by an earlier series/],
-    ['a series without label', (f) => ({ ...f, series: [{ ...f.series[0], label: undefined }] }), /series\[0\]\.label must be a non-empty string/],
-    ['a non-numeric beta_c', (f) => ({ ...f, series: [{ ...f.series[0], beta_c: null }] }), /series\[0\]\.beta_c must be a finite number, got null/],
-    ['a missing ppl point', (f) => ({ ...f, series: [{ ...f.series[0], ppl: { '32': 4, '64': 5 } }] }), /series\[0\]\.ppl\["128"\] is missing/],
-    ['an extra ppl point', (f) => ({ ...f, series: [{ ...f.series[0], ppl: { ...f.series[0].ppl, '256': 9 } }] }), /series\[0\]\.ppl has "256", which is not one of the lengths/],
-    ['a null ppl (NaN or Infinity in JSON)', (f) => ({ ...f, series: [{ ...f.series[0], ppl: { ...f.series[0].ppl, '64': null } }] }), /series\[0\]\.ppl\["64"\] must be a finite number > 0, got null/],
-    ['a negative ppl', (f) => ({ ...f, series: [{ ...f.series[0], ppl: { ...f.series[0].ppl, '64': -3 } }] }), /series\[0\]\.ppl\["64"\] must be a finite number > 0/],
-    ['ppl as an array', (f) => ({ ...f, series: [{ ...f.series[0], ppl: [4, 5, 6] }] }), /series\[0\]\.ppl must be an object with one entry per length/],
+    [
+      'a series without label',
+      (f) => ({ ...f, series: [{ ...f.series[0], label: undefined }] }),
+      /series\[0\]\.label must be a non-empty string/,
+    ],
+    [
+      'a non-numeric beta_c',
+      (f) => ({ ...f, series: [{ ...f.series[0], beta_c: null }] }),
+      /series\[0\]\.beta_c must be a finite number, got null/,
+    ],
+    [
+      'a missing ppl point',
+      (f) => ({ ...f, series: [{ ...f.series[0], ppl: { '32': 4, '64': 5 } }] }),
+      /series\[0\]\.ppl\["128"\] is missing/,
+    ],
+    [
+      'an extra ppl point',
+      (f) => ({ ...f, series: [{ ...f.series[0], ppl: { ...f.series[0].ppl, '256': 9 } }] }),
+      /series\[0\]\.ppl has "256", which is not one of the lengths/,
+    ],
+    [
+      'a null ppl (NaN or Infinity in JSON)',
+      (f) => ({ ...f, series: [{ ...f.series[0], ppl: { ...f.series[0].ppl, '64': null } }] }),
+      /series\[0\]\.ppl\["64"\] must be a finite number > 0, got null/,
+    ],
+    [
+      'a negative ppl',
+      (f) => ({ ...f, series: [{ ...f.series[0], ppl: { ...f.series[0].ppl, '64': -3 } }] }),
+      /series\[0\]\.ppl\["64"\] must be a finite number > 0/,
+    ],
+    [
+      'ppl as an array',
+      (f) => ({ ...f, series: [{ ...f.series[0], ppl: [4, 5, 6] }] }),
+      /series\[0\]\.ppl must be an object with one entry per length/,
+    ],
     ['no modes', (f) => ({ ...f, series: [{ ...f.series[0], modes: undefined }] }), /series\[0\]\.modes must be an object/],
-    ['an unknown mode', (f) => ({ ...f, series: [{ ...f.series[0], modes: { ...f.series[0].modes, '128': 'spiral:2' } }] }), /series\[0\]\.modes\["128"\]: unknown position mode "spiral:2"/],
-    ['a mode that is not a string', (f) => ({ ...f, series: [{ ...f.series[0], modes: { ...f.series[0].modes, '128': 2 } }] }), /series\[0\]\.modes\["128"\] must be a position mode string, got 2/],
+    [
+      'an unknown mode',
+      (f) => ({ ...f, series: [{ ...f.series[0], modes: { ...f.series[0].modes, '128': 'spiral:2' } }] }),
+      /series\[0\]\.modes\["128"\]: unknown position mode "spiral:2"/,
+    ],
+    [
+      'a mode that is not a string',
+      (f) => ({ ...f, series: [{ ...f.series[0], modes: { ...f.series[0].modes, '128': 2 } }] }),
+      /series\[0\]\.modes\["128"\] must be a position mode string, got 2/,
+    ],
   ];
 
   for (const [what, edit, message] of cases) {

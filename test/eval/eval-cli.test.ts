@@ -22,10 +22,7 @@ import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 /** A tiny model's eval takes a few seconds on SwiftShader; a hang fails instead of stalling. */
 const RUN_TIMEOUT_MS = 90_000;
 
-
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, RUN_TIMEOUT_MS);
-
-
 
 /** Exit code, nothing on stdout, one `error:` line matching `pattern` (then the usage for exit 2). */
 function expectError(run: Run, pattern: RegExp, code: number): void {
@@ -90,11 +87,28 @@ describe('eval', () => {
   it('a RoPE model: every mode and the RoPE-dropped series in one file, each point as the mode of its length gives', async () => {
     const out = join(work, 'rope-eval.json');
     // Lengths out of order on purpose: the file lists them increasing.
-    const run = await cli(['eval', '--model', ropeDir, '--text', textPath, '--lengths', '32,8,16', '--tokens', String(TOKENS), '--beta-c', '0.5', '--out', out]);
+    const run = await cli([
+      'eval',
+      '--model',
+      ropeDir,
+      '--text',
+      textPath,
+      '--lengths',
+      '32,8,16',
+      '--tokens',
+      String(TOKENS),
+      '--beta-c',
+      '0.5',
+      '--out',
+      out,
+    ]);
     expectSuccess(run);
     // Progress on stderr only, naming the series; a table on stdout (a header and one row per length).
     const stderr = run.stderr.trimEnd().split('\n');
-    expect(stderr.slice(0, -1).every((line) => line.startsWith('eval: ')), describeRun(run)).toBe(true);
+    expect(
+      stderr.slice(0, -1).every((line) => line.startsWith('eval: ')),
+      describeRun(run),
+    ).toBe(true);
     expect(run.stderr).toMatch(/^eval: RoPE dropped, β c=0\.5 \(6\/6\), length 32, window 21\/21\b/m);
     expect(stderr[stderr.length - 1]).toBe(`wrote 6 series × 3 lengths to ${out}`);
     const table = run.stdout.trimEnd().split('\n');
@@ -102,7 +116,15 @@ describe('eval', () => {
     expect(table[0].trim().split(/\s{2,}/)).toEqual(['length', 'RoPE', 'PI', 'NTK', 'YaRN', 'Dynamic NTK', 'RoPE dropped, β c=0.5']);
 
     const file: EvalFile = parseEvalJson(readFileSync(out, 'utf8'), out);
-    expect(file).toMatchObject({ format: 'drope-playground/eval', version: 1, model: 'tiny-rope', text: 'austen.txt', tokens: TOKENS, train_ctx: 16, lengths: [8, 16, 32] });
+    expect(file).toMatchObject({
+      format: 'drope-playground/eval',
+      version: 1,
+      model: 'tiny-rope',
+      text: 'austen.txt',
+      tokens: TOKENS,
+      train_ctx: 16,
+      lengths: [8, 16, 32],
+    });
     expect(file.series.map((s) => [s.id, s.positions, s.beta_c])).toEqual([
       ['rope', 'rope', 0],
       ['pi', 'pi:L/C', 0],
@@ -117,7 +139,9 @@ describe('eval', () => {
     // At or below C_train every scaled mode is RoPE: the same computation, the same bits.
     for (const id of ['pi', 'ntk', 'yarn', 'dynamic']) {
       for (const L of ['8', '16']) expect(byId[id].ppl[L], `${id} at ${L}`).toBe(byId.rope.ppl[L]);
-      expect(Math.abs(byId[id].ppl['32'] - byId.rope.ppl['32']) / byId.rope.ppl['32'], `${id} at 32 differs from RoPE`).toBeGreaterThan(1e-4);
+      expect(Math.abs(byId[id].ppl['32'] - byId.rope.ppl['32']) / byId.rope.ppl['32'], `${id} at 32 differs from RoPE`).toBeGreaterThan(
+        1e-4,
+      );
     }
 
     const engine = await testEngine();
@@ -133,26 +157,68 @@ describe('eval', () => {
       }
       // And the modes are the intended ones (not merely self-consistent): factor L / C_train = 2 at 32.
       expectRelClose(byId.pi.ppl['32'], await referencePpl(model, 32, { positions: { kind: 'pi', factor: 2 } }), 'pi:2 at 32');
-      expectRelClose(byId.dynamic.ppl['32'], await referencePpl(model, 32, { positions: { kind: 'dynamic', factor: 2 } }), 'dynamic:2 at 32');
-      expectRelClose(byId.none.ppl['32'], await referencePpl(model, 32, { positions: { kind: 'none' }, beta: 1 + 0.5 * Math.log(2) }), 'none, beta at 32');
+      expectRelClose(
+        byId.dynamic.ppl['32'],
+        await referencePpl(model, 32, { positions: { kind: 'dynamic', factor: 2 } }),
+        'dynamic:2 at 32',
+      );
+      expectRelClose(
+        byId.none.ppl['32'],
+        await referencePpl(model, 32, { positions: { kind: 'none' }, beta: 1 + 0.5 * Math.log(2) }),
+        'none, beta at 32',
+      );
     } finally {
       model.destroy();
     }
   });
 
   it('a DroPE model: --modes none, no --out prints the file as one JSON line; --train-ctx sets C', async () => {
-    const run = await cli(['eval', '--model', dropeDir, '--text', textPath, '--lengths', '8,32', '--tokens', String(TOKENS), '--modes', 'none', '--train-ctx', '8']);
+    const run = await cli([
+      'eval',
+      '--model',
+      dropeDir,
+      '--text',
+      textPath,
+      '--lengths',
+      '8,32',
+      '--tokens',
+      String(TOKENS),
+      '--modes',
+      'none',
+      '--train-ctx',
+      '8',
+    ]);
     expectSuccess(run);
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines, describeRun(run)).toHaveLength(1);
     const file = parseEvalJson(lines[0]);
     expect(file.train_ctx).toBe(8);
     expect(file.series).toHaveLength(1);
-    expect(file.series[0]).toMatchObject({ id: 'none', label: 'DroPE', positions: 'none', beta_c: 0, modes: { '8': 'none', '32': 'none' } });
+    expect(file.series[0]).toMatchObject({
+      id: 'none',
+      label: 'DroPE',
+      positions: 'none',
+      beta_c: 0,
+      modes: { '8': 'none', '32': 'none' },
+    });
   });
 
   it('--none-label names the none series (a model without positions may be NoPE from scratch)', async () => {
-    const run = await cli(['eval', '--model', dropeDir, '--text', textPath, '--lengths', '8', '--tokens', String(TOKENS), '--modes', 'none', '--none-label', 'NoPE']);
+    const run = await cli([
+      'eval',
+      '--model',
+      dropeDir,
+      '--text',
+      textPath,
+      '--lengths',
+      '8',
+      '--tokens',
+      String(TOKENS),
+      '--modes',
+      'none',
+      '--none-label',
+      'NoPE',
+    ]);
     expectSuccess(run);
     expect(parseEvalJson(run.stdout.trim()).series[0].label).toBe('NoPE');
   });

@@ -40,7 +40,10 @@ describe('buildNeedlePrompt', () => {
         for (let i = 0; i < NEEDLE_KEYS; i++) {
           const sentence = bytes.encode(needleSentence(p.keys[i], p.values[i]));
           expect(p.ids.slice(p.positions[i], p.positions[i] + sentence.length)).toEqual(sentence);
-          if (i > 0) expect(p.positions[i]).toBeGreaterThanOrEqual(p.positions[i - 1] + bytes.encode(needleSentence(p.keys[i - 1], p.values[i - 1])).length);
+          if (i > 0)
+            expect(p.positions[i]).toBeGreaterThanOrEqual(
+              p.positions[i - 1] + bytes.encode(needleSentence(p.keys[i - 1], p.values[i - 1])).length,
+            );
           expect(text.split(`magic numbers for ${p.keys[i]} is`)).toHaveLength(2);
         }
         // Everything else is filler, in order from some offset, cyclically.
@@ -143,7 +146,24 @@ describe('needle on a tiny random model', () => {
   it('`cli needle --json`: one result per length with trials of the requested prompt length', async () => {
     const textPath = join(work, 'filler.txt');
     writeFileSync(textPath, FILLER.repeat(3));
-    const run = await cli(['needle', '--model', dir, '--lengths', '320,400', '--trials', '2', '--text', textPath, '--pos', 'none', '--beta-c', '0.5', '--train-ctx', '64', '--json']);
+    const run = await cli([
+      'needle',
+      '--model',
+      dir,
+      '--lengths',
+      '320,400',
+      '--trials',
+      '2',
+      '--text',
+      textPath,
+      '--pos',
+      'none',
+      '--beta-c',
+      '0.5',
+      '--train-ctx',
+      '64',
+      '--json',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(1);

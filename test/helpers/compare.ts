@@ -32,6 +32,8 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     if (!(diff <= worst)) worst = Number.isNaN(diff) ? Infinity : diff;
   }
   if (mismatches.length > 0) {
-    throw new Error(`${what}: max abs diff ${worst} > ${limit} (${tolerance} x scale ${scale}); first mismatches: ${mismatches.join(', ')}`);
+    throw new Error(
+      `${what}: max abs diff ${worst} > ${limit} (${tolerance} x scale ${scale}); first mismatches: ${mismatches.join(', ')}`,
+    );
   }
 }

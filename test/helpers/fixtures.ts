@@ -28,5 +28,12 @@ export async function fixtureCase(name: string, T: number) {
   const dir = join(FIXTURES, name);
   const expected = fixtureExpected(dir);
   const ids = expected.getI32(`T${T}.input_ids`);
-  return { dir, expected, checkpoint: await loadCheckpoint(directorySource(dir)), ids, B: ids.length / T, logits: expected.getF32(`T${T}.logits`) };
+  return {
+    dir,
+    expected,
+    checkpoint: await loadCheckpoint(directorySource(dir)),
+    ids,
+    B: ids.length / T,
+    logits: expected.getF32(`T${T}.logits`),
+  };
 }

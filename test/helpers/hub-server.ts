@@ -43,7 +43,10 @@ export async function startHubServer(): Promise<HubServer> {
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
-    const parts = path.split('/').slice(1).map((p) => decodeURIComponent(p));
+    const parts = path
+      .split('/')
+      .slice(1)
+      .map((p) => decodeURIComponent(p));
     requests.push({ method: req.method ?? '?', path });
     const notFound = (message: string) => {
       res.writeHead(404, { 'content-type': 'text/plain' });

@@ -171,7 +171,7 @@ describe('adamw.sum_squares', () => {
     const withInf = rng.normals(1000);
     withInf[3] = -Infinity;
     const big = rng.normals(1000);
-    big[999] = 1e30;  // its square overflows f32
+    big[999] = 1e30; // its square overflows f32
     const tensors = [withNaN, withInf, big].map((x, i) => engine.upload(x, [x.length], `bad${i}`));
     tensors.forEach((t, slot) => sumOfSquares(engine, squares, t, slot));
     const got = await engine.read(squares);

@@ -103,15 +103,16 @@ describe('attention', () => {
   }
 
   it('tiles every head dim within the workgroup limits', () => {
-    for (let D = MIN_HEAD_DIM; D <= MAX_HEAD_DIM; D += 4) for (const software of [true, false]) {
-      const { CH, NQ, QB, BK } = forwardTiles(D, software);
-      const G = D / 4 / CH;
-      expect(Number.isInteger(G) && CH >= 1 && CH <= 8, `D=${D} CH=${CH}`).toBe(true);
-      expect(NQ * G, `D=${D} invocations`).toBeLessThanOrEqual(256);
-      const bytes = 4 * (2 * BK * D + (G > 1 ? G * BK * NQ * QB : 1));
-      expect(bytes, `D=${D} workgroup bytes`).toBeLessThanOrEqual(32 * 1024);
-      expect(QB >= 1 && QB <= 4, `D=${D} QB=${QB}`).toBe(true);
-    }
+    for (let D = MIN_HEAD_DIM; D <= MAX_HEAD_DIM; D += 4)
+      for (const software of [true, false]) {
+        const { CH, NQ, QB, BK } = forwardTiles(D, software);
+        const G = D / 4 / CH;
+        expect(Number.isInteger(G) && CH >= 1 && CH <= 8, `D=${D} CH=${CH}`).toBe(true);
+        expect(NQ * G, `D=${D} invocations`).toBeLessThanOrEqual(256);
+        const bytes = 4 * (2 * BK * D + (G > 1 ? G * BK * NQ * QB : 1));
+        expect(bytes, `D=${D} workgroup bytes`).toBeLessThanOrEqual(32 * 1024);
+        expect(QB >= 1 && QB <= 4, `D=${D} QB=${QB}`).toBe(true);
+      }
   });
 
   it('rejects bad shapes with a clear message', async () => {
@@ -126,7 +127,9 @@ describe('attention', () => {
     expect(() => attentionNaive(engine, out, q, kv, kv, { ...shape, D: 18 })).toThrow(/multiple of 4/);
     expect(() => attentionForward(engine, out, lse, q, q, kv, shape)).toThrow(/k \(q\) \[4, 64\] should be \[B\*T, KVH\*D\] = \[4, 32\]/);
     expect(() => attentionForward(engine, out, engine.tensor([4, 4], 'lse2'), q, kv, kv, { ...shape, B: 2, T: 2 })).not.toThrow();
-    expect(() => attentionForward(engine, out, engine.tensor([3], 'lse3'), q, kv, kv, shape)).toThrow(/lse \(lse3\) \[3\] should be \[B, H, T\]/);
+    expect(() => attentionForward(engine, out, engine.tensor([3], 'lse3'), q, kv, kv, shape)).toThrow(
+      /lse \(lse3\) \[3\] should be \[B, H, T\]/,
+    );
     expect(() => attentionNaive(engine, out, q, kv, kv, { ...shape, T: 0 })).toThrow(/T must be a positive integer/);
     await engine.sync();
   });
@@ -339,14 +342,15 @@ describe('attention backward', () => {
   });
 
   it('tiles every head dim within the workgroup limits', () => {
-    for (let D = MIN_HEAD_DIM; D <= MAX_HEAD_DIM; D += 4) for (const software of [true, false]) {
-      const { CH, NQ, QB, BK } = backwardTiles(D, software);
-      const G = D / 4 / CH;
-      expect(Number.isInteger(G) && CH >= 1 && CH <= 8, `D=${D} CH=${CH}`).toBe(true);
-      expect(NQ * G, `D=${D} invocations`).toBeLessThanOrEqual(256);
-      const bytes = 4 * (2 * BK * D + 2 * BK + (G > 1 ? 2 * G * BK * NQ * QB : 2));
-      expect(bytes, `D=${D} workgroup bytes`).toBeLessThanOrEqual(32 * 1024);
-    }
+    for (let D = MIN_HEAD_DIM; D <= MAX_HEAD_DIM; D += 4)
+      for (const software of [true, false]) {
+        const { CH, NQ, QB, BK } = backwardTiles(D, software);
+        const G = D / 4 / CH;
+        expect(Number.isInteger(G) && CH >= 1 && CH <= 8, `D=${D} CH=${CH}`).toBe(true);
+        expect(NQ * G, `D=${D} invocations`).toBeLessThanOrEqual(256);
+        const bytes = 4 * (2 * BK * D + 2 * BK + (G > 1 ? 2 * G * BK * NQ * QB : 2));
+        expect(bytes, `D=${D} workgroup bytes`).toBeLessThanOrEqual(32 * 1024);
+      }
   });
 
   it('rejects bad shapes and aliasing with a clear message', async () => {
@@ -361,12 +365,18 @@ describe('attention backward', () => {
     const dk = engine.tensor([4, 32], 'dk');
     const dv = engine.tensor([4, 32], 'dv');
     expect(() => attentionBackward(engine, dq, dk, dv, dout, q, kv, kv, out, lse, shape)).not.toThrow();
-    expect(() => attentionBackward(engine, dq, dk, dv, dout, q, kv, kv, out, lse, { ...shape, KVH: 3 })).toThrow(/KVH=3 .* must divide H=4/);
-    expect(() => attentionBackward(engine, dq, dk, dv, engine.tensor([4, 32], 'd2'), q, kv, kv, out, lse, shape)).toThrow(/dout \(d2\) \[4, 32\] should be \[B\*T, H\*D\]/);
+    expect(() => attentionBackward(engine, dq, dk, dv, dout, q, kv, kv, out, lse, { ...shape, KVH: 3 })).toThrow(
+      /KVH=3 .* must divide H=4/,
+    );
+    expect(() => attentionBackward(engine, dq, dk, dv, engine.tensor([4, 32], 'd2'), q, kv, kv, out, lse, shape)).toThrow(
+      /dout \(d2\) \[4, 32\] should be \[B\*T, H\*D\]/,
+    );
     expect(() => attentionBackward(engine, dq, dq, dv, dout, q, kv, kv, out, lse, shape)).toThrow(/dk \(dq\) \[4, 64\] should be/);
     expect(() => attentionBackward(engine, dq, dk, dk, dout, q, kv, kv, out, lse, shape)).toThrow(/dk must not alias dv/);
     expect(() => attentionBackward(engine, dout, dk, dv, dout, q, kv, kv, out, lse, shape)).toThrow(/dq must not alias dout/);
-    expect(() => attentionBackward(engine, dq, dk, dv, dout, q, kv, kv, out, engine.tensor([4], 'l'), shape)).toThrow(/lse \(l\) \[4\] should be \[B, H, T\]/);
+    expect(() => attentionBackward(engine, dq, dk, dv, dout, q, kv, kv, out, engine.tensor([4], 'l'), shape)).toThrow(
+      /lse \(l\) \[4\] should be \[B, H, T\]/,
+    );
     await engine.sync();
   });
 });
@@ -444,7 +454,8 @@ describe('attention probabilities', () => {
     const [o, p] = [await engine.read(out), await engine.read(probs)];
     engine.release(tq, tk, tv, out, lse, probs);
     const fromForward = new Float32Array(H * T * T);
-    for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let j = 0; j < T; j++) fromForward[(h * T + t) * T + j] = o[t * H * D + h * D + j];
+    for (let h = 0; h < H; h++)
+      for (let t = 0; t < T; t++) for (let j = 0; j < T; j++) fromForward[(h * T + t) * T + j] = o[t * H * D + h * D + j];
     expectClose(p, fromForward, { tolerance: 1e-5, minScale: 1, what: 'probabilities vs forward' });
   });
 

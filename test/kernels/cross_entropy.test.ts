@@ -93,7 +93,9 @@ describe('cross_entropy.forward', () => {
     const logits = engine.tensor([3, 10], 'logits');
     const targets = engine.upload(new Uint32Array(3), [3], 'targets');
     expect(() => nllForward(engine, engine.tensor([4], 'nll'), logits, targets)).toThrow(/does not match/);
-    expect(() => nllForward(engine, engine.tensor([3], 'nll'), logits, engine.upload(new Uint32Array(2), [2], 't'))).toThrow(/do not match/);
+    expect(() => nllForward(engine, engine.tensor([3], 'nll'), logits, engine.upload(new Uint32Array(2), [2], 't'))).toThrow(
+      /do not match/,
+    );
     expect(() => nllForward(engine, engine.tensor([3], 'nll'), logits, engine.tensor([3], 'f32 targets'))).toThrow(/u32/);
   });
 });
@@ -227,7 +229,9 @@ describe('cross_entropy.backward', () => {
     const logits = engine.tensor([3, 10], 'logits');
     const targets = engine.upload(new Uint32Array(3), [3], 'targets');
     expect(() => nllBackward(engine, engine.tensor([3, 9], 'd'), logits, targets, 1)).toThrow(/does not match/);
-    expect(() => nllBackward(engine, engine.tensor([3, 10], 'd'), logits, engine.upload(new Uint32Array(2), [2], 't'), 1)).toThrow(/do not match/);
+    expect(() => nllBackward(engine, engine.tensor([3, 10], 'd'), logits, engine.upload(new Uint32Array(2), [2], 't'), 1)).toThrow(
+      /do not match/,
+    );
     expect(() => nllBackward(engine, engine.tensor([3, 10], 'd'), logits, engine.tensor([3], 'f32 targets'), 1)).toThrow(/u32/);
     expect(() => nllBackward(engine, logits, logits, targets, 1)).toThrow(/alias/);
     expect(() => nllBackward(engine, engine.tensor([3, 10], 'd'), logits, targets, NaN)).toThrow(/finite/);

@@ -181,7 +181,7 @@ describe('embedding.backward', () => {
     const fd = finiteDifferences(loss, table, h);
     const got = await runBackward(R, V, C, w, ids);
     expectClose(got, fd, { tolerance: 1e-6, what: 'dtable vs finite differences' });
-    expect(Array.from(got.subarray(2 * C, 3 * C))).toEqual([0, 0, 0]);  // id 2 never occurs
+    expect(Array.from(got.subarray(2 * C, 3 * C))).toEqual([0, 0, 0]); // id 2 never occurs
   });
 
   it('folds a dispatch of more than maxComputeWorkgroupsPerDimension workgroups', async () => {
@@ -256,7 +256,8 @@ describe('embedding.forward with an f16 table', () => {
     const x = rng.normals(R * C);
     const rounded = Float32Array.from(table, roundToF16);
     const want = new Float64Array(R * V);
-    for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) for (let c = 0; c < C; c++) want[r * V + v] += x[r * C + c] * rounded[v * C + c];
+    for (let r = 0; r < R; r++)
+      for (let v = 0; v < V; v++) for (let c = 0; c < C; c++) want[r * V + v] += x[r * C + c] * rounded[v * C + c];
     const tTable = engine.upload(table, [V, C], 'embed_tokens', 'f16');
     const tx = engine.upload(x, [R, C], 'x');
     const ty = engine.tensor([R, V], 'logits');
@@ -270,10 +271,14 @@ describe('embedding.forward with an f16 table', () => {
     const engine = await testEngine();
     const ids = engine.upload(new Uint32Array(2), [2], 'ids');
     const odd = engine.upload(new Float32Array(15), [5, 3], 'embed.odd', 'f16');
-    expect(() => embeddingForward(engine, engine.tensor([2, 3], 'out'), ids, odd)).toThrow(/table \[5, 3\] packs pairs along C = 3, which must be even/);
+    expect(() => embeddingForward(engine, engine.tensor([2, 3], 'out'), ids, odd)).toThrow(
+      /table \[5, 3\] packs pairs along C = 3, which must be even/,
+    );
     // A view that makes C odd is caught too.
     const table = engine.upload(new Float32Array(12), [3, 4], 'table', 'f16');
-    expect(() => embeddingForward(engine, engine.tensor([2, 3], 'out'), ids, { ...table, shape: [4, 3] })).toThrow(/C = 3, which must be even/);
+    expect(() => embeddingForward(engine, engine.tensor([2, 3], 'out'), ids, { ...table, shape: [4, 3] })).toThrow(
+      /C = 3, which must be even/,
+    );
     await engine.sync();
   });
 });

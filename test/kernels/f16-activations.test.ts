@@ -36,7 +36,8 @@ describe('kernels at f16 precision', () => {
         }
         const outputs = await entry.run(engine, uploaded, kernelCase.params, 'f16');
         expect(Object.keys(outputs).sort(), `${what}: outputs`).toEqual(Object.keys(want).sort());
-        for (const [key, expected] of Object.entries(want)) expectClose(await engine.read(outputs[key]), expected, { tolerance, what: `${what}: ${key}` });
+        for (const [key, expected] of Object.entries(want))
+          expectClose(await engine.read(outputs[key]), expected, { tolerance, what: `${what}: ${key}` });
         // The path under test really stores f16: every output is f16 but the f32 statistics.
         const dtypes = Object.values(outputs).map((t) => t.dtype);
         expect(dtypes.some((d) => d === 'f16') || entry.name === 'cross_entropy.forward', `${what}: an f16 output`).toBe(true);
@@ -74,6 +75,8 @@ describe('kernels at f16 precision', () => {
     const a = engine.upload(new Float32Array(6), [2, 3], 'a', 'f16');
     const b = engine.upload(new Float32Array(6), [3, 2], 'b');
     const c = engine.tensor([2, 2], 'c', 'f16');
-    expect(() => matmul(engine, c, a, b)).toThrow(/matmul at f16 precision needs the adapter feature shader-f16, which .*SwiftShader.* does not have/);
+    expect(() => matmul(engine, c, a, b)).toThrow(
+      /matmul at f16 precision needs the adapter feature shader-f16, which .*SwiftShader.* does not have/,
+    );
   });
 });

@@ -80,11 +80,7 @@ function randomCases(seed: number, count: number, maxSize: number): Case[] {
 
 describe('matmul.forward', () => {
   const rng = new Rng(2024);
-  const cases = [
-    ...FIXED,
-    ...ALL_TRANSPOSES.map((t) => ({ M: 37, N: 70, K: 45, ...t, accumulate: true })),
-    ...randomCases(7, 16, 200),
-  ];
+  const cases = [...FIXED, ...ALL_TRANSPOSES.map((t) => ({ M: 37, N: 70, K: 45, ...t, accumulate: true })), ...randomCases(7, 16, 200)];
   for (const testCase of cases) {
     it(describeCase(testCase), async () => checkCase(await testEngine(), matmul, rng, testCase));
   }
@@ -109,7 +105,9 @@ describe('matmul.forward', () => {
     const b = engine.tensor([6, 3], 'b');
     const c = engine.tensor([4, 3], 'c');
     expect(() => matmul(engine, c, a, b)).toThrow(/inner dimensions differ: a \[4, 5\] is \[4, 5\] but b \[6, 3\] is \[6, 3\]/);
-    expect(() => matmul(engine, engine.tensor([4, 4], 'c2'), a, engine.tensor([5, 3], 'b2'))).toThrow(/output c2 \[4, 4\] is \[4, 4\] but .* is \[4, 3\]/);
+    expect(() => matmul(engine, engine.tensor([4, 4], 'c2'), a, engine.tensor([5, 3], 'b2'))).toThrow(
+      /output c2 \[4, 4\] is \[4, 4\] but .* is \[4, 3\]/,
+    );
     expect(() => matmul(engine, c, a, engine.tensor([3, 5], 'bt'), { transB: true })).not.toThrow();
     expect(() => matmul(engine, a, a, engine.tensor([5, 5], 'sq'))).toThrow(/also an input/);
     expect(() => linear(engine, c, a, engine.tensor([1, 3, 5], 'w3'))).toThrow(/must be 2-D/);
@@ -121,7 +119,10 @@ describe('matmul.forward', () => {
 describe('matmul.naive', () => {
   const rng = new Rng(99);
   const cases = [
-    ...[{ M: 1, N: 1, K: 1 }, { M: 33, N: 65, K: 19 }].flatMap((shape) => ALL_TRANSPOSES.map((t) => ({ ...shape, ...t }))),
+    ...[
+      { M: 1, N: 1, K: 1 },
+      { M: 33, N: 65, K: 19 },
+    ].flatMap((shape) => ALL_TRANSPOSES.map((t) => ({ ...shape, ...t }))),
     ...randomCases(11, 4, 120),
   ];
   for (const testCase of cases) {
@@ -134,8 +135,34 @@ describe('matmul with f16 weights (linear on an f16 weight)', () => {
 
   it('packs and unpacks values as binary16 rounding does: ties, subnormals, overflow', async () => {
     const engine = await testEngine();
-    const special = [0, -0, 1, -1, 65504, 65519.99, 65520, 1e6, -1e6, 2 ** -14, 2 ** -24, 2 ** -25, 1.5 * 2 ** -25, 3 * 2 ** -26,
-      0.5, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2048 + 1, 2048 + 3, 0.1, -0.3333, Math.PI, 6e-5, 1e-8, Infinity, -Infinity];
+    const special = [
+      0,
+      -0,
+      1,
+      -1,
+      65504,
+      65519.99,
+      65520,
+      1e6,
+      -1e6,
+      2 ** -14,
+      2 ** -24,
+      2 ** -25,
+      1.5 * 2 ** -25,
+      3 * 2 ** -26,
+      0.5,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      2048 + 1,
+      2048 + 3,
+      0.1,
+      -0.3333,
+      Math.PI,
+      6e-5,
+      1e-8,
+      Infinity,
+      -Infinity,
+    ];
     const values = new Float32Array([...special, ...rng.normals(400, 10), ...rng.normals(200, 1e-5)]);
     const t = engine.upload(values, [values.length / 2, 2], 'f16.roundtrip', 'f16');
     expect(t.dtype).toBe('f16');
@@ -209,7 +236,9 @@ describe('matmul with f16 weights (linear on an f16 weight)', () => {
     const engine = await testEngine();
     // An odd-length f16 tensor can exist (an activation row may be odd), but not as packed weight rows.
     const oddWeight = engine.upload(new Float32Array(15), [3, 5], 'w.odd', 'f16');
-    expect(() => linear(engine, engine.tensor([2, 3], 'y'), engine.tensor([2, 5], 'x'), oddWeight)).toThrow(/w\.odd \[3, 5\] packs pairs along in = 5, which must be even/);
+    expect(() => linear(engine, engine.tensor([2, 3], 'y'), engine.tensor([2, 5], 'x'), oddWeight)).toThrow(
+      /w\.odd \[3, 5\] packs pairs along in = 5, which must be even/,
+    );
     // A view that makes in odd is caught too.
     const tw = engine.upload(new Float32Array(12), [3, 4], 'w', 'f16');
     const odd = { ...tw, shape: [4, 3] };

@@ -10,7 +10,15 @@ const WG = 64; // the kernel's workgroup size (src/engine/ops/residual.ts)
 describe('residual.add_in_place', () => {
   const rng = new Rng(777);
   // A single element, sizes that are not multiples of the workgroup size, and random shapes.
-  const cases: number[][] = [[1], [1, 1], [3, 17], [64], [65], [50, 130], ...Array.from({ length: 4 }, () => [rng.int(1, 80), rng.int(1, 300)])];
+  const cases: number[][] = [
+    [1],
+    [1, 1],
+    [3, 17],
+    [64],
+    [65],
+    [50, 130],
+    ...Array.from({ length: 4 }, () => [rng.int(1, 80), rng.int(1, 300)]),
+  ];
 
   async function check(shape: number[]) {
     const engine = await testEngine();

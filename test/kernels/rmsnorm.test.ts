@@ -50,7 +50,7 @@ describe('rmsnorm.forward', () => {
 function rmsnormBackwardReference(dy: Float32Array, x: Float32Array, weight: Float32Array, rows: number, C: number, eps: number) {
   const dx = new Float64Array(rows * C);
   const dweight = new Float64Array(C);
-  let dxTermScale = 0;  // max |r * g|: the size of the terms whose difference dx is
+  let dxTermScale = 0; // max |r * g|: the size of the terms whose difference dx is
   for (let r = 0; r < rows; r++) {
     let ss = 0;
     let gx = 0;
@@ -78,15 +78,22 @@ describe('rmsnorm.backward', () => {
   const rng = new Rng(5678);
   const eps = 1e-5;
 
-  async function runBackward(rows: number, C: number, dy: Float32Array, x: Float32Array, weight: Float32Array,
-    rstd: Float32Array | null, dweightStart?: Float32Array) {
+  async function runBackward(
+    rows: number,
+    C: number,
+    dy: Float32Array,
+    x: Float32Array,
+    weight: Float32Array,
+    rstd: Float32Array | null,
+    dweightStart?: Float32Array,
+  ) {
     const engine = await testEngine();
     const tx = engine.upload(x, [rows, C], 'x');
     const tw = engine.upload(weight, [C], 'weight');
     const tdy = engine.upload(dy, [rows, C], 'dy');
     const tr = engine.tensor([rows], 'rstd');
     if (rstd) engine.write(tr, rstd);
-    else rmsnormForward(engine, engine.tensor([rows, C], 'y'), tr, tx, tw, eps);  // the chain the model runs
+    else rmsnormForward(engine, engine.tensor([rows, C], 'y'), tr, tx, tw, eps); // the chain the model runs
     const tdx = engine.tensor([rows, C], 'dx');
     const tdw = dweightStart ? engine.upload(dweightStart, [C], 'dweight') : engine.tensor([C], 'dweight');
     rmsnormBackward(engine, tdx, tdw, tdy, tx, tw, tr, { accumulate: dweightStart !== undefined });
@@ -132,15 +139,22 @@ describe('rmsnorm.backward', () => {
     const rstd = Float32Array.from(rmsnormReference(x, weight, rows, C, eps).rstd);
     const want = rmsnormBackwardReference(dy, x, weight, rows, C, eps);
     const got = await runBackward(rows, C, dy, x, weight, rstd, start);
-    expectClose(got.dweight, want.dweight.map((d, c) => d + start[c]), { tolerance: 1e-5, what: 'start + dweight' });
+    expectClose(
+      got.dweight,
+      want.dweight.map((d, c) => d + start[c]),
+      { tolerance: 1e-5, what: 'start + dweight' },
+    );
     expectClose(got.dx, want.dx, { tolerance: 1e-5, what: 'dx (never accumulated)' });
   });
 
   it('matches finite differences of the float64 forward', async () => {
-    for (const [rows, C] of [[2, 5], [3, 70]]) {
+    for (const [rows, C] of [
+      [2, 5],
+      [3, 70],
+    ]) {
       const x = rng.normals(rows * C, 2);
       const weight = rng.normals(C);
-      const w = rng.normals(rows * C);  // dL/dy for L = sum(y * w)
+      const w = rng.normals(rows * C); // dL/dy for L = sum(y * w)
       const got = await runBackward(rows, C, w, x, weight, null);
       const x64 = Float64Array.from(x);
       const weight64 = Float64Array.from(weight);

@@ -86,7 +86,11 @@ describe('rope', () => {
       ropeBackward(engine, tx, tc, ts, shape);
       const s2 = Math.fround(scale) ** 2;
       // Two rotations of float32 values: a few ulps of |x|.
-      expectClose(await engine.read(tx), x.map((v) => v * s2), { tolerance: 1e-6, what: `${mode.kind} round trip` });
+      expectClose(
+        await engine.read(tx),
+        x.map((v) => v * s2),
+        { tolerance: 1e-6, what: `${mode.kind} round trip` },
+      );
       // ...and the forward pass did move x (positions > 0 rotate).
       expect(Math.max(...rotated.map((v, i) => Math.abs(v - x[i] * scale)))).toBeGreaterThan(0.1);
       engine.release(tc, ts, tx);

@@ -147,15 +147,23 @@ describe('swiglu.backward', () => {
     const [R, I] = [3, 7];
     const gate = rng.normals(R * I, 3);
     const up = rng.normals(R * I);
-    const w = rng.normals(R * I);  // dL/dout for L = sum(out * w)
+    const w = rng.normals(R * I); // dL/dout for L = sum(out * w)
     const got = await runBackward(w, gate, up, [R, I]);
     const g64 = Float64Array.from(gate);
     const u64 = Float64Array.from(up);
     const loss = (g: Float64Array, u: Float64Array) => swigluReference(g, u).reduce((l, out, i) => l + out * w[i], 0);
     // h = 1e-4 in float64: truncation O(h^2) ~ 1e-8 and rounding ~ 1e-16 / h, far below the f32
     // gradient's ~1e-6 relative error; 1e-4 of the scale is a safe bound that a wrong formula misses.
-    expectClose(got.dgate, finiteDifferences((v) => loss(v, u64), g64, 1e-4), { tolerance: 1e-4, what: 'dgate vs finite differences' });
-    expectClose(got.dup, finiteDifferences((v) => loss(g64, v), u64, 1e-4), { tolerance: 1e-4, what: 'dup vs finite differences' });
+    expectClose(
+      got.dgate,
+      finiteDifferences((v) => loss(v, u64), g64, 1e-4),
+      { tolerance: 1e-4, what: 'dgate vs finite differences' },
+    );
+    expectClose(
+      got.dup,
+      finiteDifferences((v) => loss(g64, v), u64, 1e-4),
+      { tolerance: 1e-4, what: 'dup vs finite differences' },
+    );
   });
 
   it('rejects mismatched shapes and aliasing', async () => {

@@ -77,8 +77,17 @@ function pattern(q: Float64Array, k: Float64Array, T: number, H: number, KVH: nu
  * logits [T, V]. Tied embeddings, no QK-norm (the fixture's architecture).
  */
 function cpuForward(ck: Checkpoint, ids: number[], rotate: boolean, beta: number) {
-  const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: I, numLayers, rmsNormEps: eps, ropeTheta, vocabSize: V } =
-    ck.config;
+  const {
+    hiddenSize: C,
+    numHeads: H,
+    numKvHeads: KVH,
+    headDim: D,
+    intermediateSize: I,
+    numLayers,
+    rmsNormEps: eps,
+    ropeTheta,
+    vocabSize: V,
+  } = ck.config;
   const T = ids.length;
   const w = (name: string) => ck.tensors.get(name)!;
   const embed = w('model.embed_tokens.weight');

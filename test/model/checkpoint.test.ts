@@ -30,7 +30,10 @@ function independentRead(path: string): Map<string, { shape: number[]; data: Flo
   const bytes = readFileSync(path);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(dv.getBigUint64(0, true));
-  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__' || entry.dtype !== 'F32') continue;
@@ -86,7 +89,10 @@ function writeCheckpoint(
 ) {
   writeFileSync(join(dir, 'config.json'), JSON.stringify(raw, null, 2));
   const shapes = options.shapes ?? expectedTensorShapes(parseConfig(raw));
-  const entries: [string, WritableTensor][] = [...tensors].map(([name, data]) => [name, { dtype: 'F32', shape: shapes.get(name) ?? [data.length], data }]);
+  const entries: [string, WritableTensor][] = [...tensors].map(([name, data]) => [
+    name,
+    { dtype: 'F32', shape: shapes.get(name) ?? [data.length], data },
+  ]);
   entries.push(...Object.entries(options.extra ?? {}));
   if (!options.shards) {
     writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(Object.fromEntries(entries), { format: 'pt' }));
@@ -208,7 +214,9 @@ describe.skipIf(!haveFixtures)('loadCheckpoint on the Hugging Face fixtures', ()
     });
 
     it('names the URL when the server cannot be reached', async () => {
-      await expect(urlSource('http://127.0.0.1:9/m').readText('config.json')).rejects.toThrow(/could not fetch http:\/\/127\.0\.0\.1:9\/m\/config\.json/);
+      await expect(urlSource('http://127.0.0.1:9/m').readText('config.json')).rejects.toThrow(
+        /could not fetch http:\/\/127\.0\.0\.1:9\/m\/config\.json/,
+      );
     });
   });
 });
@@ -232,7 +240,10 @@ describe('loadCheckpoint on written checkpoints', () => {
     const dir = scratchDir();
     writeFileSync(join(dir, 'config.json'), JSON.stringify(tinyConfig));
     const shapes = expectedTensorShapes(parseConfig(tinyConfig));
-    const entries = [...tensors].map(([name, data], i): [string, WritableTensor] => [name, { dtype: i % 2 ? 'F16' : 'BF16', shape: shapes.get(name)!, data }]);
+    const entries = [...tensors].map(([name, data], i): [string, WritableTensor] => [
+      name,
+      { dtype: i % 2 ? 'F16' : 'BF16', shape: shapes.get(name)!, data },
+    ]);
     const bytes = writeSafetensors(Object.fromEntries(entries));
     writeFileSync(join(dir, 'model.safetensors'), bytes);
     const loaded = await loadCheckpoint(directorySource(dir));
@@ -248,8 +259,8 @@ describe('loadCheckpoint on written checkpoints', () => {
   it('loads qk_norm_nope checkpoints with q_norm and k_norm', async () => {
     const raw = { ...tinyConfig, model_type: 'llama_drope', architectures: ['DroPELlamaForCausalLM'], attention_type: 'qk_norm_nope' };
     const shapes = expectedTensorShapes(parseConfig(raw));
-    expect(shapes.get('model.layers.1.self_attn.q_norm.weight')).toEqual([32]) // heads × head_dim;
-    expect(shapes.get('model.layers.1.self_attn.k_norm.weight')).toEqual([16]) // kv heads × head_dim;
+    expect(shapes.get('model.layers.1.self_attn.q_norm.weight')).toEqual([32]); // heads × head_dim;
+    expect(shapes.get('model.layers.1.self_attn.k_norm.weight')).toEqual([16]); // kv heads × head_dim;
     const tensors = randomTensors(raw);
     const dir = scratchDir();
     writeCheckpoint(dir, raw, tensors);
@@ -319,7 +330,10 @@ describe('loadCheckpoint on written checkpoints', () => {
     tensors.delete('model.norm.weight');
     const dir = scratchDir();
     writeCheckpoint(dir, tinyConfig, tensors);
-    const error = await loadCheckpoint(directorySource(dir)).then(() => null, (e: Error) => e);
+    const error = await loadCheckpoint(directorySource(dir)).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(error?.message).toContain(`checkpoint ${dir} does not match its config.json`);
     expect(error?.message).toContain('missing tensor model.norm.weight (expected shape [16]) in model.safetensors');
     expect(error?.message).toContain('missing tensor lm_head.weight (expected shape [11, 16]) in model.safetensors');
@@ -346,14 +360,23 @@ describe('loadCheckpoint on written checkpoints', () => {
 
     const { 'model.embed_tokens.weight': _, ...withoutEmbed } = index.weight_map;
     write(withoutEmbed);
-    await expect(loadCheckpoint(directorySource(dir))).rejects.toThrow(/missing tensor model\.embed_tokens\.weight \(expected shape \[11, 16\]\): not in model\.safetensors\.index\.json's weight_map/);
+    await expect(loadCheckpoint(directorySource(dir))).rejects.toThrow(
+      /missing tensor model\.embed_tokens\.weight \(expected shape \[11, 16\]\): not in model\.safetensors\.index\.json's weight_map/,
+    );
 
-    const other = index.weight_map['model.norm.weight'] === 'model-00001-of-00002.safetensors' ? 'model-00002-of-00002.safetensors' : 'model-00001-of-00002.safetensors';
+    const other =
+      index.weight_map['model.norm.weight'] === 'model-00001-of-00002.safetensors'
+        ? 'model-00002-of-00002.safetensors'
+        : 'model-00001-of-00002.safetensors';
     write({ ...index.weight_map, 'model.norm.weight': other });
-    await expect(loadCheckpoint(directorySource(dir))).rejects.toThrow(`missing tensor model.norm.weight (expected shape [16]) in ${other}`);
+    await expect(loadCheckpoint(directorySource(dir))).rejects.toThrow(
+      `missing tensor model.norm.weight (expected shape [16]) in ${other}`,
+    );
 
     write({ ...index.weight_map, 'model.norm.weight': '../outside.safetensors' });
-    await expect(loadCheckpoint(directorySource(dir))).rejects.toThrow(/shard file name "\.\.\/outside\.safetensors" must be a relative path inside the checkpoint/);
+    await expect(loadCheckpoint(directorySource(dir))).rejects.toThrow(
+      /shard file name "\.\.\/outside\.safetensors" must be a relative path inside the checkpoint/,
+    );
 
     writeFileSync(indexPath, '{"weight_map": 3}');
     await expect(loadCheckpoint(directorySource(dir))).rejects.toThrow(`${dir}/model.safetensors.index.json has no "weight_map" object`);
@@ -363,6 +386,8 @@ describe('loadCheckpoint on written checkpoints', () => {
     const dir = scratchDir();
     writeFileSync(join(dir, 'config.json'), JSON.stringify(tinyConfig));
     writeFileSync(join(dir, 'model.safetensors'), new Uint8Array([1, 2, 3]));
-    await expect(loadCheckpoint(directorySource(dir))).rejects.toThrow(`safetensors file ${dir}/model.safetensors: the file is 3 bytes long`);
+    await expect(loadCheckpoint(directorySource(dir))).rejects.toThrow(
+      `safetensors file ${dir}/model.safetensors: the file is 3 bytes long`,
+    );
   });
 });

@@ -85,30 +85,62 @@ describe('parseConfig', () => {
     { what: 'null', raw: null, message: /config\.json must hold a JSON object/ },
     { what: 'a missing model_type', raw: { ...minimal, model_type: undefined }, message: /missing required key "model_type"/ },
     { what: 'another model type', raw: { ...minimal, model_type: 'mistral' }, message: /model_type "mistral"/ },
-    { what: 'another architecture', raw: { ...minimal, architectures: ['LlamaForSequenceClassification'] }, message: /architectures \["LlamaForSequenceClassification"\]/ },
+    {
+      what: 'another architecture',
+      raw: { ...minimal, architectures: ['LlamaForSequenceClassification'] },
+      message: /architectures \["LlamaForSequenceClassification"\]/,
+    },
     { what: 'another attention type', raw: { ...minimal, attention_type: 'alibi' }, message: /attention_type "alibi"/ },
     { what: 'hidden_act gelu', raw: { ...minimal, hidden_act: 'gelu' }, message: /hidden_act "gelu"/ },
     { what: 'attention_bias', raw: { ...minimal, attention_bias: true }, message: /attention_bias is true/ },
     { what: 'mlp_bias', raw: { ...minimal, mlp_bias: true }, message: /mlp_bias is true/ },
-    { what: 'a non-boolean tie_word_embeddings', raw: { ...minimal, tie_word_embeddings: 'yes' }, message: /"tie_word_embeddings" must be true or false/ },
-    { what: 'heads not divisible by kv heads', raw: { ...minimal, num_key_value_heads: 3 }, message: /num_attention_heads \(4\) is not divisible by num_key_value_heads \(3\)/ },
-    { what: 'hidden_size not divisible by heads without head_dim', raw: { ...minimal, num_attention_heads: 5 }, message: /hidden_size \(64\) is not divisible by num_attention_heads \(5\)/ },
+    {
+      what: 'a non-boolean tie_word_embeddings',
+      raw: { ...minimal, tie_word_embeddings: 'yes' },
+      message: /"tie_word_embeddings" must be true or false/,
+    },
+    {
+      what: 'heads not divisible by kv heads',
+      raw: { ...minimal, num_key_value_heads: 3 },
+      message: /num_attention_heads \(4\) is not divisible by num_key_value_heads \(3\)/,
+    },
+    {
+      what: 'hidden_size not divisible by heads without head_dim',
+      raw: { ...minimal, num_attention_heads: 5 },
+      message: /hidden_size \(64\) is not divisible by num_attention_heads \(5\)/,
+    },
     { what: 'an odd head_dim', raw: { ...minimal, head_dim: 15 }, message: /head_dim 15 is odd/ },
     { what: 'a head_dim below 16', raw: { ...minimal, head_dim: 8 }, message: /head_dim 8 is not a multiple of 4 in 16\.\.128/ },
     { what: 'a head_dim above 128', raw: { ...minimal, head_dim: 256 }, message: /head_dim 256 is not a multiple of 4 in 16\.\.128/ },
     { what: 'a head_dim not a multiple of 4', raw: { ...minimal, head_dim: 18 }, message: /head_dim 18 is not a multiple of 4/ },
     { what: 'a zero size', raw: { ...minimal, intermediate_size: 0 }, message: /"intermediate_size" must be a positive integer, got 0/ },
-    { what: 'a negative size', raw: { ...minimal, num_hidden_layers: -1 }, message: /"num_hidden_layers" must be a positive integer, got -1/ },
+    {
+      what: 'a negative size',
+      raw: { ...minimal, num_hidden_layers: -1 },
+      message: /"num_hidden_layers" must be a positive integer, got -1/,
+    },
     { what: 'a fractional size', raw: { ...minimal, vocab_size: 9.5 }, message: /"vocab_size" must be a positive integer, got 9\.5/ },
-    { what: 'a size given as a string', raw: { ...minimal, hidden_size: '64' }, message: /"hidden_size" must be a positive integer, got "64"/ },
+    {
+      what: 'a size given as a string',
+      raw: { ...minimal, hidden_size: '64' },
+      message: /"hidden_size" must be a positive integer, got "64"/,
+    },
     { what: 'a non-positive rms_norm_eps', raw: { ...minimal, rms_norm_eps: 0 }, message: /"rms_norm_eps" must be a positive number/ },
     { what: 'a non-positive rope_theta', raw: { ...minimal, rope_theta: -1 }, message: /"rope_theta" must be a positive number/ },
     { what: 'partial_rotary_factor', raw: { ...minimal, partial_rotary_factor: 0.5 }, message: /partial_rotary_factor 0\.5/ },
-    { what: 'partial_rotary_factor in rope_parameters', raw: { ...minimal, rope_parameters: { rope_theta: 1e4, partial_rotary_factor: 0.25 } }, message: /partial_rotary_factor 0\.25/ },
+    {
+      what: 'partial_rotary_factor in rope_parameters',
+      raw: { ...minimal, rope_parameters: { rope_theta: 1e4, partial_rotary_factor: 0.25 } },
+      message: /partial_rotary_factor 0\.25/,
+    },
     { what: 'a non-object rope_parameters', raw: { ...minimal, rope_parameters: 3 }, message: /rope_parameters must be an object/ },
   ];
   for (const key of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads']) {
-    rejections.push({ what: `a missing ${key}`, raw: { ...minimal, [key]: undefined }, message: new RegExp(`missing required key "${key}"`) });
+    rejections.push({
+      what: `a missing ${key}`,
+      raw: { ...minimal, [key]: undefined },
+      message: new RegExp(`missing required key "${key}"`),
+    });
   }
   for (const { what, raw, message } of rejections) {
     it(`rejects ${what}`, () => {

@@ -45,7 +45,9 @@ describe.skipIf(!haveFixtures)("LlamaModel with activations: 'f16'", () => {
         expectClose(halfNll, f32Nll, { tolerance: 2e-2, what: `${name} T=${T} f16 vs f32 per-token NLL` });
         let moved = 0;
         for (let i = 0; i < halfLogits.length; i++) moved = Math.max(moved, Math.abs(halfLogits[i] - f32Logits[i]));
-        console.log(`${name} T=${T}: f16-activation logits vs f32 max abs diff ${moved.toExponential(2)} (scale ${maxAbs(f32Logits).toFixed(3)}); mean NLL ${mean(halfNll).toFixed(5)} vs ${mean(f32Nll).toFixed(5)}`);
+        console.log(
+          `${name} T=${T}: f16-activation logits vs f32 max abs diff ${moved.toExponential(2)} (scale ${maxAbs(f32Logits).toFixed(3)}); mean NLL ${mean(halfNll).toFixed(5)} vs ${mean(f32Nll).toFixed(5)}`,
+        );
         expect(moved).toBeGreaterThan(0);
       });
     }
@@ -89,14 +91,19 @@ describe.skipIf(!haveFixtures)("LlamaModel with activations: 'f16'", () => {
     const checkpoint = await loadCheckpoint(directorySource(join(FIXTURES, 'llama-rope')));
     // Embeddings of about 2e5, past binary16's 65504 but nothing to f32.
     const tensors = new Map(checkpoint.tensors);
-    tensors.set('model.embed_tokens.weight', checkpoint.tensors.get('model.embed_tokens.weight')!.map((v) => v * 1e7));
+    tensors.set(
+      'model.embed_tokens.weight',
+      checkpoint.tensors.get('model.embed_tokens.weight')!.map((v) => v * 1e7),
+    );
     const loud = { config: checkpoint.config, tensors };
     const ids = Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % checkpoint.config.vocabSize);
     const f32 = LlamaModel.fromCheckpoint(engine, loud);
     expect((await f32.nll(ids, 1, 16)).every(Number.isFinite)).toBe(true);
     f32.destroy();
     const half = LlamaModel.fromCheckpoint(engine, loud, { activations: 'f16' });
-    await expect(half.nll(ids, 1, 16)).rejects.toThrow(/^the next-token NLL holds a non-finite value .*an f16 activation overflowed .*load the model with f32 precision$/);
+    await expect(half.nll(ids, 1, 16)).rejects.toThrow(
+      /^the next-token NLL holds a non-finite value .*an f16 activation overflowed .*load the model with f32 precision$/,
+    );
     await expect(half.logits(ids, 1, 16)).rejects.toThrow(/^the logits holds a non-finite value/);
     await expect(half.lastLogits(ids, 1, 16)).rejects.toThrow(/^the last logits holds a non-finite value/);
     half.destroy();
@@ -105,9 +112,13 @@ describe.skipIf(!haveFixtures)("LlamaModel with activations: 'f16'", () => {
   it('refuses to train, and refuses an adapter without shader-f16, saying why', async () => {
     const checkpoint = await loadCheckpoint(directorySource(join(FIXTURES, 'llama-rope')));
     const half = LlamaModel.fromCheckpoint(await f16TestEngine(), checkpoint, { activations: 'f16' });
-    await expect(half.lossAndGradients([1, 2, 3, 4], 1, 4)).rejects.toThrow(/training needs f32 weights and activations; .*f16 activations/);
+    await expect(half.lossAndGradients([1, 2, 3, 4], 1, 4)).rejects.toThrow(
+      /training needs f32 weights and activations; .*f16 activations/,
+    );
     half.destroy();
     const swiftShader = await testEngine();
-    expect(() => LlamaModel.fromCheckpoint(swiftShader, checkpoint, HALF)).toThrow(/f16 activations need the adapter feature shader-f16, which .*SwiftShader.* does not have/);
+    expect(() => LlamaModel.fromCheckpoint(swiftShader, checkpoint, HALF)).toThrow(
+      /f16 activations need the adapter feature shader-f16, which .*SwiftShader.* does not have/,
+    );
   });
 });

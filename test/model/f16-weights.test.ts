@@ -21,7 +21,8 @@ const T = 48;
 /** The checkpoint with every 2-D tensor rounded to binary16, as `weights: 'f16'` stores it. */
 function roundedCheckpoint(checkpoint: Checkpoint): Checkpoint {
   const tensors = new Map<string, Float32Array>();
-  for (const [name, data] of checkpoint.tensors) tensors.set(name, name.endsWith('norm.weight') ? data : Float32Array.from(data, roundToF16));
+  for (const [name, data] of checkpoint.tensors)
+    tensors.set(name, name.endsWith('norm.weight') ? data : Float32Array.from(data, roundToF16));
   return { config: checkpoint.config, tensors };
 }
 
@@ -97,10 +98,14 @@ describe.skipIf(!haveFixtures)("LlamaModel with weights: 'f16'", () => {
 
   it('refuses to train, saying f32 weights are needed', async () => {
     const engine = await testEngine();
-    const model = LlamaModel.fromCheckpoint(engine, await loadCheckpoint(directorySource(join(FIXTURES, 'llama-rope'))), { weights: 'f16' });
+    const model = LlamaModel.fromCheckpoint(engine, await loadCheckpoint(directorySource(join(FIXTURES, 'llama-rope'))), {
+      weights: 'f16',
+    });
     await expect(model.lossAndGradients([1, 2, 3, 4], 1, 4)).rejects.toThrow(/training needs f32 weights.*f16/);
     const data = new TokenStream(Uint32Array.from({ length: 100 }, (_, i) => i % 90));
-    expect(() => new Trainer(model, data, { steps: 1, ctx: 8, batch: 1, lr: 1e-3, warmup: 0, seed: 1, positions: model.defaultPositions })).toThrow(/training needs f32 weights/);
+    expect(
+      () => new Trainer(model, data, { steps: 1, ctx: 8, batch: 1, lr: 1e-3, warmup: 0, seed: 1, positions: model.defaultPositions }),
+    ).toThrow(/training needs f32 weights/);
     model.destroy();
   });
 });

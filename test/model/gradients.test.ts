@@ -78,7 +78,8 @@ describe('model gradients vs finite differences', () => {
       const checkpoint = initializeCheckpoint(raw, 3);
       const rng = new Rng(11);
       // Norm gains away from 1 so their gradients are not special.
-      for (const [name, data] of checkpoint.tensors) if (name.endsWith('norm.weight')) for (let i = 0; i < data.length; i++) data[i] = 1 + 0.3 * rng.normal();
+      for (const [name, data] of checkpoint.tensors)
+        if (name.endsWith('norm.weight')) for (let i = 0; i < data.length; i++) data[i] = 1 + 0.3 * rng.normal();
       const model = LlamaModel.fromCheckpoint(engine, checkpoint);
       const [B, T] = [2, 7];
       const ids = Array.from({ length: B * T }, () => rng.int(0, raw.vocab_size - 1));
@@ -96,14 +97,19 @@ describe('model gradients vs finite differences', () => {
         const g = grads.get(name)!;
         for (let i = 0; i < g.length; i++) analytic += g[i] * direction[i];
         const lossAt = async (sign: number) => {
-          engine.write(weight, original.map((w, i) => w + sign * h * direction[i]));
+          engine.write(
+            weight,
+            original.map((w, i) => w + sign * h * direction[i]),
+          );
           const nll = await model.nll(ids, B, T, { positions, beta: 1.3 });
           return nll.reduce((a, b) => a + b, 0) / nll.length;
         };
         const numeric = ((await lossAt(1)) - (await lossAt(-1))) / (2 * h);
         engine.write(weight, original);
         // Float32 losses near 3 differ by ~1e-6 in rounding, / 2h = 5e-5; O(h²) curvature adds less.
-        expect(Math.abs(numeric - analytic), `${name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(2e-4 + 2e-2 * Math.abs(analytic));
+        expect(Math.abs(numeric - analytic), `${name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(
+          2e-4 + 2e-2 * Math.abs(analytic),
+        );
       }
       model.destroy();
     });

@@ -29,7 +29,6 @@ import { testEngine } from '../helpers/gpu.ts';
 import { startHubServer, type HubServer } from '../helpers/hub-server.ts';
 import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 
-
 /**
  * The DroPE code's config: model_type llama_drope, attention_type nope, and an auto_map naming
  * Python classes, which the repository also holds: none of it may ever be fetched.
@@ -209,7 +208,9 @@ describe('hubSource: loading by id', () => {
     const source = hub('test/tiny-drope-sharded');
     const count = server.requests.length;
     for (const file of ['modeling_drope.py', 'configuration_drope.py', 'pytorch_model.bin']) {
-      await expect(source.readText(file)).rejects.toThrow(new RegExp(`refusing to fetch ${file.replace('.', '\\.')} from test/tiny-drope-sharded.*never downloads code`));
+      await expect(source.readText(file)).rejects.toThrow(
+        new RegExp(`refusing to fetch ${file.replace('.', '\\.')} from test/tiny-drope-sharded.*never downloads code`),
+      );
       await expect(source.has(file)).rejects.toThrow(/refusing to fetch/);
     }
     expect(server.requests.length).toBe(count);
@@ -230,7 +231,13 @@ describe('hubSource: loading by id', () => {
     const calls: [string, number, number | undefined][] = [];
     await loadCheckpoint(hub('test/tiny-drope-sharded', { onProgress: (file, loaded, total) => calls.push([file, loaded, total]) }));
     const files = [...new Set(calls.map(([file]) => file))];
-    expect(files.sort()).toEqual(['config.json', 'model.safetensors.index.json', ...Array.from({ length: SHARDS }, (_, s) => `model-0000${s + 1}-of-00003.safetensors`)].sort());
+    expect(files.sort()).toEqual(
+      [
+        'config.json',
+        'model.safetensors.index.json',
+        ...Array.from({ length: SHARDS }, (_, s) => `model-0000${s + 1}-of-00003.safetensors`),
+      ].sort(),
+    );
     for (const file of files) {
       const mine = calls.filter(([f]) => f === file);
       const size = statSync(join(dirs.get('test/tiny-drope-sharded')!, file)).size;
@@ -267,7 +274,9 @@ describe('hubSource with a cache', () => {
     const port = new URL(server.endpoint).port;
     expect(files).toContain(join('url', 'http', `127.0.0.1%3A${port}`, 'test', 'tiny-f16', 'resolve', 'main', 'model.safetensors'));
     // The sharded model has no model.safetensors: remembered as absent, so the second load did not ask.
-    expect(files).toContain(join('url', 'http', `127.0.0.1%3A${port}`, 'test', 'tiny-drope-sharded', 'absent', 'main', 'model.safetensors'));
+    expect(files).toContain(
+      join('url', 'http', `127.0.0.1%3A${port}`, 'test', 'tiny-drope-sharded', 'absent', 'main', 'model.safetensors'),
+    );
   });
 
   it('keys on endpoint, id, revision and file: revisions and endpoints never share entries', async () => {
@@ -350,7 +359,10 @@ describe('hubSource: bad downloads', () => {
     await expect(loadCheckpoint(hub('test/tiny-f32', { cache, ...options }))).rejects.toThrow(pattern);
     expect(weightGets(before, 'test/tiny-f32')).toBe(2);
     const cached = filesUnder(cache.dir);
-    expect(cached.filter((f) => f.includes(WEIGHTS)), 'no partial weights in the cache').toEqual([]);
+    expect(
+      cached.filter((f) => f.includes(WEIGHTS)),
+      'no partial weights in the cache',
+    ).toEqual([]);
     expect(cached.filter((f) => f.endsWith('.tmp'))).toEqual([]);
     // The fault passed: the same cache now fills with the whole file.
     await loadCheckpoint(hub('test/tiny-f32', { cache }));
@@ -358,11 +370,17 @@ describe('hubSource: bad downloads', () => {
   }
 
   it('500 twice: the status and the URL, after one retry', async () => {
-    await failsTwice(500, /^HTTP 500 Internal Server Error fetching model\.safetensors of test\/tiny-f32 from http:.*\/model\.safetensors \(failed twice: gave up after one retry\)$/);
+    await failsTwice(
+      500,
+      /^HTTP 500 Internal Server Error fetching model\.safetensors of test\/tiny-f32 from http:.*\/model\.safetensors \(failed twice: gave up after one retry\)$/,
+    );
   });
 
   it('a body shorter than its Content-Length, twice: interrupted, with the byte counts', async () => {
-    await failsTwice('short', /^download of model\.safetensors of test\/tiny-f32 from http:.* was interrupted after \d+ of \d+ bytes: .*gave up after one retry/);
+    await failsTwice(
+      'short',
+      /^download of model\.safetensors of test\/tiny-f32 from http:.* was interrupted after \d+ of \d+ bytes: .*gave up after one retry/,
+    );
   });
 
   it('a connection closed mid-body, twice', async () => {
@@ -370,20 +388,24 @@ describe('hubSource: bad downloads', () => {
   });
 
   it('a body that stalls, twice: no data for the stall timeout', async () => {
-    await failsTwice('stall', /model\.safetensors of test\/tiny-f32 .*was interrupted after \d+ of \d+ bytes: no data for 0\.3 s/, { stallTimeoutMs: 300 });
+    await failsTwice('stall', /model\.safetensors of test\/tiny-f32 .*was interrupted after \d+ of \d+ bytes: no data for 0\.3 s/, {
+      stallTimeoutMs: 300,
+    });
   });
 
   it('a body of the wrong size (fewer or more bytes than Content-Length): an error, and nothing cached', async () => {
     // fetch itself stops a short body on a real socket; a fetch that hands over a complete
     // Response of the wrong length (a proxy, a service worker) reaches our own check.
-    const wrongSize = (delta: number): typeof fetch => async (input, init) => {
-      const response = await fetch(input, init);
-      if (init?.method !== 'GET' || !String(input).endsWith(WEIGHTS)) return response;
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      const body = new Uint8Array(bytes.length + delta);
-      body.set(delta < 0 ? bytes.subarray(0, body.length) : bytes);
-      return new Response(body, { status: 200, headers: { 'content-length': String(bytes.length) } });
-    };
+    const wrongSize =
+      (delta: number): typeof fetch =>
+      async (input, init) => {
+        const response = await fetch(input, init);
+        if (init?.method !== 'GET' || !String(input).endsWith(WEIGHTS)) return response;
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        const body = new Uint8Array(bytes.length + delta);
+        body.set(delta < 0 ? bytes.subarray(0, body.length) : bytes);
+        return new Response(body, { status: 200, headers: { 'content-length': String(bytes.length) } });
+      };
     for (const [delta, pattern] of [
       [-7, /model\.safetensors of test\/tiny-f32 .*has the wrong size: got \d+ bytes, expected \d+ \(Content-Length\)/],
       [5, /model\.safetensors of test\/tiny-f32 .*has the wrong size: more than the \d+ bytes its Content-Length says/],
@@ -400,7 +422,9 @@ describe('hubSource: bad downloads', () => {
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     await expect(loadCheckpoint(hubSource('test/tiny-f32', { endpoint: `http://127.0.0.1:${port}`, retryDelayMs: 10 }))).rejects.toThrow(
-      new RegExp(`^could not fetch config\\.json of test/tiny-f32 from http://127\\.0\\.0\\.1:${port}/.*ECONNREFUSED.*gave up after one retry`),
+      new RegExp(
+        `^could not fetch config\\.json of test/tiny-f32 from http://127\\.0\\.0\\.1:${port}/.*ECONNREFUSED.*gave up after one retry`,
+      ),
     );
   });
 
@@ -431,7 +455,23 @@ describe('ids, endpoints and file names', () => {
       expect(() => parseHubId(id), id).not.toThrow();
     }
     expect(parseHubId('HuggingFaceTB/SmolLM-360M')).toEqual({ org: 'HuggingFaceTB', name: 'SmolLM-360M' });
-    for (const id of ['', 'gpt2', 'a/b/c', '/b', 'a/', '../x', 'org/..', 'org/-x', 'org/x.', 'org/a--b', 'org/a..b', 'org/a b', 'org/é', 'https://huggingface.co/org/x', `org/${'x'.repeat(97)}`]) {
+    for (const id of [
+      '',
+      'gpt2',
+      'a/b/c',
+      '/b',
+      'a/',
+      '../x',
+      'org/..',
+      'org/-x',
+      'org/x.',
+      'org/a--b',
+      'org/a..b',
+      'org/a b',
+      'org/é',
+      'https://huggingface.co/org/x',
+      `org/${'x'.repeat(97)}`,
+    ]) {
       expect(() => hubSource(id), JSON.stringify(id)).toThrow(/^not a Hugging Face model id: .*expected ORG\/NAME/);
     }
   });
@@ -462,14 +502,42 @@ describe('directoryCache', () => {
   it('maps any key to a path inside its directory, distinct keys to distinct paths', async () => {
     const cache = freshCache();
     // (A key cannot be both a file and the folder of another, "a" and "a/b": Hub keys never are.)
-    const keys = ['../../etc/passwd', '/abs', 'a//b', 'a/b', '.hidden', 'p/..', 'x/./y', 'http://h/a', 'http://h/b/', 'http/h/a', 'ünï/cødé', 'a%2Fb'];
+    const keys = [
+      '../../etc/passwd',
+      '/abs',
+      'a//b',
+      'a/b',
+      '.hidden',
+      'p/..',
+      'x/./y',
+      'http://h/a',
+      'http://h/b/',
+      'http/h/a',
+      'ünï/cødé',
+      'a%2Fb',
+    ];
     const paths = keys.map((key) => cache.pathOf(key));
     expect(new Set(paths).size).toBe(keys.length);
     for (const path of paths) {
       expect(relative(cache.dir, path).startsWith('..'), path).toBe(false);
-      expect(path.split(/[\\/]/).slice(cache.dir.split(/[\\/]/).length).some((s) => s.startsWith('.') || s === ''), path).toBe(false);
+      expect(
+        path
+          .split(/[\\/]/)
+          .slice(cache.dir.split(/[\\/]/).length)
+          .some((s) => s.startsWith('.') || s === ''),
+        path,
+      ).toBe(false);
     }
-    expect(cacheKeySegments('https://huggingface.co/org/name/resolve/main/config.json')).toEqual(['url', 'https', 'huggingface.co', 'org', 'name', 'resolve', 'main', 'config.json']);
+    expect(cacheKeySegments('https://huggingface.co/org/name/resolve/main/config.json')).toEqual([
+      'url',
+      'https',
+      'huggingface.co',
+      'org',
+      'name',
+      'resolve',
+      'main',
+      'config.json',
+    ]);
     for (const [i, key] of keys.entries()) await cache.put(key, Uint8Array.of(i));
     for (const [i, key] of keys.entries()) expect(await cache.get(key), key).toEqual(Uint8Array.of(i));
     expect(await cache.get('never/written')).toBeUndefined();

@@ -311,9 +311,11 @@ describe('positionModeFromConfig', () => {
       kind: 'pi',
       factor: 8,
     });
-    expect(
-      positionModeFromConfig({ ...v5, rope_parameters: { rope_type: 'yarn', rope_theta: 1e4, factor: 4, truncate: false } }),
-    ).toEqual({ kind: 'yarn', factor: 4, truncate: false });
+    expect(positionModeFromConfig({ ...v5, rope_parameters: { rope_type: 'yarn', rope_theta: 1e4, factor: 4, truncate: false } })).toEqual({
+      kind: 'yarn',
+      factor: 4,
+      truncate: false,
+    });
     // An explicit factor is used as given even when it disagrees with M / M0 (v5; v4.5x overrode it).
     expect(
       positionModeFromConfig({ ...v5, rope_parameters: { rope_type: 'yarn', factor: 2, original_max_position_embeddings: 16 } }),

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.ts';
-import {
-  f16BitsToF32,
-  f32ToBF16Bits,
-  f32ToF16Bits,
-  parseSafetensors,
-  writeSafetensors,
-} from '../../src/model/safetensors.ts';
+import { f16BitsToF32, f32ToBF16Bits, f32ToF16Bits, parseSafetensors, writeSafetensors } from '../../src/model/safetensors.ts';
 
 /** Builds a safetensors file by hand: an 8-byte length, the header text as given, then `data`. */
 function rawFile(header: string | object | Uint8Array, data: Uint8Array = new Uint8Array(0), lengthOverride?: bigint): Uint8Array {
@@ -149,7 +143,10 @@ describe('16-bit float conversions', () => {
     expect(Number.isNaN(f16BitsToF32(0xfc01))).toBe(true);
     // The same through a file, to check the table-based decoder and byte order.
     const bits = cases.map((c) => c[0]);
-    const file = parseSafetensors(rawFile({ h: { dtype: 'F16', shape: [bits.length], data_offsets: [0, 2 * bits.length] } }, bytes16(bits)), 'f16');
+    const file = parseSafetensors(
+      rawFile({ h: { dtype: 'F16', shape: [bits.length], data_offsets: [0, 2 * bits.length] } }, bytes16(bits)),
+      'f16',
+    );
     expect(Array.from(file.getF32('h'))).toEqual(cases.map((c) => c[1]));
   });
 
@@ -165,7 +162,10 @@ describe('16-bit float conversions', () => {
       [0x0000, 0],
     ];
     const bits = [...cases.map((c) => c[0]), 0x8000, 0x7fc0, 0xffc1];
-    const file = parseSafetensors(rawFile({ b: { dtype: 'BF16', shape: [bits.length], data_offsets: [0, 2 * bits.length] } }, bytes16(bits)), 'bf16');
+    const file = parseSafetensors(
+      rawFile({ b: { dtype: 'BF16', shape: [bits.length], data_offsets: [0, 2 * bits.length] } }, bytes16(bits)),
+      'bf16',
+    );
     const got = file.getF32('b');
     cases.forEach(([b, value], i) => expect(got[i], `0x${b.toString(16)}`).toBe(value));
     expect(Object.is(got[cases.length], -0)).toBe(true);
@@ -252,26 +252,67 @@ describe('safetensors validation', () => {
   const f32 = (n: number) => new Uint8Array(4 * n);
   const ok = { t: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
   const cases: { what: string; file: () => Uint8Array; message: RegExp }[] = [
-    { what: 'a file shorter than 8 bytes', file: () => new Uint8Array(5), message: /bad\.safetensors: the file is 5 bytes long, shorter than the 8-byte header length/ },
-    { what: 'a header length past the end', file: () => rawFile(ok, f32(2), 1000n), message: /bad\.safetensors: the header length 1000 runs past the end of the file/ },
-    { what: 'a huge header length', file: () => rawFile(ok, f32(2), 2n ** 63n), message: /header length 9223372036854775808 runs past the end/ },
+    {
+      what: 'a file shorter than 8 bytes',
+      file: () => new Uint8Array(5),
+      message: /bad\.safetensors: the file is 5 bytes long, shorter than the 8-byte header length/,
+    },
+    {
+      what: 'a header length past the end',
+      file: () => rawFile(ok, f32(2), 1000n),
+      message: /bad\.safetensors: the header length 1000 runs past the end of the file/,
+    },
+    {
+      what: 'a huge header length',
+      file: () => rawFile(ok, f32(2), 2n ** 63n),
+      message: /header length 9223372036854775808 runs past the end/,
+    },
     { what: 'a header that is not JSON', file: () => rawFile('{"t": ', f32(2)), message: /bad\.safetensors: the header is not valid JSON/ },
-    { what: 'a header that is not an object', file: () => rawFile('[1, 2]', f32(2)), message: /bad\.safetensors: the header is not a JSON object/ },
-    { what: 'a header that is not UTF-8', file: () => rawFile(new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), f32(2)), message: /bad\.safetensors: the header is not valid UTF-8/ },
+    {
+      what: 'a header that is not an object',
+      file: () => rawFile('[1, 2]', f32(2)),
+      message: /bad\.safetensors: the header is not a JSON object/,
+    },
+    {
+      what: 'a header that is not UTF-8',
+      file: () => rawFile(new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), f32(2)),
+      message: /bad\.safetensors: the header is not valid UTF-8/,
+    },
     { what: 'an entry that is not an object', file: () => rawFile({ t: 3 }), message: /tensor "t": the header entry is not an object/ },
-    { what: 'an unknown dtype', file: () => rawFile({ t: { dtype: 'F17', shape: [2], data_offsets: [0, 8] } }, f32(2)), message: /bad\.safetensors: tensor "t": unknown dtype "F17"/ },
-    { what: 'a bad shape', file: () => rawFile({ t: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, f32(2)), message: /tensor "t": shape \[2,-1\] is not a list of non-negative integers/ },
-    { what: 'bad data_offsets', file: () => rawFile({ t: { dtype: 'F32', shape: [2], data_offsets: [0] } }, f32(2)), message: /tensor "t": data_offsets \[0\] is not a pair/ },
-    { what: 'offsets out of range', file: () => rawFile({ t: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, f32(2)), message: /tensor "t": data_offsets \[0, 16\] run past the end of the data section \(8 bytes/ },
-    { what: 'begin > end', file: () => rawFile({ t: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, f32(2)), message: /tensor "t": data_offsets \[8, 4\] begin after they end/ },
-    { what: 'a byte size that does not match the shape', file: () => rawFile({ t: { dtype: 'F16', shape: [3], data_offsets: [0, 8] } }, f32(2)), message: /tensor "t": holds 8 bytes, but shape \[3\] of F16 needs 3 × 2 = 6/ },
+    {
+      what: 'an unknown dtype',
+      file: () => rawFile({ t: { dtype: 'F17', shape: [2], data_offsets: [0, 8] } }, f32(2)),
+      message: /bad\.safetensors: tensor "t": unknown dtype "F17"/,
+    },
+    {
+      what: 'a bad shape',
+      file: () => rawFile({ t: { dtype: 'F32', shape: [2, -1], data_offsets: [0, 8] } }, f32(2)),
+      message: /tensor "t": shape \[2,-1\] is not a list of non-negative integers/,
+    },
+    {
+      what: 'bad data_offsets',
+      file: () => rawFile({ t: { dtype: 'F32', shape: [2], data_offsets: [0] } }, f32(2)),
+      message: /tensor "t": data_offsets \[0\] is not a pair/,
+    },
+    {
+      what: 'offsets out of range',
+      file: () => rawFile({ t: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, f32(2)),
+      message: /tensor "t": data_offsets \[0, 16\] run past the end of the data section \(8 bytes/,
+    },
+    {
+      what: 'begin > end',
+      file: () => rawFile({ t: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, f32(2)),
+      message: /tensor "t": data_offsets \[8, 4\] begin after they end/,
+    },
+    {
+      what: 'a byte size that does not match the shape',
+      file: () => rawFile({ t: { dtype: 'F16', shape: [3], data_offsets: [0, 8] } }, f32(2)),
+      message: /tensor "t": holds 8 bytes, but shape \[3\] of F16 needs 3 × 2 = 6/,
+    },
     {
       what: 'overlapping tensors',
       file: () =>
-        rawFile(
-          { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } },
-          f32(3),
-        ),
+        rawFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, f32(3)),
       message: /bad\.safetensors: tensors "a" \[0, 8\] and "b" \[4, 12\] overlap/,
     },
     { what: 'non-string metadata', file: () => rawFile({ __metadata__: { step: 3 } }), message: /__metadata__ "step" is not a string/ },
@@ -284,7 +325,14 @@ describe('safetensors validation', () => {
 
   it('accepts a header padded with spaces and empty tensors sharing an offset', () => {
     const file = parseSafetensors(
-      rawFile(JSON.stringify({ e1: { dtype: 'F32', shape: [0], data_offsets: [4, 4] }, e2: { dtype: 'I64', shape: [0], data_offsets: [4, 4] }, ...ok }) + '     ', f32(2)),
+      rawFile(
+        JSON.stringify({
+          e1: { dtype: 'F32', shape: [0], data_offsets: [4, 4] },
+          e2: { dtype: 'I64', shape: [0], data_offsets: [4, 4] },
+          ...ok,
+        }) + '     ',
+        f32(2),
+      ),
       'padded',
     );
     expect([...file.tensors.keys()]).toEqual(['e1', 'e2', 't']);
@@ -305,7 +353,10 @@ describe('safetensors validation', () => {
     dv.setBigInt64(8, -7n, true);
     dv.setBigInt64(16, 2n ** 40n, true);
     const file = parseSafetensors(
-      rawFile({ small: { dtype: 'I64', shape: [2], data_offsets: [0, 16] }, big: { dtype: 'I64', shape: [1], data_offsets: [16, 24] } }, data),
+      rawFile(
+        { small: { dtype: 'I64', shape: [2], data_offsets: [0, 16] }, big: { dtype: 'I64', shape: [1], data_offsets: [16, 24] } },
+        data,
+      ),
       'i64',
     );
     expect(Array.from(file.getI32('small'))).toEqual([5, -7]);
@@ -313,7 +364,11 @@ describe('safetensors validation', () => {
   });
 
   it('rejects bad input to the writer', () => {
-    expect(() => writeSafetensors({ t: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } })).toThrow(/tensor "t": shape \[2, 2\] has 4 elements but the data has 3/);
-    expect(() => writeSafetensors({ t: { dtype: 'I32', shape: [1], data: new Float32Array([0.5]) } })).toThrow(/element 0 \(0.5\) is not an int32/);
+    expect(() => writeSafetensors({ t: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } })).toThrow(
+      /tensor "t": shape \[2, 2\] has 4 elements but the data has 3/,
+    );
+    expect(() => writeSafetensors({ t: { dtype: 'I32', shape: [1], data: new Float32Array([0.5]) } })).toThrow(
+      /element 0 \(0.5\) is not an int32/,
+    );
   });
 });

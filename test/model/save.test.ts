@@ -46,7 +46,11 @@ function checkpointFiles(dtype: SaveDType, seed: number) {
 }
 
 describe('serializeCheckpoint + saveCheckpointDirectory', () => {
-  for (const [dtype, torchDtype] of [['F32', 'float32'], ['F16', 'float16'], ['BF16', 'bfloat16']] as const) {
+  for (const [dtype, torchDtype] of [
+    ['F32', 'float32'],
+    ['F16', 'float16'],
+    ['BF16', 'bfloat16'],
+  ] as const) {
     it(`round-trips through loadCheckpoint as ${dtype}`, async () => {
       const { tensors, files } = checkpointFiles(dtype, 7);
       expect([...files.keys()].sort()).toEqual(['config.json', 'model.safetensors']);
@@ -96,7 +100,9 @@ describe('serializeCheckpoint + saveCheckpointDirectory', () => {
     const first = checkpointFiles('F32', 3);
     await saveCheckpointDirectory(dir, first.files);
     const before = readFileSync(join(dir, 'model.safetensors'));
-    await expect(saveCheckpointDirectory(dir, checkpointFiles('F32', 4).files, { 'sub/evil.json': '{}' })).rejects.toThrow(/plain file name/);
+    await expect(saveCheckpointDirectory(dir, checkpointFiles('F32', 4).files, { 'sub/evil.json': '{}' })).rejects.toThrow(
+      /plain file name/,
+    );
     // config.json is staged last, so this fails after the new model.safetensors is already staged.
     const bad = new Map(checkpointFiles('F32', 4).files);
     bad.set('config.json', undefined as unknown as Uint8Array);
@@ -110,8 +116,19 @@ describe('serializeCheckpoint + saveCheckpointDirectory', () => {
 
   it('rejects tensors and shapes that do not match', () => {
     const tensors = new Map([['a', new Float32Array(6)]]);
-    expect(() => serializeCheckpoint({}, tensors, new Map([['a', [2, 4]]]))).toThrow(/tensor a: shape \[2, 4\] has 8 elements but the data has 6/);
+    expect(() => serializeCheckpoint({}, tensors, new Map([['a', [2, 4]]]))).toThrow(
+      /tensor a: shape \[2, 4\] has 8 elements but the data has 6/,
+    );
     expect(() => serializeCheckpoint({}, tensors, new Map())).toThrow(/tensor a: no shape/);
-    expect(() => serializeCheckpoint({}, tensors, new Map([['a', [6]], ['b', [1]]]))).toThrow(/tensor b: a shape is given but no data/);
+    expect(() =>
+      serializeCheckpoint(
+        {},
+        tensors,
+        new Map([
+          ['a', [6]],
+          ['b', [1]],
+        ]),
+      ),
+    ).toThrow(/tensor b: a shape is given but no data/);
   });
 });

@@ -12,7 +12,15 @@ function byteTokenizer(options: { merges?: [string, string][]; special?: boolean
   for (const [i, [a, b]] of (options.merges ?? []).entries()) json.model.vocab[a + b] = 256 + i;
   json.model.merges = (options.merges ?? []).map(([a, b]) => `${a} ${b}`);
   if (!options.special) return json;
-  const bos = { id: 256 + (options.merges?.length ?? 0), content: '<s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+  const bos = {
+    id: 256 + (options.merges?.length ?? 0),
+    content: '<s>',
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  };
   json.added_tokens = [bos];
   // A template that prepends BOS: encode must not apply it (we score raw text).
   json.post_processor = {
@@ -43,7 +51,13 @@ describe('loadTokenizer', () => {
   });
 
   it('applies merges and adds no special tokens, even when the post-processor would', async () => {
-    const json = byteTokenizer({ merges: [['H', 'i'], ['Hi', '!']], special: true });
+    const json = byteTokenizer({
+      merges: [
+        ['H', 'i'],
+        ['Hi', '!'],
+      ],
+      special: true,
+    });
     const tokenizer = await tokenizerFromJson(json, { bos_token: '<s>', add_bos_token: true });
     expect(tokenizer.vocabSize).toBe(259); // 256 bytes, 2 merges, <s>
     expect(tokenizer.encode('Hi! Hi')).toEqual([257, 32, 256]);

@@ -18,7 +18,8 @@ import { TokenStream } from '../../src/train/data.ts';
 import { Trainer } from '../../src/train/trainer.ts';
 import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 
-const TEXT = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(8);
+const TEXT =
+  'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(8);
 const data = new TokenStream(new TextEncoder().encode(TEXT));
 
 /** A step on this tiny model takes milliseconds; after a loss, an answer must come well within this. */
@@ -59,14 +60,28 @@ describe('device loss during training', () => {
     // is pending): destroying now lands in the middle of the step.
     const step = trainer.trainStep();
     engine.device.destroy();
-    const error = await within(step.then(() => null, (e: unknown) => e), PROMPT_MS, 'the interrupted step');
+    const error = await within(
+      step.then(
+        () => null,
+        (e: unknown) => e,
+      ),
+      PROMPT_MS,
+      'the interrupted step',
+    );
     expectLossError(error);
     expect(trainer.step).toBe(1);
     expect(engine.isLost).toBe(true);
     expect(failures).toEqual([{ message: (error as Error).message, lost: true }]);
 
     // Every later step fails at once with the same error: nothing waits on the dead device.
-    const again = await within(trainer.trainStep().then(() => null, (e: unknown) => e), PROMPT_MS, 'a step after the loss');
+    const again = await within(
+      trainer.trainStep().then(
+        () => null,
+        (e: unknown) => e,
+      ),
+      PROMPT_MS,
+      'a step after the loss',
+    );
     expectLossError(again);
     // Freeing buffers of a lost device is allowed (the worker does it when a run ends).
     trainer.destroy();
@@ -82,7 +97,14 @@ describe('device loss during training', () => {
     })();
     // Between and within steps alike: the loop must end with the loss, whichever it hits.
     setTimeout(() => engine.device.destroy(), 40);
-    const error = await within(loop.then(() => null, (e: unknown) => e), PROMPT_MS + 40, 'the training loop');
+    const error = await within(
+      loop.then(
+        () => null,
+        (e: unknown) => e,
+      ),
+      PROMPT_MS + 40,
+      'the training loop',
+    );
     // 499 steps cannot finish in 40 ms on any GPU this runs on (each waits for two readbacks).
     expectLossError(error);
     expect(trainer.done).toBe(false);
@@ -96,7 +118,14 @@ describe('device loss during training', () => {
     await within(engine.device.lost, PROMPT_MS, 'device.lost');
     await Promise.resolve();
     expect(engine.isLost).toBe(true);
-    const error = await within(trainer.trainStep().then(() => null, (e: unknown) => e), PROMPT_MS, 'a step on a lost device');
+    const error = await within(
+      trainer.trainStep().then(
+        () => null,
+        (e: unknown) => e,
+      ),
+      PROMPT_MS,
+      'a step on a lost device',
+    );
     expectLossError(error);
   });
 

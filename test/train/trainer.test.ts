@@ -14,7 +14,8 @@ import { TINY_CONFIG as TINY_CONFIG_BASE } from '../helpers/tiny-config.ts';
 // usual init scale 0.02, which these training tests' expectations were set with.
 const RAW_CONFIG = { ...TINY_CONFIG_BASE, initializer_range: 0.02 };
 
-const TEXT = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(8);
+const TEXT =
+  'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(8);
 const data = new TokenStream(new TextEncoder().encode(TEXT));
 const OPTIONS: TrainOptions = { steps: 40, ctx: 16, batch: 4, lr: 1e-2, warmup: 4, seed: 5, positions: { kind: 'rope' } };
 

@@ -101,7 +101,10 @@ describe('f16 weights', () => {
     expect(f16.weightBytes).toBe(2 * matrices + 4 * gains);
     expect(f16.activationBytes).toBe(f32.activationBytes);
     // At one token the f16 table is the largest buffer (at 4096 the 67 MB logits chunk is).
-    expect(estimateGpuMemory(SMOL, 1, F16_WEIGHTS)).toMatchObject({ largestBytes: 2 * 49152 * 576, largestName: 'model.embed_tokens.weight' });
+    expect(estimateGpuMemory(SMOL, 1, F16_WEIGHTS)).toMatchObject({
+      largestBytes: 2 * 49152 * 576,
+      largestName: 'model.embed_tokens.weight',
+    });
     // The figures the README quotes (MB = 2^20).
     expect((f32.weightBytes / MB).toFixed(0)).toBe('513');
     expect((f16.weightBytes / MB).toFixed(0)).toBe('257');
@@ -116,7 +119,9 @@ describe('f16 weights', () => {
     const limits = { maxBufferSize: 256 * MB, maxStorageBinding: 128 * MB };
     const f32 = checkFit(SMOL_360, 2048, limits);
     expect(f32).toMatchObject({ weightsFit: false, fits: false, f16WouldFit: true });
-    expect(f32.message).toMatch(/^Does not fit: the weight model\.embed_tokens\.weight alone needs 180 MB as f32, .*It fits with f16 weights \(/);
+    expect(f32.message).toMatch(
+      /^Does not fit: the weight model\.embed_tokens\.weight alone needs 180 MB as f32, .*It fits with f16 weights \(/,
+    );
     const f16 = checkFit(SMOL_360, 2048, limits, F16_WEIGHTS);
     expect(f16).toMatchObject({ weightsFit: true, fits: true, f16WouldFit: false });
     expect(f16.message).toMatch(/^Fits: needs about .* as f16 weights, f32 activations \(weights 690 MB, /);
@@ -146,13 +151,20 @@ describe('f16 weights and activations', () => {
     expect(ratio).toBeGreaterThan(0.5);
     expect(ratio).toBeLessThan(0.52);
     // The largest buffer at 32768 tokens is still an [R, I] activation, at 2 bytes.
-    expect(estimateGpuMemory(SMOL, 32768, F16_STORAGE)).toMatchObject({ largestBytes: 2 * 32768 * 1536, largestName: 'MLP activation [R, I]' });
+    expect(estimateGpuMemory(SMOL, 32768, F16_STORAGE)).toMatchObject({
+      largestBytes: 2 * 32768 * 1536,
+      largestName: 'MLP activation [R, I]',
+    });
   });
 
   it('names the format in every message', () => {
     const roomy = { maxBufferSize: 1024 * MB, maxStorageBinding: 1024 * MB };
-    expect(checkFit(SMOL, 4096, roomy).message).toMatch(/^Fits: needs about .* at 4,096 tokens as f32 weights and activations \(weights 513 MB, /);
-    expect(checkFit(SMOL, 4096, roomy, F16_STORAGE).message).toMatch(/^Fits: needs about .* at 4,096 tokens as f16 weights and activations \(weights 257 MB, /);
+    expect(checkFit(SMOL, 4096, roomy).message).toMatch(
+      /^Fits: needs about .* at 4,096 tokens as f32 weights and activations \(weights 513 MB, /,
+    );
+    expect(checkFit(SMOL, 4096, roomy, F16_STORAGE).message).toMatch(
+      /^Fits: needs about .* at 4,096 tokens as f16 weights and activations \(weights 257 MB, /,
+    );
     expect(checkFit(SMOL, 4096, roomy, F16_WEIGHTS).message).toMatch(/ as f16 weights, f32 activations \(/);
     expect(describeStorage(F32_STORAGE)).toBe('f32 weights and activations');
     expect(describeStorage({ weights: 'f32', activations: 'f16' })).toBe('f32 weights, f16 activations');
@@ -166,13 +178,17 @@ describe('f16 weights and activations', () => {
     expect(without.message).toMatch(/Use a shorter length: up to 16,384 tokens fits\.$/);
     const f32 = checkFit(SMOL, 32768, { ...limits, shaderF16: true });
     expect(f32).toMatchObject({ weightsFit: true, fits: false, f16WouldFit: false });
-    expect(f32.message).toMatch(/^Does not fit at 32,768 tokens: .* as f32 weights and activations .*It fits as f16 weights and activations \(half the memory.*\): choose them in Hub settings\.$/);
+    expect(f32.message).toMatch(
+      /^Does not fit at 32,768 tokens: .* as f32 weights and activations .*It fits as f16 weights and activations \(half the memory.*\): choose them in Hub settings\.$/,
+    );
     const half = checkFit(SMOL, 32768, { ...limits, shaderF16: true }, F16_STORAGE);
     expect(half).toMatchObject({ fits: true, longestFitting: 32768, f16WouldFit: false });
     // f16 at a length that does not fit either: a shorter length, no further format.
     const longer = checkFit(SMOL, 65536, { ...limits, shaderF16: true }, F16_STORAGE);
     expect(longer).toMatchObject({ fits: false, longestFitting: 32768, f16WouldFit: false });
-    expect(longer.message).toMatch(/^Does not fit at 65,536 tokens: .* as f16 weights and activations .*Use a shorter length: up to 32,768 tokens fits\.$/);
+    expect(longer.message).toMatch(
+      /^Does not fit at 65,536 tokens: .* as f16 weights and activations .*Use a shorter length: up to 32,768 tokens fits\.$/,
+    );
     // SmolLM-360M's 180 MB table: f16 weights and activations rather than the checkbox.
     const big = checkFit(SMOL_360, 2048, { ...limits, shaderF16: true });
     expect(big).toMatchObject({ weightsFit: false, f16WouldFit: false });
@@ -194,6 +210,8 @@ describe('resolvePrecision and the note on the card', () => {
     expect(precisionNote('auto', F16_STORAGE, true)).toBe('Loads as f16 weights and activations (automatic: this GPU has shader-f16).');
     expect(precisionNote('auto', F32_STORAGE, false)).toBe('Loads as f32 weights and activations (automatic: this GPU lacks shader-f16).');
     expect(precisionNote('f32', F32_STORAGE, true)).toBe('Loads as f32 weights and activations (as chosen).');
-    expect(precisionNote('auto', F16_WEIGHTS, false)).toBe('Loads as f16 weights, f32 activations (f32 did not fit; this GPU lacks shader-f16).');
+    expect(precisionNote('auto', F16_WEIGHTS, false)).toBe(
+      'Loads as f16 weights, f32 activations (f32 did not fit; this GPU lacks shader-f16).',
+    );
   });
 });

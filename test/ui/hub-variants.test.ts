@@ -33,7 +33,9 @@ function bpe(merges: (string | [string, string])[] = ['a b', 'ab c']) {
   const json = byteLevelTokenizerJson();
   return {
     ...json,
-    added_tokens: [{ id: 256, content: '<|endoftext|>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }],
+    added_tokens: [
+      { id: 256, content: '<|endoftext|>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false },
+    ],
     model: { ...json.model, vocab: { ...json.model.vocab, ab: 257, abc: 258 } as Record<string, number>, merges },
   };
 }
@@ -42,9 +44,20 @@ describe('tokenizerDifference: the same ids for the same text, or what differs',
   it('equal tokenizers, and the same tokens written another way, compare equal', () => {
     expect(tokenizerDifference(bpe(), bpe(), names)).toBeNull();
     // tokenizers ≥ 0.20 writes merges as pairs; older files as "a b": the same merges.
-    expect(tokenizerDifference(bpe(), bpe([['a', 'b'], ['ab', 'c']]), names)).toBeNull();
+    expect(
+      tokenizerDifference(
+        bpe(),
+        bpe([
+          ['a', 'b'],
+          ['ab', 'c'],
+        ]),
+        names,
+      ),
+    ).toBeNull();
     // Keys in another order, and keys a newer writer adds: not the bytes, the tokens.
-    const reordered = JSON.parse(JSON.stringify({ model: bpe().model, added_tokens: bpe().added_tokens, version: '1.0', extra: { new_key: true } }));
+    const reordered = JSON.parse(
+      JSON.stringify({ model: bpe().model, added_tokens: bpe().added_tokens, version: '1.0', extra: { new_key: true } }),
+    );
     const vocab = Object.fromEntries(Object.entries(reordered.model.vocab as Record<string, number>).reverse());
     expect(tokenizerDifference(bpe(), { ...reordered, model: { ...reordered.model, vocab } }, names)).toBeNull();
     // The byte-level tokenizer of the shipped austen-* models.
@@ -61,17 +74,23 @@ describe('tokenizerDifference: the same ids for the same text, or what differs',
     const renamed = bpe();
     const { abc, ...rest } = renamed.model.vocab;
     renamed.model.vocab = { ...rest, abd: abc };
-    expect(tokenizerDifference(bpe(), renamed, names)).toBe(`the token "abc" (id 258 in ${names.a}) is missing from the tokenizer of ${names.b}`);
+    expect(tokenizerDifference(bpe(), renamed, names)).toBe(
+      `the token "abc" (id 258 in ${names.a}) is missing from the tokenizer of ${names.b}`,
+    );
     const bigger = bpe();
     bigger.model.vocab = { ...bigger.model.vocab, extra: 259 };
-    expect(tokenizerDifference(bpe(), bigger, names)).toBe(`the tokenizer vocabulary has 259 tokens in ${names.b}, 258 tokens in ${names.a}`);
+    expect(tokenizerDifference(bpe(), bigger, names)).toBe(
+      `the tokenizer vocabulary has 259 tokens in ${names.b}, 258 tokens in ${names.a}`,
+    );
     const unigram = { ...bpe(), model: { type: 'Unigram', vocab: [['a', -1]] } };
     expect(tokenizerDifference(bpe(), unigram, names)).toBe(`the tokenizer type is Unigram in ${names.b}, BPE in ${names.a}`);
     expect(tokenizerDifference(bpe(), { version: '1.0' }, names)).toBe(`the tokenizer.json of ${names.b} has no "model" object`);
   });
 
   it('merges: another count, or the same merges in another order (their priority)', () => {
-    expect(tokenizerDifference(bpe(), bpe(['a b']), names)).toBe(`the tokenizer has 1 BPE merges in ${names.b}, 2 BPE merges in ${names.a}`);
+    expect(tokenizerDifference(bpe(), bpe(['a b']), names)).toBe(
+      `the tokenizer has 1 BPE merges in ${names.b}, 2 BPE merges in ${names.a}`,
+    );
     expect(tokenizerDifference(bpe(), bpe(['ab c', 'a b']), names)).toBe(`BPE merge 1 is "ab c" in ${names.b}, "a b" in ${names.a}`);
   });
 
@@ -96,7 +115,13 @@ describe('Hub variants in the slots', () => {
   const ropeBase: VariantInfo = { id: BASE_VARIANT, label: 'RoPE', kind: 'base', hasRope: true, detail: 'As trained' };
   const drope = hubVariantInfo('SakanaAI/SmolLM-360M-DroPE', false);
   const rope = hubVariantInfo('HuggingFaceTB/SmolLM-360M', true);
-  const settings = (variant: VariantInfo, patch: Partial<SlotSettings> = {}): SlotSettings => ({ variant: variant.id, rope: true, scaling: 'none', c: 0, ...patch });
+  const settings = (variant: VariantInfo, patch: Partial<SlotSettings> = {}): SlotSettings => ({
+    variant: variant.id,
+    rope: true,
+    scaling: 'none',
+    c: 0,
+    ...patch,
+  });
 
   it('id "hub:ORG/NAME", label ORG/NAME, as trained', () => {
     expect(drope).toEqual({
@@ -135,9 +160,23 @@ describe('Hub variants in the slots', () => {
       appStore().setState({
         variants: [ropeBase],
         shipped: [],
-        meta: { name: 'hf:HuggingFaceTB/SmolLM-360M', trainContext: 2048, hasRope: true, summary: '', vocabSize: 49152, recordedProblem: null },
-        gpu: { kind: 'ready', adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 27, shaderF16: false } },
-        weights: { kind: 'ready', name: 'hf:HuggingFaceTB/SmolLM-360M', summary: { name: 'x', trainContext: 2048, parameters: 1, validationTokens: 10_000 } },
+        meta: {
+          name: 'hf:HuggingFaceTB/SmolLM-360M',
+          trainContext: 2048,
+          hasRope: true,
+          summary: '',
+          vocabSize: 49152,
+          recordedProblem: null,
+        },
+        gpu: {
+          kind: 'ready',
+          adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 27, shaderF16: false },
+        },
+        weights: {
+          kind: 'ready',
+          name: 'hf:HuggingFaceTB/SmolLM-360M',
+          summary: { name: 'x', trainContext: 2048, parameters: 1, validationTokens: 10_000 },
+        },
       });
       const compare = compareStore().getState();
       compare.clearShippedLoads();
@@ -151,7 +190,10 @@ describe('Hub variants in the slots', () => {
       expect(compareStore().getState().hubVariants).toEqual([drope]);
       compare.setSlot('B', { variant: drope.id, rope: true });
       const sent: CommandBody[] = [];
-      const controller = { request: (command: CommandBody, _handle: (e: WorkerEvent) => void) => sent.push(command), control: () => undefined } as unknown as Controller;
+      const controller = {
+        request: (command: CommandBody, _handle: (e: WorkerEvent) => void) => sent.push(command),
+        control: () => undefined,
+      } as unknown as Controller;
       generateBoth(controller);
       expect(sent.map((c) => c.type)).toEqual(['generate', 'generate']);
       expect(sent[1]).toMatchObject({ slot: 'B', variant: 'hub:SakanaAI/SmolLM-360M-DroPE' });
@@ -174,6 +216,8 @@ describe('the memory line: the current model’s weights stay on the GPU', () =>
     expect(currentWeightsNote('hf:a/b', config, { weights: 'f32', activations: 'f32' })).toBe(
       'The current model’s weights are on the GPU too: 113 KB (hf:a/b, f32).',
     );
-    expect(currentWeightsNote('tiny', config, { weights: 'f16', activations: 'f32' })).toMatch(/^The current model’s weights are on the GPU too: [\d.]+ KB \(tiny, f16\)\.$/);
+    expect(currentWeightsNote('tiny', config, { weights: 'f16', activations: 'f32' })).toMatch(
+      /^The current model’s weights are on the GPU too: [\d.]+ KB \(tiny, f16\)\.$/,
+    );
   });
 });

@@ -156,7 +156,11 @@ describe('other models on the charts', () => {
     style,
     points: [{ length, successes, trials: 4 }],
   });
-  const ref = (trainContext: number | null, vocabSize: number | null, key: string | null): Reference => ({ trainContext, vocabSize, textKey: key });
+  const ref = (trainContext: number | null, vocabSize: number | null, key: string | null): Reference => ({
+    trainContext,
+    vocabSize,
+    textKey: key,
+  });
   const models = (entries: Record<string, Partial<ModelResults>>): Record<string, ModelResults> =>
     Object.fromEntries(
       Object.entries(entries).map(([name, r]) => [
@@ -182,7 +186,7 @@ describe('other models on the charts', () => {
     expect(perplexityComparable(ref(64, 256, null), ref(64, 256, null))).toBe(false);
   });
 
-  it('combineSeries: the current model\'s series unchanged, the others prefixed, every style distinct', () => {
+  it("combineSeries: the current model's series unchanged, the others prefixed, every style distinct", () => {
     const current = [ppl('base|rope|0.00', 'RoPE', 0, [32, 10]), ppl('dropped-1|none|0.00', 'RoPE dropped', 2, [32, 12])];
     const combined = combineSeries(current, [
       { model: 'hf:SakanaAI/SmolLM-360M-DroPE', series: [ppl('base|none|0.00', 'NoPE', 0, [32, 9]), ppl('x', 'X', 1, [32, 8])] },
@@ -208,24 +212,57 @@ describe('other models on the charts', () => {
   it('comparedResults: which other models go on which chart', () => {
     const results = models({
       'austen-rope': { perplexity: [ppl('base|rope|0.00', 'RoPE', 0, [32, 10])], needle: [needle('base|rope|0.00', 'RoPE', 0, 512, 1)] },
-      'austen-drope': { perplexity: [ppl('base|none|0.00', 'austen-drope (DroPE)', 0, [32, 9])], needle: [needle('base|none|0.00', 'austen-drope (DroPE)', 0, 512, 2)] },
+      'austen-drope': {
+        perplexity: [ppl('base|none|0.00', 'austen-drope (DroPE)', 0, [32, 9])],
+        needle: [needle('base|none|0.00', 'austen-drope (DroPE)', 0, 512, 2)],
+      },
       // Same C, another text: its needle results compare, its perplexities do not.
-      'austen-nope': { textKey: 'pasted:5:abc', textLabel: 'your text', perplexity: [ppl('base|none|0.00', 'NoPE', 0, [32, 20])], needle: [needle('base|none|0.00', 'NoPE', 0, 512, 0)] },
+      'austen-nope': {
+        textKey: 'pasted:5:abc',
+        textLabel: 'your text',
+        perplexity: [ppl('base|none|0.00', 'NoPE', 0, [32, 20])],
+        needle: [needle('base|none|0.00', 'NoPE', 0, 512, 0)],
+      },
       // Same C and text, another vocabulary: the needle test compares, perplexity does not.
-      'other-bpe': { vocabSize: 49152, perplexity: [ppl('base|rope|0.00', 'RoPE', 0, [32, 30])], needle: [needle('base|rope|0.00', 'RoPE', 0, 512, 4)] },
+      'other-bpe': {
+        vocabSize: 49152,
+        perplexity: [ppl('base|rope|0.00', 'RoPE', 0, [32, 30])],
+        needle: [needle('base|rope|0.00', 'RoPE', 0, 512, 4)],
+      },
       // Another C: nothing compares.
-      'hf:HuggingFaceTB/SmolLM-360M': { trainContext: 2048, vocabSize: 49152, perplexity: [ppl('base|rope|0.00', 'RoPE', 0, [1024, 9])], needle: [needle('base|rope|0.00', 'RoPE', 0, 2048, 4)] },
+      'hf:HuggingFaceTB/SmolLM-360M': {
+        trainContext: 2048,
+        vocabSize: 49152,
+        perplexity: [ppl('base|rope|0.00', 'RoPE', 0, [1024, 9])],
+        needle: [needle('base|rope|0.00', 'RoPE', 0, 2048, 4)],
+      },
     });
     const compared = comparedResults(results, 'austen-drope', ref(64, 256, 'bundled'));
     expect(compared.perplexityModels).toEqual(['austen-rope']);
     expect(compared.needleModels).toEqual(['austen-rope', 'austen-nope', 'other-bpe']);
     expect(compared.perplexity.map((s) => s.label)).toEqual(['austen-drope (DroPE)', 'austen-rope: RoPE']);
-    expect(compared.needle.map((s) => s.label)).toEqual(['austen-drope (DroPE)', 'austen-rope: RoPE', 'austen-nope: NoPE', 'other-bpe: RoPE']);
+    expect(compared.needle.map((s) => s.label)).toEqual([
+      'austen-drope (DroPE)',
+      'austen-rope: RoPE',
+      'austen-nope: NoPE',
+      'other-bpe: RoPE',
+    ]);
     expect(compared.needle.map((s) => s.style)).toEqual([0, 1, 2, 3]);
     expect(compared.textLabel).toBe('Persuasion');
     // The needle chart's rows carry every model's bars at the shared length.
     expect(needleRows(compared.needle, 64)).toEqual([
-      { length: 512, category: '512 (8×)', s0: 50, s0_label: '50%', s1: 25, s1_label: '25%', s2: 0, s2_label: '0%', s3: 100, s3_label: '100%' },
+      {
+        length: 512,
+        category: '512 (8×)',
+        s0: 50,
+        s0_label: '50%',
+        s1: 25,
+        s1_label: '25%',
+        s2: 0,
+        s2_label: '0%',
+        s3: 100,
+        s3_label: '100%',
+      },
     ]);
 
     // The SmolLM at C = 2048 sees none of the toy models, and they none of it.
@@ -246,11 +283,16 @@ describe('other models on the charts', () => {
     expect(alsoShownLine({ perplexity: [one, one], needle: [], perplexityModels: ['austen-rope'], needleModels: [] })).toBe(
       'Also shown: austen-rope (measured earlier this session).',
     );
-    expect(alsoShownLine({ perplexity: [one, one], needle: [n, n], perplexityModels: ['austen-rope'], needleModels: ['austen-rope'] })).toBe(
-      'Also shown: austen-rope (measured earlier this session).',
-    );
     expect(
-      alsoShownLine({ perplexity: [one, one], needle: [n, n, n], perplexityModels: ['austen-rope'], needleModels: ['austen-rope', 'austen-nope'] }),
+      alsoShownLine({ perplexity: [one, one], needle: [n, n], perplexityModels: ['austen-rope'], needleModels: ['austen-rope'] }),
+    ).toBe('Also shown: austen-rope (measured earlier this session).');
+    expect(
+      alsoShownLine({
+        perplexity: [one, one],
+        needle: [n, n, n],
+        perplexityModels: ['austen-rope'],
+        needleModels: ['austen-rope', 'austen-nope'],
+      }),
     ).toBe('Also shown, measured earlier this session: austen-rope (perplexity and needle test), austen-nope (needle test).');
   });
 });
@@ -281,7 +323,14 @@ function fakeController() {
 function loadModel(name: string, trainContext: number, validationTokens: number, vocabSize = 256) {
   appStore().setState({
     gpu: { kind: 'ready', adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 30, shaderF16: false } },
-    meta: { name, trainContext, hasRope: true, summary: `4 layers, 4 heads, hidden size 128, vocabulary ${vocabSize}`, vocabSize, recordedProblem: null },
+    meta: {
+      name,
+      trainContext,
+      hasRope: true,
+      summary: `4 layers, 4 heads, hidden size 128, vocabulary ${vocabSize}`,
+      vocabSize,
+      recordedProblem: null,
+    },
     weights: { kind: 'ready', name, summary: { name, trainContext, parameters: 1, validationTokens } },
     variants: [
       { id: 'base', label: 'RoPE', kind: 'base', hasRope: true, detail: '' },
@@ -336,7 +385,7 @@ describe('long-context actions', () => {
     expect(perplexityBlocker(longContextStore().getState())).toContain('too short');
     measurePerplexity(controller);
     expect(requests).toHaveLength(0);
-    longContextStore().setState({ unticked: [] , count: { key, status: 'counted', tokens: 600 } });
+    longContextStore().setState({ unticked: [], count: { key, status: 'counted', tokens: 600 } });
     measurePerplexity(controller);
     expect(requests[0].command).toMatchObject({ type: 'evaluate', text: 'short text', lengths: [32, 64, 128, 256, 512] });
   });
@@ -361,7 +410,7 @@ describe('long-context actions', () => {
     expect(requests).toHaveLength(1);
   });
 
-  it('stamps results with the model\'s C and vocabulary: a second model of the same shape shares the charts', () => {
+  it("stamps results with the model's C and vocabulary: a second model of the same shape shares the charts", () => {
     const { controller, emit } = fakeController();
     longContextStore().setState({ unticked: [128, 256, 512], budget: 128 });
     measurePerplexity(controller);

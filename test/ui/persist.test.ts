@@ -9,7 +9,15 @@ import { initializeCheckpoint } from '../../src/model/init.ts';
 import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { serializeCheckpoint } from '../../src/model/save.ts';
 import { checkpointFileName, ImportError, sortImportFiles, validateImport } from '../../src/ui/persist/import-export.ts';
-import { addPoint, checkStoredVariant, memorySource, newVariantKey, storedFiles, summarize, type StoredVariant } from '../../src/ui/persist/variant-store.ts';
+import {
+  addPoint,
+  checkStoredVariant,
+  memorySource,
+  newVariantKey,
+  storedFiles,
+  summarize,
+  type StoredVariant,
+} from '../../src/ui/persist/variant-store.ts';
 
 const CONFIG = {
   architectures: ['LlamaForCausalLM'],
@@ -89,7 +97,13 @@ describe('stored variant records', () => {
     points = addPoint(points, 'none|0.00', 'A', 32, 5);
     points = addPoint(points, 'none|0.30', 'A · c = 0.30', 8, 6);
     expect(points.series).toEqual({
-      'none|0.00': { label: 'A', points: [{ length: 8, ppl: 7 }, { length: 32, ppl: 5 }] },
+      'none|0.00': {
+        label: 'A',
+        points: [
+          { length: 8, ppl: 7 },
+          { length: 32, ppl: 5 },
+        ],
+      },
       'none|0.30': { label: 'A · c = 0.30', points: [{ length: 8, ppl: 6 }] },
     });
   });
@@ -138,7 +152,8 @@ describe('importing checkpoint files', () => {
     const name = 'model.layers.0.mlp.up_proj.weight';
     const original = checkpoint.tensors.get(name)!;
     const widened = st.getF32(name);
-    for (let i = 0; i < original.length; i++) expect(Math.abs(widened[i] - original[i])).toBeLessThanOrEqual(Math.abs(original[i]) * 1e-3 + 1e-7);
+    for (let i = 0; i < original.length; i++)
+      expect(Math.abs(widened[i] - original[i])).toBeLessThanOrEqual(Math.abs(original[i]) * 1e-3 + 1e-7);
   });
 
   it('refuses corrupt weights, bad JSON and another architecture, with a message', async () => {

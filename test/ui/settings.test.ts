@@ -3,7 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { logTicks } from '../../src/ui/components/chart-style.ts';
 import { readRecordedEval } from '../../src/ui/recorded-curves.ts';
-import { effectiveMode, evaluationLengths, positionModeAt, seriesId, seriesLabel, splitMode, type VariantInfo } from '../../src/ui/settings.ts';
+import {
+  effectiveMode,
+  evaluationLengths,
+  positionModeAt,
+  seriesId,
+  seriesLabel,
+  splitMode,
+  type VariantInfo,
+} from '../../src/ui/settings.ts';
 
 const base: VariantInfo = { id: 'base', label: 'RoPE', kind: 'base', hasRope: true, detail: '' };
 
@@ -70,7 +78,13 @@ describe('settings', () => {
     expect(seriesLabel(base, 'rope', 0)).toBe('RoPE');
     expect(seriesLabel(base, 'yarn', 0.2)).toBe('RoPE + YaRN · c = 0.20');
     expect(seriesLabel(base, 'none', 0)).toBe('RoPE switched off');
-    const recalibrated: VariantInfo = { id: 'r', label: 'Recalibrated (3 steps, LR 1e-3)', kind: 'recalibrated', hasRope: false, detail: '' };
+    const recalibrated: VariantInfo = {
+      id: 'r',
+      label: 'Recalibrated (3 steps, LR 1e-3)',
+      kind: 'recalibrated',
+      hasRope: false,
+      detail: '',
+    };
     expect(seriesLabel(recalibrated, 'none', 0)).toBe('Recalibrated (3 steps, LR 1e-3)');
     expect(seriesId('r', 'none', 0.1 + 0.2)).toBe('r|none|0.30');
   });
@@ -93,7 +107,16 @@ describe('recorded curves (eval.json)', () => {
     modes: Object.fromEntries(lengths.map((L, i) => [String(L), modes[i]])),
     ppl: Object.fromEntries(lengths.map((L, i) => [String(L), ppl[i]])),
   });
-  const file = (entries: unknown[]) => ({ format: 'drope-playground/eval', version: 1, model: 'm', text: 'persuasion.txt', tokens: 4096, train_ctx: 64, lengths, series: entries });
+  const file = (entries: unknown[]) => ({
+    format: 'drope-playground/eval',
+    version: 1,
+    model: 'm',
+    text: 'persuasion.txt',
+    tokens: 4096,
+    train_ctx: 64,
+    lengths,
+    series: entries,
+  });
 
   it('ties series the page can reproduce exactly to their live setting, and keeps the others on their own', () => {
     const read = readRecordedEval(

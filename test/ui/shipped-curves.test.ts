@@ -42,21 +42,58 @@ function series(id: string, label: string, positions: string, mode: (L: number) 
 }
 
 function evalFile(model: string, entries: ReturnType<typeof series>[], ctx = 64): string {
-  return JSON.stringify({ format: 'drope-playground/eval', version: 1, model, text: 'persuasion.txt', tokens: 4096, train_ctx: ctx, lengths: LENGTHS, series: entries });
+  return JSON.stringify({
+    format: 'drope-playground/eval',
+    version: 1,
+    model,
+    text: 'persuasion.txt',
+    tokens: 4096,
+    train_ctx: ctx,
+    lengths: LENGTHS,
+    series: entries,
+  });
 }
 
 const scaled = (kind: string) => (L: number) => (L <= 64 ? 'rope' : `${kind}:${L / 64}`);
 
 const ROPE_EVAL = evalFile('austen-rope', [
-  series('rope', 'RoPE', 'rope', () => 'rope', (L) => L / 10),
+  series(
+    'rope',
+    'RoPE',
+    'rope',
+    () => 'rope',
+    (L) => L / 10,
+  ),
   series('pi', 'PI', 'pi:L/C', scaled('pi'), (L) => L / 9),
   series('ntk', 'NTK', 'ntk:L/C', scaled('ntk'), (L) => L / 8),
   series('yarn', 'YaRN', 'yarn:L/C', scaled('yarn'), (L) => L / 7),
   series('dynamic', 'Dynamic NTK', 'dynamic:L/C', scaled('dynamic'), (L) => L / 6),
-  series('none', 'NoPE', 'none', () => 'none', (L) => L),
+  series(
+    'none',
+    'NoPE',
+    'none',
+    () => 'none',
+    (L) => L,
+  ),
 ]);
-const DROPE_EVAL = evalFile('austen-drope', [series('none', 'DroPE', 'none', () => 'none', () => 6.5)]);
-const NOPE_EVAL = evalFile('austen-nope', [series('none', 'NoPE', 'none', () => 'none', () => 7.5)]);
+const DROPE_EVAL = evalFile('austen-drope', [
+  series(
+    'none',
+    'DroPE',
+    'none',
+    () => 'none',
+    () => 6.5,
+  ),
+]);
+const NOPE_EVAL = evalFile('austen-nope', [
+  series(
+    'none',
+    'NoPE',
+    'none',
+    () => 'none',
+    () => 7.5,
+  ),
+]);
 
 const FILES: Record<string, string> = {
   'austen-rope/config.json': config('rope'),
@@ -97,7 +134,20 @@ describe('readShippedModel', () => {
     const drope = readShippedModel(ENTRIES[1], config('nope'), DROPE_EVAL);
     expect(drope.model?.kind).toBe('drope');
     expect(drope.model?.curves.map((c) => c.label)).toEqual([`${STORY_LABELS.drope} · austen-drope`]);
-    const scaledNope = evalFile('austen-nope', [series('none', 'NoPE, β c=0.2', 'none', () => 'none', () => 7, 0.2)], 128);
+    const scaledNope = evalFile(
+      'austen-nope',
+      [
+        series(
+          'none',
+          'NoPE, β c=0.2',
+          'none',
+          () => 'none',
+          () => 7,
+          0.2,
+        ),
+      ],
+      128,
+    );
     const nope = readShippedModel(ENTRIES[2], config('nope', 128), scaledNope);
     expect(nope.model?.kind).toBe('nope');
     expect(nope.model?.trainContext).toBe(128);
@@ -174,7 +224,14 @@ describe('readShippedModels', () => {
 
 describe('the store keeps the shipped curves beside the loaded model’s', () => {
   const base: VariantInfo = { id: BASE_VARIANT, label: 'RoPE', kind: 'base', hasRope: true, detail: 'As trained' };
-  const metaOf = (name: string, hasRope = true) => ({ name, trainContext: 64, hasRope, summary: '', vocabSize: 256, recordedProblem: null });
+  const metaOf = (name: string, hasRope = true) => ({
+    name,
+    trainContext: 64,
+    hasRope,
+    summary: '',
+    vocabSize: 256,
+    recordedProblem: null,
+  });
   let store: AppStore;
   let shipped: ShippedModel[];
 
@@ -213,9 +270,18 @@ describe('the store keeps the shipped curves beside the loaded model’s', () =>
     s.setShipped(shipped, []);
     s.startModel(metaOf('austen-rope'), [], base);
     s.addMeasuredPoint('base|none|0.00', 'RoPE switched off', 64, 80);
-    expect(store.getState().series.filter((x) => x.id.startsWith(SHIPPED_PREFIX)).every((x) => x.points.every((p) => p.source === 'recorded'))).toBe(true);
+    expect(
+      store
+        .getState()
+        .series.filter((x) => x.id.startsWith(SHIPPED_PREFIX))
+        .every((x) => x.points.every((p) => p.source === 'recorded')),
+    ).toBe(true);
     const nopeBase: VariantInfo = { ...base, label: 'austen-drope (DroPE)', hasRope: false };
-    s.startModel(metaOf('austen-drope', false), [{ label: 'DroPE', settings: { mode: 'none', c: 0 }, points: [{ length: 64, ppl: 6.5 }] }], nopeBase);
+    s.startModel(
+      metaOf('austen-drope', false),
+      [{ label: 'DroPE', settings: { mode: 'none', c: 0 }, points: [{ length: 64, ppl: 6.5 }] }],
+      nopeBase,
+    );
     expect(labels()).toEqual([
       'austen-drope (DroPE)',
       'RoPE · austen-rope',

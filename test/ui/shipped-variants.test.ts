@@ -8,9 +8,23 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { appOffers, ensureShippedVariant, generateBoth, measureLosses, slotLabel, slotVariant } from '../../src/ui/compare/compare-actions.ts';
+import {
+  appOffers,
+  ensureShippedVariant,
+  generateBoth,
+  measureLosses,
+  slotLabel,
+  slotVariant,
+} from '../../src/ui/compare/compare-actions.ts';
 import { compareStore, defaultSlots, type SlotSettings } from '../../src/ui/compare/compare-store.ts';
-import { DEFAULT_B_MODEL, sameSizes, shippedName, shippedOffers, shippedVariantId, slotChoices } from '../../src/ui/compare/shipped-variants.ts';
+import {
+  DEFAULT_B_MODEL,
+  sameSizes,
+  shippedName,
+  shippedOffers,
+  shippedVariantId,
+  slotChoices,
+} from '../../src/ui/compare/shipped-variants.ts';
 import type { Controller } from '../../src/ui/controller.ts';
 import { readShippedModels, STORY_LABELS, type ShippedModel } from '../../src/ui/recorded-curves.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
@@ -41,7 +55,15 @@ describe('which shipped models a slot is offered', () => {
       ['austen-drope', 'drope', 'austen-drope (DroPE)'],
       ['austen-nope', 'nope', 'austen-nope (NoPE)'],
     ]);
-    expect(shipped[0].shapes).toEqual({ vocabSize: 256, hiddenSize: 128, intermediateSize: 352, numLayers: 4, numHeads: 4, numKvHeads: 4, headDim: 32 });
+    expect(shipped[0].shapes).toEqual({
+      vocabSize: 256,
+      hiddenSize: 128,
+      intermediateSize: 352,
+      numLayers: 4,
+      numHeads: 4,
+      numKvHeads: 4,
+      headDim: 32,
+    });
     expect(sameSizes(shipped[0].shapes, shipped[1].shapes)).toBe(true);
   });
 
@@ -70,7 +92,10 @@ describe('which shipped models a slot is offered', () => {
       { headDim: 16 },
     ]) {
       const odd = resized(drope, patch);
-      expect(shippedOffers([rope, odd, drope], 'austen-rope').map((o) => o.name), JSON.stringify(patch)).toEqual(['austen-drope']);
+      expect(
+        shippedOffers([rope, odd, drope], 'austen-rope').map((o) => o.name),
+        JSON.stringify(patch),
+      ).toEqual(['austen-drope']);
     }
   });
 
@@ -120,7 +145,9 @@ describe('the default slots', () => {
     expect(slotLabel(settings({ scaling: 'yarn' }), rope, offers)).toBe('RoPE + YaRN · austen-rope');
     expect(slotLabel(settings({ rope: false }), rope, offers)).toBe(`${STORY_LABELS.dropped} · austen-rope`);
     const nope = offers.find((o) => o.name === 'austen-nope')!.info;
-    expect(slotLabel({ variant: nope.id, rope: true, scaling: 'none', c: 0.2 }, nope, offers)).toBe(`${STORY_LABELS.nope} · c = 0.20 · austen-nope`);
+    expect(slotLabel({ variant: nope.id, rope: true, scaling: 'none', c: 0.2 }, nope, offers)).toBe(
+      `${STORY_LABELS.nope} · c = 0.20 · austen-nope`,
+    );
   });
 });
 
@@ -150,8 +177,15 @@ describe('loading a shipped model into the worker', () => {
       variants: [ropeBase],
       shipped,
       meta: { name: 'austen-rope', trainContext: 64, hasRope: true, summary: '', vocabSize: 256, recordedProblem: null },
-      gpu: { kind: 'ready', adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 27, shaderF16: false } },
-      weights: { kind: 'ready', name: 'austen-rope', summary: { name: 'austen-rope', trainContext: 64, parameters: 1, validationTokens: 10_000 } },
+      gpu: {
+        kind: 'ready',
+        adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 27, shaderF16: false },
+      },
+      weights: {
+        kind: 'ready',
+        name: 'austen-rope',
+        summary: { name: 'austen-rope', trainContext: 64, parameters: 1, validationTokens: 10_000 },
+      },
     });
     const compare = compareStore().getState();
     compare.clearShippedLoads();
@@ -176,7 +210,11 @@ describe('loading a shipped model into the worker', () => {
     expect(sent.map((s) => s.command.type)).toEqual(['tokenLoss', 'tokenLoss']);
     expect(sent[1].command).toMatchObject({ variant: 'shipped:austen-drope' });
     expect(compareStore().getState().losses.B?.label).toBe(`${STORY_LABELS.drope} · austen-drope, 256 tokens`);
-    load.handle!({ type: 'variant', id: load.id, variant: { id: 'shipped:austen-drope', label: 'austen-drope', kind: 'base', hasRope: false, detail: '' } });
+    load.handle!({
+      type: 'variant',
+      id: load.id,
+      variant: { id: 'shipped:austen-drope', label: 'austen-drope', kind: 'base', hasRope: false, detail: '' },
+    });
     load.handle!({ type: 'done', id: load.id });
     expect(compareStore().getState().loads['austen-drope'].status).toBe('ready');
     sent.length = 0;

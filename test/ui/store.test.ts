@@ -24,7 +24,14 @@ const dropped: VariantInfo = { id: 'dropped-1', label: 'RoPE dropped', kind: 'dr
 const meta = { name: 'austen-rope', trainContext: 64, hasRope: true, summary: '', vocabSize: 256, recordedProblem: null };
 
 const recorded: RecordedCurve[] = [
-  { label: 'RoPE', settings: { mode: 'rope', c: 0 }, points: [{ length: 64, ppl: 4.2 }, { length: 128, ppl: 5.5 }] },
+  {
+    label: 'RoPE',
+    settings: { mode: 'rope', c: 0 },
+    points: [
+      { length: 64, ppl: 4.2 },
+      { length: 128, ppl: 5.5 },
+    ],
+  },
   { label: 'RoPE + YaRN', settings: { mode: 'yarn', c: 0 }, points: [{ length: 128, ppl: 11.3 }] },
   { label: 'DroPE (recalibrated run)', points: [{ length: 64, ppl: 6.05 }] },
 ];
@@ -122,7 +129,14 @@ describe('run slice', () => {
     s.updateRecalibration(8, { status: 'failed' });
     s.addLoss(7, 2, 5.4);
     expect(recalibrating(store.getState())).toBe(true);
-    expect(store.getState().recalibration).toMatchObject({ status: 'preparing', step: 2, losses: [{ step: 1, loss: 5.5 }, { step: 2, loss: 5.4 }] });
+    expect(store.getState().recalibration).toMatchObject({
+      status: 'preparing',
+      step: 2,
+      losses: [
+        { step: 1, loss: 5.5 },
+        { step: 2, loss: 5.4 },
+      ],
+    });
     s.updateRecalibration(7, { status: 'done' });
     expect(recalibrating(store.getState())).toBe(false);
   });

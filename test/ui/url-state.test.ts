@@ -46,7 +46,9 @@ function fakeWindow(search: string): UrlWindow & { writes: string[] } {
 describe('URL state', () => {
   it('round-trips every field', () => {
     const search = serializeUrlConfig(custom);
-    expect(search).toBe('?model=austen-rope&rope=0&scaling=yarn&factor=8&c=0.35&tokens=2048&steps=750&lr=0.0003&batch=8&seed=42&layer=3&head=1');
+    expect(search).toBe(
+      '?model=austen-rope&rope=0&scaling=yarn&factor=8&c=0.35&tokens=2048&steps=750&lr=0.0003&batch=8&seed=42&layer=3&head=1',
+    );
     expect(parseUrlConfig(search)).toEqual(custom);
   });
 

@@ -54,7 +54,15 @@ export async function benchForward(engine: Engine, iterations = 3) {
 export async function benchTraining(engine: Engine, steps = 3) {
   const model = LlamaModel.fromCheckpoint(engine, initializeCheckpoint(austenConfig, 1));
   const data = new TokenStream(randomIds(1 << 16, model.config.vocabSize));
-  const trainer = new Trainer(model, data, { steps: steps + 1, ctx: SHAPE.T, batch: SHAPE.B, lr: 1e-3, warmup: 1, seed: 1, positions: { kind: 'rope' } });
+  const trainer = new Trainer(model, data, {
+    steps: steps + 1,
+    ctx: SHAPE.T,
+    batch: SHAPE.B,
+    lr: 1e-3,
+    warmup: 1,
+    seed: 1,
+    positions: { kind: 'rope' },
+  });
   try {
     const forward = await forwardTokensPerSecond(model, steps);
     await trainer.trainStep(); // warm-up: backward and optimizer pipelines
@@ -96,7 +104,11 @@ export async function benchPrecision(engine: Engine, iterations = 3) {
     const weightBytes = engine.bytesAllocated - before;
     try {
       const tokensPerSecond = await forwardTokensPerSecond(model, iterations);
-      rows[name] = { tokens_per_s: Math.round(tokensPerSecond), weight_bytes: weightBytes, activation_bytes: engine.bytesAllocated - before - weightBytes };
+      rows[name] = {
+        tokens_per_s: Math.round(tokensPerSecond),
+        weight_bytes: weightBytes,
+        activation_bytes: engine.bytesAllocated - before - weightBytes,
+      };
     } finally {
       model.destroy();
     }
@@ -104,7 +116,11 @@ export async function benchPrecision(engine: Engine, iterations = 3) {
   const vsF32 = Object.fromEntries(
     Object.entries(rows).map(([name, r]) => [
       name,
-      { speed: Number((r.tokens_per_s / rows.f32.tokens_per_s).toFixed(2)), weight_bytes: Number((r.weight_bytes / rows.f32.weight_bytes).toFixed(2)), activation_bytes: Number((r.activation_bytes / rows.f32.activation_bytes).toFixed(2)) },
+      {
+        speed: Number((r.tokens_per_s / rows.f32.tokens_per_s).toFixed(2)),
+        weight_bytes: Number((r.weight_bytes / rows.f32.weight_bytes).toFixed(2)),
+        activation_bytes: Number((r.activation_bytes / rows.f32.activation_bytes).toFixed(2)),
+      },
     ]),
   );
   return {
@@ -114,6 +130,8 @@ export async function benchPrecision(engine: Engine, iterations = 3) {
     seq_len: SHAPE.T,
     ...rows,
     vs_f32: vsF32,
-    ...(engine.supportsF16 ? {} : { note: 'no shader-f16 on this adapter: f16 activations not measured (WEBGPU_ADAPTER=llvmpipe for lavapipe)' }),
+    ...(engine.supportsF16
+      ? {}
+      : { note: 'no shader-f16 on this adapter: f16 activations not measured (WEBGPU_ADAPTER=llvmpipe for lavapipe)' }),
   };
 }

@@ -43,7 +43,8 @@ export interface AdamWHyperparameters {
 export function adamwStep(engine: Engine, param: Tensor, grad: Tensor, m: Tensor, v: Tensor, hp: AdamWHyperparameters): void {
   const n = numel(param.shape);
   for (const t of [grad, m, v]) {
-    if (numel(t.shape) !== n) throw new Error(`adamw: ${t.label} ${shapeString(t.shape)} does not match ${param.label} ${shapeString(param.shape)}`);
+    if (numel(t.shape) !== n)
+      throw new Error(`adamw: ${t.label} ${shapeString(t.shape)} does not match ${param.label} ${shapeString(param.shape)}`);
   }
   const buffers = new Set([param, grad, m, v].map((t) => t.buffer));
   // WebGPU rejects one buffer bound twice with a writable binding; distinct state is also the only sensible use.
@@ -54,7 +55,8 @@ export function adamwStep(engine: Engine, param: Tensor, grad: Tensor, m: Tensor
   if (!(eps >= 0) || !Number.isFinite(lr) || !Number.isFinite(weightDecay)) {
     throw new Error(`adamw: need finite lr and weightDecay and eps >= 0, got lr ${lr}, weightDecay ${weightDecay}, eps ${eps}`);
   }
-  if (!Number.isFinite(gradScale)) throw new Error(`adamw: gradScale must be finite, got ${gradScale} (skip steps whose gradient norm is not finite)`);
+  if (!Number.isFinite(gradScale))
+    throw new Error(`adamw: gradScale must be finite, got ${gradScale} (skip steps whose gradient norm is not finite)`);
   // In float64, as torch computes them in Python floats before they meet the f32 tensors.
   const bias1 = 1 - beta1 ** step;
   const bias2 = 1 - beta2 ** step;
@@ -88,7 +90,8 @@ export function adamwStep(engine: Engine, param: Tensor, grad: Tensor, m: Tensor
  */
 export function sumOfSquares(engine: Engine, squares: Tensor, x: Tensor, slot: number, options: { accumulate?: boolean } = {}): void {
   const S = numel(squares.shape);
-  if (!Number.isInteger(slot) || slot < 0 || slot >= S) throw new Error(`adamw: slot ${slot} is outside squares ${shapeString(squares.shape)}`);
+  if (!Number.isInteger(slot) || slot < 0 || slot >= S)
+    throw new Error(`adamw: slot ${slot} is outside squares ${shapeString(squares.shape)}`);
   if (squares.buffer === x.buffer) throw new Error('adamw: squares must not alias x');
   const n = numel(x.shape);
   const P = Math.min(MAX_PARTIALS, Math.max(1, ceilDiv(n, WG * ITEMS)));

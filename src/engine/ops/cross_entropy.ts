@@ -30,7 +30,9 @@ export function nllForward(engine: Engine, nll: Tensor, logits: Tensor, targets:
     throw new Error(`cross_entropy: nll ${shapeString(nll.shape)} does not match the ${R} rows of logits ${shapeString(logits.shape)}`);
   }
   if (numel(targets.shape) !== R) {
-    throw new Error(`cross_entropy: targets ${shapeString(targets.shape)} do not match the ${R} rows of logits ${shapeString(logits.shape)}`);
+    throw new Error(
+      `cross_entropy: targets ${shapeString(targets.shape)} do not match the ${R} rows of logits ${shapeString(logits.shape)}`,
+    );
   }
   if (targets.dtype !== 'u32') throw new Error(`cross_entropy: targets must be u32, got ${targets.dtype}`);
   expectF32('cross_entropy', [nll]);
@@ -61,7 +63,9 @@ export function nllBackward(engine: Engine, dlogits: Tensor, logits: Tensor, tar
     throw new Error(`cross_entropy: dlogits ${shapeString(dlogits.shape)} does not match logits ${shapeString(logits.shape)}`);
   }
   if (numel(targets.shape) !== R) {
-    throw new Error(`cross_entropy: targets ${shapeString(targets.shape)} do not match the ${R} rows of logits ${shapeString(logits.shape)}`);
+    throw new Error(
+      `cross_entropy: targets ${shapeString(targets.shape)} do not match the ${R} rows of logits ${shapeString(logits.shape)}`,
+    );
   }
   if (targets.dtype !== 'u32') throw new Error(`cross_entropy: targets must be u32, got ${targets.dtype}`);
   if (!Number.isFinite(scale)) throw new Error(`cross_entropy: scale must be finite, got ${scale}`);

@@ -55,13 +55,7 @@ export function embeddingForward(engine: Engine, out: Tensor, ids: Tensor, table
  * Deterministic, no atomics: each id's rows are summed in row order by one invocation per channel.
  * Ids >= V add nothing. Leading dims of dout and ids are flattened.
  */
-export function embeddingBackward(
-  engine: Engine,
-  dtable: Tensor,
-  dout: Tensor,
-  ids: Tensor,
-  options: { accumulate?: boolean } = {},
-): void {
+export function embeddingBackward(engine: Engine, dtable: Tensor, dout: Tensor, ids: Tensor, options: { accumulate?: boolean } = {}): void {
   if (dtable.shape.length !== 2) throw new Error(`embedding: dtable ${shapeString(dtable.shape)} must be [V, C]`);
   const [V, C] = dtable.shape;
   const { rows, C: outC } = rowsAndWidth(dout.shape);

@@ -120,7 +120,9 @@ export function linear(engine: Engine, y: Tensor, x: Tensor, weight: Tensor): vo
     throw new Error(`linear: the weight ${weight.label} ${shapeString(weight.shape)} must be 2-D [out, in]`);
   }
   if (weight.dtype === 'f16' && weight.shape[1] % 2 !== 0) {
-    throw new Error(`linear: the f16 weight ${weight.label} ${shapeString(weight.shape)} packs pairs along in = ${weight.shape[1]}, which must be even`);
+    throw new Error(
+      `linear: the f16 weight ${weight.label} ${shapeString(weight.shape)} packs pairs along in = ${weight.shape[1]}, which must be even`,
+    );
   }
   matmul(engine, y, x, weight, { transB: true });
 }

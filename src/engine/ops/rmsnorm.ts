@@ -54,9 +54,7 @@ export function rmsnormBackward(
   if (numel(weight.shape) !== C) throw new Error(`rmsnorm: weight ${shapeString(weight.shape)} does not match ${C} channels`);
   if (numel(dweight.shape) !== C) throw new Error(`rmsnorm: dweight ${shapeString(dweight.shape)} does not match ${C} channels`);
   if (numel(dx.shape) !== n || numel(dy.shape) !== n) {
-    throw new Error(
-      `rmsnorm: dx ${shapeString(dx.shape)} and dy ${shapeString(dy.shape)} do not match x ${shapeString(x.shape)}`,
-    );
+    throw new Error(`rmsnorm: dx ${shapeString(dx.shape)} and dy ${shapeString(dy.shape)} do not match x ${shapeString(x.shape)}`);
   }
   if (numel(rstd.shape) !== rows) throw new Error(`rmsnorm: rstd ${shapeString(rstd.shape)} does not match the ${rows} rows of x`);
   for (const out of [dx, dweight]) {

@@ -58,7 +58,10 @@ function rope(engine: Engine, entryPoint: 'forward' | 'backward', x: Tensor, cos
     fail(`x ${shapeString(x.shape)} is not [${rows}, ${width}] (rows, heads*headDim)`);
   }
   const half = headDim / 2;
-  for (const [name, table] of [['cos', cos], ['sin', sin]] as const) {
+  for (const [name, table] of [
+    ['cos', cos],
+    ['sin', sin],
+  ] as const) {
     if (table.shape.length !== 2 || table.shape[1] !== half || table.shape[0] < positionOffset + T) {
       fail(`${name} ${shapeString(table.shape)} must be [>= ${positionOffset + T}, ${half}] (positionOffset + T, headDim/2)`);
     }

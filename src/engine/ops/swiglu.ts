@@ -16,9 +16,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 /** out[R, I] = silu(gate[R, I]) * up[R, I], silu(x) = x * sigmoid(x) without overflow for large |x|. */
 export function swigluForward(engine: Engine, out: Tensor, gate: Tensor, up: Tensor): void {
   if (!sameShape(out.shape, gate.shape) || !sameShape(out.shape, up.shape)) {
-    throw new Error(
-      `swiglu: shapes differ: out ${shapeString(out.shape)}, gate ${shapeString(gate.shape)}, up ${shapeString(up.shape)}`,
-    );
+    throw new Error(`swiglu: shapes differ: out ${shapeString(out.shape)}, gate ${shapeString(gate.shape)}, up ${shapeString(up.shape)}`);
   }
   if (out.buffer === gate.buffer || out.buffer === up.buffer) {
     // WebGPU rejects one buffer bound both writable and read-only in a bind group.

@@ -20,7 +20,16 @@ import { useEffect, useId, useMemo, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
 import { SCALING_LABELS, SCALINGS, type Scaling } from '../settings.ts';
 import { useApp } from '../store/store.ts';
-import { appOffers, dropRopeNow, ensureShippedVariant, generateBoth, measureLosses, slotLabel, slotVariant, stopGeneration } from './compare-actions.ts';
+import {
+  appOffers,
+  dropRopeNow,
+  ensureShippedVariant,
+  generateBoth,
+  measureLosses,
+  slotLabel,
+  slotVariant,
+  stopGeneration,
+} from './compare-actions.ts';
 import { compareStore, SLOTS, useCompare, type GenerationState, type LossState, type ShippedLoad, type SlotId } from './compare-store.ts';
 import { shippedName, slotChoices } from './shipped-variants.ts';
 import { usePresentation } from './presentation.ts';
@@ -138,7 +147,12 @@ function TokenLoss({ slot, loss, trainContext }: { slot: SlotId; loss: LossState
 /** A shipped model's weights on their way into the worker, or why they did not arrive. */
 function LoadStatus({ name, load }: { name: string; load: ShippedLoad | undefined }) {
   if (load?.status === 'loading') return <p className="muted small">Loading {name}’s weights…</p>;
-  if (load?.status === 'failed') return <p className="small error-text">Could not load {name}: {load.message}</p>;
+  if (load?.status === 'failed')
+    return (
+      <p className="small error-text">
+        Could not load {name}: {load.message}
+      </p>
+    );
   return null;
 }
 
@@ -202,7 +216,12 @@ function Slot({ slot, controller, trainContext }: { slot: SlotId; controller: Co
         </div>
         <div className="field">
           <label htmlFor={`${id}-scaling`}>Scaling</label>
-          <select id={`${id}-scaling`} value={settings.scaling} disabled={!ropeOn} onChange={(e) => setSlot(slot, { scaling: e.target.value as Scaling })}>
+          <select
+            id={`${id}-scaling`}
+            value={settings.scaling}
+            disabled={!ropeOn}
+            onChange={(e) => setSlot(slot, { scaling: e.target.value as Scaling })}
+          >
             {SCALINGS.map((s) => (
               <option key={s} value={s}>
                 {SCALING_LABELS[s]}
@@ -254,12 +273,13 @@ export function ComparePanel({ controller }: { controller: Controller }) {
     <section className="card compare" aria-labelledby="compare-heading">
       <h2 id="compare-heading">Side by side</h2>
       <p className="muted small intro">
-        Two models continue one prompt, token by token, and show where each loses track of a long text. Nothing runs until you press a button.
+        Two models continue one prompt, token by token, and show where each loses track of a long text. Nothing runs until you press a
+        button.
       </p>
       <Note>
-        Greedy decoding: each new token is the model’s single most likely next token. “Remove rotary embeddings” during generation (or “Drop RoPE”
-        above, for a slot running the current model with RoPE) applies to the tokens still to come: the next step runs the whole sequence again
-        without rotary embeddings.
+        Greedy decoding: each new token is the model’s single most likely next token. “Remove rotary embeddings” during generation (or “Drop
+        RoPE” above, for a slot running the current model with RoPE) applies to the tokens still to come: the next step runs the whole
+        sequence again without rotary embeddings.
       </Note>
       <div className="compare-top">
         <div className="field prompt-field">
@@ -286,15 +306,19 @@ export function ComparePanel({ controller }: { controller: Controller }) {
           <button type="button" disabled={!running} onClick={() => stopGeneration(controller)}>
             End generation
           </button>
-          <button type="button" disabled={!ready || !trainContext || measuring} onClick={() => trainContext && measureLosses(controller, lossLength(trainContext))}>
+          <button
+            type="button"
+            disabled={!ready || !trainContext || measuring}
+            onClick={() => trainContext && measureLosses(controller, lossLength(trainContext))}
+          >
             Measure per-token loss
           </button>
         </div>
       </div>
       <Note>
-        Per-token loss: each token of a passage of {trainContext ? lossLength(trainContext) : '4 × C_train'} tokens of Persuasion (4× the training
-        context) is shaded by its loss, −ln p(token | the text before it): the darker, the more the model was surprised. The mark C_train is where the
-        training context ends; a model that loses track of positions turns dark after it.
+        Per-token loss: each token of a passage of {trainContext ? lossLength(trainContext) : '4 × C_train'} tokens of Persuasion (4× the
+        training context) is shaded by its loss, −ln p(token | the text before it): the darker, the more the model was surprised. The mark
+        C_train is where the training context ends; a model that loses track of positions turns dark after it.
       </Note>
       <p className="muted small compare-status">
         {!ready ? 'Waiting for the model’s weights and WebGPU.' : ''}

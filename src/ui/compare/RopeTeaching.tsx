@@ -32,7 +32,8 @@ function useRotaryParams(model: string): RotaryParams | null {
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
       .then((raw: unknown) => {
         const c = parseConfig(raw);
-        if (live) setParams({ model, params: { headDim: c.headDim, ropeTheta: c.ropeTheta, maxPositionEmbeddings: c.maxPositionEmbeddings } });
+        if (live)
+          setParams({ model, params: { headDim: c.headDim, ropeTheta: c.ropeTheta, maxPositionEmbeddings: c.maxPositionEmbeddings } });
       })
       .catch(() => {
         // The main panel reports an unreadable config; the chart just stays empty.
@@ -95,7 +96,15 @@ function FrequencyChart({ params, trainContext, height }: { params: RotaryParams
         tick={{ fill: 'var(--muted)', fontSize: 12 }}
         stroke="var(--axis)"
         width={52}
-        label={{ value: 'Full turns', angle: -90, position: 'insideLeft', offset: 6, style: { textAnchor: 'middle' }, fill: 'var(--fg)', fontSize: 13 }}
+        label={{
+          value: 'Full turns',
+          angle: -90,
+          position: 'insideLeft',
+          offset: 6,
+          style: { textAnchor: 'middle' },
+          fill: 'var(--fg)',
+          fontSize: 13,
+        }}
       />
       <Tooltip
         isAnimationActive={false}
@@ -103,10 +112,28 @@ function FrequencyChart({ params, trainContext, height }: { params: RotaryParams
         labelFormatter={(k) => `Pair k = ${k}`}
         contentStyle={{ background: 'var(--card)', border: '1px solid var(--border)', borderRadius: 6, color: 'var(--fg)', fontSize: 13 }}
       />
-      <Legend verticalAlign="top" align="right" formatter={(name) => names[String(name)] ?? String(name)} wrapperStyle={{ fontSize: 13, paddingBottom: 4 }} />
-      <ReferenceLine y={1} stroke="var(--fg)" strokeDasharray="2 2" label={{ value: 'one turn', position: 'insideTopRight', fill: 'var(--fg)', fontSize: 12 }} />
+      <Legend
+        verticalAlign="top"
+        align="right"
+        formatter={(name) => names[String(name)] ?? String(name)}
+        wrapperStyle={{ fontSize: 13, paddingBottom: 4 }}
+      />
+      <ReferenceLine
+        y={1}
+        stroke="var(--fg)"
+        strokeDasharray="2 2"
+        label={{ value: 'one turn', position: 'insideTopRight', fill: 'var(--fg)', fontSize: 12 }}
+      />
       <Line dataKey="train" name="train" stroke="#0072B2" strokeWidth={2.5} dot={{ r: 2.5 }} isAnimationActive={false} />
-      <Line dataKey="plain" name="plain" stroke="#D55E00" strokeWidth={2} strokeDasharray={scaled ? '6 4' : undefined} dot={false} isAnimationActive={false} />
+      <Line
+        dataKey="plain"
+        name="plain"
+        stroke="#D55E00"
+        strokeWidth={2}
+        strokeDasharray={scaled ? '6 4' : undefined}
+        dot={false}
+        isAnimationActive={false}
+      />
       {scaled && <Line dataKey="scaled" name="scaled" stroke="#009E73" strokeWidth={2.5} dot={{ r: 2.5 }} isAnimationActive={false} />}
     </LineChart>
   );
@@ -125,29 +152,30 @@ export function RopeTeaching() {
         <div className="teaching-notes">
           <Note>
             <strong>RoPE.</strong> Rotary position embedding splits each query and key into pairs of numbers and turns each pair by an angle
-            proportional to the token’s position, every pair at its own speed. Two tokens’ attention score then depends on how far apart they are.
+            proportional to the token’s position, every pair at its own speed. Two tokens’ attention score then depends on how far apart
+            they are.
           </Note>
           <Note>
-            <strong>Past the training length.</strong> In training, pair k only ever turns through angles up to C_train × its frequency. The slow
-            pairs do not even complete one turn there (below the dashed line), so past C_train they reach angles the model never saw, and attention
-            built on them breaks down.
+            <strong>Past the training length.</strong> In training, pair k only ever turns through angles up to C_train × its frequency. The
+            slow pairs do not even complete one turn there (below the dashed line), so past C_train they reach angles the model never saw,
+            and attention built on them breaks down.
           </Note>
           <Note>
-            <strong>Scaling.</strong> Scaling slows the rotations so that the long sequence maps back into angles seen in training. PI slows every
-            pair by L / C_train, blurring the fast pairs that tell neighbours apart; NTK and YaRN slow mostly the low frequencies, the ones that would
-            leave the trained range, and keep the fast ones.
+            <strong>Scaling.</strong> Scaling slows the rotations so that the long sequence maps back into angles seen in training. PI slows
+            every pair by L / C_train, blurring the fast pairs that tell neighbours apart; NTK and YaRN slow mostly the low frequencies, the
+            ones that would leave the trained range, and keep the fast ones.
           </Note>
           <Note>
-            <strong>Recalibration.</strong> DroPE removes the rotation altogether, so there are no angles to extrapolate, but the weights still
-            expect it. Recalibration trains the model briefly at the training length without RoPE, so it learns to track order from causal attention
-            alone; the logit scale c then keeps attention sharp at longer lengths.
+            <strong>Recalibration.</strong> DroPE removes the rotation altogether, so there are no angles to extrapolate, but the weights
+            still expect it. Recalibration trains the model briefly at the training length without RoPE, so it learns to track order from
+            causal attention alone; the logit scale c then keeps attention sharp at longer lengths.
           </Note>
         </div>
         <figure className="chart frequency-chart" aria-label={FREQUENCY_CHART_TITLE}>
           <figcaption className="small">
             {FREQUENCY_CHART_TITLE}
-            {params ? `: head_dim ${params.headDim}, rope_theta ${params.ropeTheta.toLocaleString('en-US')}` : ''}. Full turns per frequency pair
-            within the training context and within 4× it.
+            {params ? `: head_dim ${params.headDim}, rope_theta ${params.ropeTheta.toLocaleString('en-US')}` : ''}. Full turns per frequency
+            pair within the training context and within 4× it.
           </figcaption>
           {params && trainContext ? (
             <FrequencyChart params={params} trainContext={trainContext} height={height} />

@@ -90,7 +90,14 @@ export function generateBoth(controller: Controller): void {
     ensureShippedVariant(controller, variant.id);
     let lastRope: boolean | null = null;
     const requestId = controller.request(
-      { type: 'generate', slot, variant: variant.id, prompt: compare.prompt, maxTokens: compare.maxTokens, settings: evalSettings(settings) },
+      {
+        type: 'generate',
+        slot,
+        variant: variant.id,
+        prompt: compare.prompt,
+        maxTokens: compare.maxTokens,
+        settings: evalSettings(settings),
+      },
       (event) => {
         const store = compareStore().getState();
         const current = store.generations[slot];

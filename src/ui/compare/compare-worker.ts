@@ -103,7 +103,8 @@ export function generate(host: CompareHost, command: Extract<Command, { type: 'g
     host.variant(command.variant); // fails early for an unknown variant
     const ids = host.tokenizer().encode(command.prompt);
     if (ids.length === 0) throw new Error('the prompt is empty: type a few words to continue');
-    if (ids.length >= MAX_GENERATION_LENGTH) throw new Error(`the prompt has ${ids.length} tokens; at most ${MAX_GENERATION_LENGTH - 1} fit`);
+    if (ids.length >= MAX_GENERATION_LENGTH)
+      throw new Error(`the prompt has ${ids.length} tokens; at most ${MAX_GENERATION_LENGTH - 1} fit`);
     const maxTokens = Math.max(1, Math.floor(command.maxTokens));
     const settings = earlyRetunes.get(command.id) ?? command.settings;
     earlyRetunes.delete(command.id);

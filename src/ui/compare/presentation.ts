@@ -13,7 +13,10 @@ export function presentationFromHash(hash: string): boolean {
 
 /** The hash with the flag set or cleared, other hash parts kept. */
 export function hashWithPresentation(hash: string, on: boolean): string {
-  const parts = hash.replace(/^#/, '').split('&').filter((p) => p !== '' && p !== FLAG);
+  const parts = hash
+    .replace(/^#/, '')
+    .split('&')
+    .filter((p) => p !== '' && p !== FLAG);
   if (on) parts.push(FLAG);
   return parts.length ? `#${parts.join('&')}` : '';
 }

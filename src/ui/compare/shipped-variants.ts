@@ -39,7 +39,15 @@ export interface ShippedOffer {
   info: VariantInfo;
 }
 
-const SHAPE_KEYS: readonly (keyof ModelShapes)[] = ['vocabSize', 'hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim'];
+const SHAPE_KEYS: readonly (keyof ModelShapes)[] = [
+  'vocabSize',
+  'hiddenSize',
+  'intermediateSize',
+  'numLayers',
+  'numHeads',
+  'numKvHeads',
+  'headDim',
+];
 
 export function sameSizes(a: ModelShapes, b: ModelShapes): boolean {
   return SHAPE_KEYS.every((key) => a[key] === b[key]);
@@ -66,7 +74,11 @@ export function shippedOffers(shipped: readonly ShippedModel[], loaded: string |
  * What a slot chooses among: the app's variants (the loaded model and those made from it), then the
  * offers, then the Hub models loaded beside the loaded one (hub-variants.ts, compare store `hubVariants`).
  */
-export function slotChoices(variants: readonly VariantInfo[], offers: readonly ShippedOffer[], hub: readonly VariantInfo[] = []): VariantInfo[] {
+export function slotChoices(
+  variants: readonly VariantInfo[],
+  offers: readonly ShippedOffer[],
+  hub: readonly VariantInfo[] = [],
+): VariantInfo[] {
   return [...variants, ...offers.map((o) => o.info), ...hub];
 }
 

@@ -140,7 +140,10 @@ function drawHeatmap(canvas: HTMLCanvasElement, result: HeatmapResult): Geometry
 function Legend() {
   // The ramp and its two ends stay on one line; the note wraps under them on a narrow card.
   return (
-    <div className="small muted" style={{ display: 'flex', alignItems: 'center', gap: '0.1rem 0.4rem', flexWrap: 'wrap', marginTop: '0.25rem' }}>
+    <div
+      className="small muted"
+      style={{ display: 'flex', alignItems: 'center', gap: '0.1rem 0.4rem', flexWrap: 'wrap', marginTop: '0.25rem' }}
+    >
       <span style={{ display: 'inline-flex', alignItems: 'center', gap: '0.4rem', whiteSpace: 'nowrap' }}>
         weight 0
         <span
@@ -271,7 +274,17 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
           </select>
         </label>
         <span className="small muted" aria-live="polite">
-          {!ready ? 'Waiting for the model…' : busy ? 'Computing…' : error ? '' : result ? (hasRope ? `${variantLabel}, ${mode === 'none' ? 'RoPE switched off' : 'with RoPE'}` : variantLabel) : ''}
+          {!ready
+            ? 'Waiting for the model…'
+            : busy
+              ? 'Computing…'
+              : error
+                ? ''
+                : result
+                  ? hasRope
+                    ? `${variantLabel}, ${mode === 'none' ? 'RoPE switched off' : 'with RoPE'}`
+                    : variantLabel
+                  : ''}
         </span>
       </div>
       {error && <p className="error-text">{error}</p>}
@@ -289,9 +302,9 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
           data-checksum={result ? probsChecksum(result.probs) : undefined}
         >
           <figcaption className="small">
-            Layer {result?.layer ?? layer}, head {result?.head ?? head} (counted from 0): how much each query token (rows, top to bottom) attends
-            to each earlier key token (columns, left to right), on {T || 'a few'} tokens of Persuasion (the held-out novel). Blank above the diagonal:
-            a token never sees later ones.
+            Layer {result?.layer ?? layer}, head {result?.head ?? head} (counted from 0): how much each query token (rows, top to bottom)
+            attends to each earlier key token (columns, left to right), on {T || 'a few'} tokens of Persuasion (the held-out novel). Blank
+            above the diagonal: a token never sees later ones.
           </figcaption>
           {result ? (
             <canvas
@@ -313,9 +326,9 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
           </p>
         </figure>
         <p className="hint" style={{ maxWidth: '22rem' }}>
-          With RoPE, each head’s weights depend on how far apart two tokens are, which gives many heads a positional pattern such as a bright
-          diagonal band of attention to the most recent tokens; switch RoPE off or drop it and the model has only the causal mask and the tokens’
-          content to go on, so the pattern changes.
+          With RoPE, each head’s weights depend on how far apart two tokens are, which gives many heads a positional pattern such as a
+          bright diagonal band of attention to the most recent tokens; switch RoPE off or drop it and the model has only the causal mask and
+          the tokens’ content to go on, so the pattern changes.
         </p>
       </div>
     </section>

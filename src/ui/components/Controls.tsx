@@ -17,7 +17,17 @@ function Note({ children }: { children: ReactNode }) {
 }
 
 /** A number input that commits only values the URL table allows, and says when one is not. */
-function NumberField({ name, label, hint, disabled }: { name: 'steps' | 'lr' | 'batch' | 'seed'; label: string; hint: string; disabled: boolean }) {
+function NumberField({
+  name,
+  label,
+  hint,
+  disabled,
+}: {
+  name: 'steps' | 'lr' | 'batch' | 'seed';
+  label: string;
+  hint: string;
+  disabled: boolean;
+}) {
   const value = useApp((s) => s.config[name]);
   const setSetting = useApp((s) => s.setSetting);
   const [draft, setDraft] = useState(String(value));
@@ -103,7 +113,12 @@ export function ModelCard() {
       )}
       <div className="field">
         <label htmlFor="tokens-select">Evaluation tokens</label>
-        <select id="tokens-select" value={tokens} onChange={(e) => setSetting('tokens', Number(e.target.value))} aria-describedby="tokens-hint">
+        <select
+          id="tokens-select"
+          value={tokens}
+          onChange={(e) => setSetting('tokens', Number(e.target.value))}
+          aria-describedby="tokens-hint"
+        >
           {EVAL_TOKEN_CHOICES.map((n) => (
             <option key={n} value={n}>
               {n.toLocaleString('en-US')}
@@ -173,7 +188,9 @@ export function PositionsCard({ controller }: { controller: Controller }) {
           ))}
         </select>
         <span id="scaling-hint" className="hint">
-          {factor === 'length' ? `Factor L / ${trainContext ?? 'C_train'} at each length L past training.` : `Factor ${factor} at every length.`}
+          {factor === 'length'
+            ? `Factor L / ${trainContext ?? 'C_train'} at each length L past training.`
+            : `Factor ${factor} at every length.`}
         </span>
       </div>
       <div className="field">
@@ -200,8 +217,8 @@ export function PositionsCard({ controller }: { controller: Controller }) {
         </span>
       </div>
       <Note>
-        RoPE turns each query and key by an angle that grows with position. Past the training length the model meets angles it never saw. PI squeezes
-        positions back into the trained range; NTK and YaRN stretch the slow frequencies and keep the fast ones.
+        RoPE turns each query and key by an angle that grows with position. Past the training length the model meets angles it never saw. PI
+        squeezes positions back into the trained range; NTK and YaRN stretch the slow frequencies and keep the fast ones.
       </Note>
       <div className="field">
         <div className="label-row">
@@ -266,12 +283,17 @@ export function DropeCard({ controller }: { controller: Controller }) {
     <section className="card" aria-labelledby="drope-heading">
       <h2 id="drope-heading">DroPE</h2>
       <Note>
-        DroPE drops RoPE from a trained model, then recalibrates it briefly at the training length. With no positions to extrapolate, the curve
-        past the training length stays flatter.
+        DroPE drops RoPE from a trained model, then recalibrates it briefly at the training length. With no positions to extrapolate, the
+        curve past the training length stays flatter.
       </Note>
       <div className="field">
         <label htmlFor="variant-select">Variant</label>
-        <select id="variant-select" value={active?.id ?? ''} disabled={variants.length < 2 || training} onChange={(e) => setActiveVariant(e.target.value)}>
+        <select
+          id="variant-select"
+          value={active?.id ?? ''}
+          disabled={variants.length < 2 || training}
+          onChange={(e) => setActiveVariant(e.target.value)}
+        >
           {variants.map((v) => (
             <option key={v.id} value={v.id}>
               {v.label}
@@ -302,7 +324,13 @@ export function DropeCard({ controller }: { controller: Controller }) {
         </div>
       </fieldset>
       <div className="actions">
-        <button type="button" className="primary" disabled={!canRecalibrate} onClick={() => controller.recalibrate()} aria-describedby="recal-hint">
+        <button
+          type="button"
+          className="primary"
+          disabled={!canRecalibrate}
+          onClick={() => controller.recalibrate()}
+          aria-describedby="recal-hint"
+        >
           Recalibrate
         </button>
         <button type="button" disabled={!training || r?.status === 'preparing'} onClick={() => controller.pauseOrResume()}>

@@ -24,7 +24,10 @@ export function AdapterFacts() {
       <dt>Adapter</dt>
       <dd data-testid="adapter-name">{adapter.name}</dd>
       <dt>Type</dt>
-      <dd data-testid="adapter-type" title={`Largest buffer ${formatBytes(adapter.maxBufferSize)}, storage binding ${formatBytes(adapter.maxStorageBinding)}`}>
+      <dd
+        data-testid="adapter-type"
+        title={`Largest buffer ${formatBytes(adapter.maxBufferSize)}, storage binding ${formatBytes(adapter.maxStorageBinding)}`}
+      >
         {adapter.software ? 'Software (runs on the CPU, so expect it to be slow)' : 'Hardware GPU'}
       </dd>
     </dl>

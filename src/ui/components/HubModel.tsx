@@ -18,7 +18,15 @@
 
 import { useState } from 'react';
 import type { Controller } from '../controller.ts';
-import { F16_WEIGHTS_STORAGE, F32_STORAGE, PRECISION_CHOICES, resolvePrecision, sameStorage, type PrecisionChoice, type StorageFormat } from '../../model/precision.ts';
+import {
+  F16_WEIGHTS_STORAGE,
+  F32_STORAGE,
+  PRECISION_CHOICES,
+  resolvePrecision,
+  sameStorage,
+  type PrecisionChoice,
+  type StorageFormat,
+} from '../../model/precision.ts';
 import { DEFAULT_HUB_ENDPOINT } from '../../model/source-hub.ts';
 import { formatBytes } from '../../model/format-bytes.ts';
 import { FitError, precisionNote } from '../hub-memory.ts';
@@ -144,14 +152,21 @@ export function HubModelCard({ controller }: { controller: Controller }) {
   let status = '';
   if (phase.kind === 'checking') status = `Reading config.json of ${phase.id}…`;
   else if (phase.kind === 'comparing') {
-    status = phase.done ? `${phase.id} is loaded beside the current model and selected in Side by side.` : downloading(phase, `Loading ${phase.id} beside the current model…`);
-  }
-  else if (phase.kind === 'loading' && mine) {
+    status = phase.done
+      ? `${phase.id} is loaded beside the current model and selected in Side by side.`
+      : downloading(phase, `Loading ${phase.id} beside the current model…`);
+  } else if (phase.kind === 'loading' && mine) {
     if (weights.kind === 'loading') {
       status = downloading(phase, `Loading ${phase.id}…`);
-    } else if (weights.kind === 'ready') status = `Current model: ${hubName} (${weights.summary.parameters.toLocaleString('en-US')} parameters).`;
+    } else if (weights.kind === 'ready')
+      status = `Current model: ${hubName} (${weights.summary.parameters.toLocaleString('en-US')} parameters).`;
   }
-  const error = phase.kind === 'failed' ? phase.message : phase.kind === 'loading' && mine && weights.kind === 'failed' ? `Cannot load ${phase.id}: ${weights.message}` : null;
+  const error =
+    phase.kind === 'failed'
+      ? phase.message
+      : phase.kind === 'loading' && mine && weights.kind === 'failed'
+        ? `Cannot load ${phase.id}: ${weights.message}`
+        : null;
 
   return (
     <section className="card" aria-labelledby="hub-heading">
@@ -181,11 +196,12 @@ export function HubModelCard({ controller }: { controller: Controller }) {
         {f16Offer !== null && f16Offer === id.trim() && (
           <div className="field">
             <label>
-              <input type="checkbox" checked={useF16} onChange={(e) => setUseF16(e.target.checked)} aria-describedby="hub-f16-hint" />{' '}
-              Load with f16 weights
+              <input type="checkbox" checked={useF16} onChange={(e) => setUseF16(e.target.checked)} aria-describedby="hub-f16-hint" /> Load
+              with f16 weights
             </label>
             <span id="hub-f16-hint" className="hint">
-              Half the GPU memory: weight matrices stored in half precision, arithmetic in f32. Results shift slightly with the rounding; recalibration needs f32 weights.
+              Half the GPU memory: weight matrices stored in half precision, arithmetic in f32. Results shift slightly with the rounding;
+              recalibration needs f32 weights.
             </span>
           </div>
         )}
@@ -194,7 +210,12 @@ export function HubModelCard({ controller }: { controller: Controller }) {
             Load from the Hub
           </button>
           {/* Its name must stay clear of the page's contract names (no "Model A"/"Model B" in it). */}
-          <button type="button" disabled={!gpuReady || busy || id.trim() === ''} onClick={() => void start('compare')} aria-describedby="hub-compare-hint">
+          <button
+            type="button"
+            disabled={!gpuReady || busy || id.trim() === ''}
+            onClick={() => void start('compare')}
+            aria-describedby="hub-compare-hint"
+          >
             Compare with the current model
           </button>
         </div>
@@ -230,9 +251,9 @@ export function HubModelCard({ controller }: { controller: Controller }) {
           </div>
         </details>
       </form>
-      {(phase.kind === 'loading' || phase.kind === 'comparing') && (phase.kind === 'comparing' ? comparing : mine && weights.kind === 'loading') && phase.total !== undefined && (
-        <progress aria-label="Download progress" max={phase.total || 1} value={phase.loaded} />
-      )}
+      {(phase.kind === 'loading' || phase.kind === 'comparing') &&
+        (phase.kind === 'comparing' ? comparing : mine && weights.kind === 'loading') &&
+        phase.total !== undefined && <progress aria-label="Download progress" max={phase.total || 1} value={phase.loaded} />}
       {((phase.kind === 'loading' && mine) || phase.kind === 'comparing') && (
         <p className={phase.fits ? 'small muted' : 'small error-text'} data-testid="hub-memory">
           {phase.fit}

@@ -81,7 +81,13 @@ const NeedleBars = memo(function NeedleBars({ series, trainContext }: { series: 
         type="category"
         tick={{ fill: 'var(--muted)', fontSize: 13 }}
         stroke="var(--axis)"
-        label={{ value: 'Prompt length (tokens, × training length)', position: 'insideBottom', offset: -18, fill: 'var(--fg)', fontSize: 14 }}
+        label={{
+          value: 'Prompt length (tokens, × training length)',
+          position: 'insideBottom',
+          offset: -18,
+          fill: 'var(--fg)',
+          fontSize: 14,
+        }}
       />
       <YAxis
         type="number"
@@ -91,13 +97,24 @@ const NeedleBars = memo(function NeedleBars({ series, trainContext }: { series: 
         tick={{ fill: 'var(--muted)', fontSize: 13 }}
         stroke="var(--axis)"
         width={56}
-        label={{ value: 'Exact answers', angle: -90, position: 'insideLeft', offset: 4, style: { textAnchor: 'middle' }, fill: 'var(--fg)', fontSize: 14 }}
+        label={{
+          value: 'Exact answers',
+          angle: -90,
+          position: 'insideLeft',
+          offset: 4,
+          style: { textAnchor: 'middle' },
+          fill: 'var(--fg)',
+          fontSize: 14,
+        }}
       />
       <Tooltip
         isAnimationActive={false}
         formatter={(_value, name, item) => {
           const key = String(name);
-          return [String((item?.payload as Record<string, unknown> | undefined)?.[`${key}_label`] ?? ''), series[Number(key.slice(1))]?.label ?? key];
+          return [
+            String((item?.payload as Record<string, unknown> | undefined)?.[`${key}_label`] ?? ''),
+            series[Number(key.slice(1))]?.label ?? key,
+          ];
         }}
         contentStyle={{ background: 'var(--card)', border: '1px solid var(--border)', borderRadius: 6, color: 'var(--fg)', fontSize: 14 }}
       />
@@ -117,7 +134,16 @@ const NeedleBars = memo(function NeedleBars({ series, trainContext }: { series: 
         const style = seriesStyle(s.style);
         return (
           // minPointSize: a 0% bar stays visible (a sliver with its "0%" label), unlike a length with no bar.
-          <Bar key={s.id} dataKey={`s${i}`} name={`s${i}`} fill={style.colour} stroke={style.colour} fillOpacity={0.75} minPointSize={3} isAnimationActive={false}>
+          <Bar
+            key={s.id}
+            dataKey={`s${i}`}
+            name={`s${i}`}
+            fill={style.colour}
+            stroke={style.colour}
+            fillOpacity={0.75}
+            minPointSize={3}
+            isAnimationActive={false}
+          >
             <LabelList dataKey={`s${i}_label`} position="top" fill="var(--fg)" fontSize={12} />
           </Bar>
         );
@@ -237,7 +263,8 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
   const counting = state.source === 'pasted' && state.count?.status === 'counting';
   let tokenLine: string;
   if (state.source === 'pasted' && state.text === '') tokenLine = 'Paste a text above, or use the bundled Persuasion.';
-  else if (state.source === 'pasted' && state.count?.status === 'failed' && state.count.key === pastedKey) tokenLine = `Cannot count its tokens: ${state.count.message}`;
+  else if (state.source === 'pasted' && state.count?.status === 'failed' && state.count.key === pastedKey)
+    tokenLine = `Cannot count its tokens: ${state.count.message}`;
   else if (tokens === null) tokenLine = counting || !weightsReady ? 'Counting tokens…' : '';
   else tokenLine = `${state.source === 'bundled' ? 'Persuasion' : 'Your text'}: ${tokens.toLocaleString('en-US')} tokens.`;
   const tooShort = tooShortLengths(compared.needle);
@@ -250,19 +277,31 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
       </div>
       <p className="muted small">
         Evaluation at real lengths, up to 8× the training context ({C.toLocaleString('en-US')} tokens for this model, so up to{' '}
-        {(8 * C).toLocaleString('en-US')}): perplexity on a long text, and the paper’s needle-in-a-haystack retrieval test. Both use the current
-        position settings (RoPE switch, scaling, c).
+        {(8 * C).toLocaleString('en-US')}): perplexity on a long text, and the paper’s needle-in-a-haystack retrieval test. Both use the
+        current position settings (RoPE switch, scaling, c).
       </p>
 
       <fieldset className="lc-group">
         <legend>Text</legend>
         <div className="row lc-wrap">
           <label className="check">
-            <input type="radio" name="lc-source" checked={state.source === 'bundled'} disabled={running} onChange={() => set({ source: 'bundled' })} />
+            <input
+              type="radio"
+              name="lc-source"
+              checked={state.source === 'bundled'}
+              disabled={running}
+              onChange={() => set({ source: 'bundled' })}
+            />
             Persuasion (bundled, public domain)
           </label>
           <label className="check">
-            <input type="radio" name="lc-source" checked={state.source === 'pasted'} disabled={running} onChange={() => set({ source: 'pasted' })} />
+            <input
+              type="radio"
+              name="lc-source"
+              checked={state.source === 'pasted'}
+              disabled={running}
+              onChange={() => set({ source: 'pasted' })}
+            />
             Pasted text
           </label>
         </div>
@@ -298,7 +337,9 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
                   checked={v.id === current || state.extraVariants.includes(v.id)}
                   disabled={v.id === current || running}
                   onChange={(e) =>
-                    set((s) => ({ extraVariants: e.target.checked ? [...s.extraVariants, v.id] : s.extraVariants.filter((x) => x !== v.id) }))
+                    set((s) => ({
+                      extraVariants: e.target.checked ? [...s.extraVariants, v.id] : s.extraVariants.filter((x) => x !== v.id),
+                    }))
                   }
                 />
                 {v.label}
@@ -340,7 +381,12 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
               }}
             />
           </div>
-          <button type="button" className="primary" disabled={!ready || running || blocker !== null} onClick={() => measurePerplexity(controller)}>
+          <button
+            type="button"
+            className="primary"
+            disabled={!ready || running || blocker !== null}
+            onClick={() => measurePerplexity(controller)}
+          >
             Measure perplexity
           </button>
         </div>
@@ -370,8 +416,9 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
           </button>
         </div>
         <p className="small muted">
-          Four sentences “One of the special magic numbers for KEY is: NUMBER.” hidden in the text, then a question about one key; the model answers
-          by greedy decoding and scores when it writes exactly that seven-digit number. Lengths {C}, {2 * C}, {4 * C} and {8 * C} tokens.
+          Four sentences “One of the special magic numbers for KEY is: NUMBER.” hidden in the text, then a question about one key; the model
+          answers by greedy decoding and scores when it writes exactly that seven-digit number. Lengths {C}, {2 * C}, {4 * C} and {8 * C}{' '}
+          tokens.
         </p>
       </fieldset>
 
@@ -416,8 +463,8 @@ export function LongContextPanel({ controller }: { controller: Controller }) {
               <Swatches series={compared.needle} />
               {tooShort.length > 0 && (
                 <p className="small" data-testid="needle-too-short">
-                  Too short at {tooShort.join(', ')} tokens for four needles and a question: the test is meant for real checkpoints such as SmolLM, and
-                  the toy models are not expected to retrieve.
+                  Too short at {tooShort.join(', ')} tokens for four needles and a question: the test is meant for real checkpoints such as
+                  SmolLM, and the toy models are not expected to retrieve.
                 </p>
               )}
             </figcaption>

@@ -41,14 +41,32 @@ function renderDot(props: DotProps) {
   const value = props.payload?.[String(props.dataKey)];
   if (props.cx === undefined || props.cy === undefined || value === undefined || value === null) return <g key={key} />;
   const recorded = props.payload?.[`${String(props.dataKey)}_source`] === 'recorded';
-  return <circle key={key} cx={props.cx} cy={props.cy} r={3.5} stroke={props.stroke} strokeWidth={1.5} fill={recorded ? 'var(--card)' : props.stroke} />;
+  return (
+    <circle
+      key={key}
+      cx={props.cx}
+      cy={props.cy}
+      r={3.5}
+      stroke={props.stroke}
+      strokeWidth={1.5}
+      fill={recorded ? 'var(--card)' : props.stroke}
+    />
+  );
 }
 
 /** Memoized: it re-renders only when its series, lengths or highlighted series change. */
 const MAIN_DESC =
   'Per-token perplexity on held-out text (log scale) against the evaluated sequence length in tokens (log scale), one line per model variant and setting; the vertical line marks the training length.';
 
-export const PerplexityChart = memo(function PerplexityChart({ title = PERPLEXITY_CHART_TITLE, desc = MAIN_DESC, series, lengths, trainContext, currentId, height }: Props) {
+export const PerplexityChart = memo(function PerplexityChart({
+  title = PERPLEXITY_CHART_TITLE,
+  desc = MAIN_DESC,
+  series,
+  lengths,
+  trainContext,
+  currentId,
+  height,
+}: Props) {
   const allLengths = [...new Set([...lengths, ...series.flatMap((s) => s.points.map((p) => p.length))])].sort((a, b) => a - b);
   const rows: Row[] = allLengths.map((length) => {
     const row: Row = { length };
@@ -102,14 +120,24 @@ export const PerplexityChart = memo(function PerplexityChart({ title = PERPLEXIT
         tick={{ fill: 'var(--muted)', fontSize: 13 }}
         stroke="var(--axis)"
         width={56}
-        label={{ value: 'Perplexity per token (log scale)', angle: -90, position: 'insideLeft', offset: 4, style: { textAnchor: 'middle' }, fill: 'var(--fg)', fontSize: 14 }}
+        label={{
+          value: 'Perplexity per token (log scale)',
+          angle: -90,
+          position: 'insideLeft',
+          offset: 4,
+          style: { textAnchor: 'middle' },
+          fill: 'var(--fg)',
+          fontSize: 14,
+        }}
       />
       <Tooltip
         isAnimationActive={false}
         formatter={(value, name) => [typeof value === 'number' ? formatPpl(value) : String(value), nameOf(String(name))]}
         labelFormatter={(label) => {
           const L = Number(label);
-          return trainContext ? `${L} tokens (${(L / trainContext).toLocaleString('en-US', { maximumFractionDigits: 2 })}× training length)` : `${L} tokens`;
+          return trainContext
+            ? `${L} tokens (${(L / trainContext).toLocaleString('en-US', { maximumFractionDigits: 2 })}× training length)`
+            : `${L} tokens`;
         }}
         contentStyle={{ background: 'var(--card)', border: '1px solid var(--border)', borderRadius: 6, color: 'var(--fg)', fontSize: 14 }}
         wrapperStyle={{ maxWidth: 'min(22rem, 80vw)', whiteSpace: 'normal', zIndex: 2 }}
@@ -121,7 +149,14 @@ export const PerplexityChart = memo(function PerplexityChart({ title = PERPLEXIT
           strokeDasharray="2 2"
           ifOverflow="extendDomain"
           // Anchored at the line and running right, clear of the y axis's tick labels.
-          label={{ value: `training length ${trainContext}`, position: 'top', textAnchor: 'start', dx: -4, fill: 'var(--fg)', fontSize: 13 }}
+          label={{
+            value: `training length ${trainContext}`,
+            position: 'top',
+            textAnchor: 'start',
+            dx: -4,
+            fill: 'var(--fg)',
+            fontSize: 13,
+          }}
         />
       )}
       {series.map((s, i) => {

@@ -157,7 +157,8 @@ export function PerplexityPanel({ controller }: { controller: Controller }) {
         <figcaption>
           <Legend series={series} currentId={currentId} trainContext={trainContext} />
           <p className="muted small">
-            Filled dots: measured here. Hollow dots: recorded when the model was trained; a name after “·” is another shipped model. Lower is better.
+            Filled dots: measured here. Hollow dots: recorded when the model was trained; a name after “·” is another shipped model. Lower
+            is better.
           </p>
           {shippedProblems.map((problem) => (
             <p key={problem} className="small muted">

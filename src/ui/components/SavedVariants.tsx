@@ -75,7 +75,12 @@ export function SavedVariants({ controller }: { controller: Controller }) {
             <li key={v.id} style={{ display: 'flex', alignItems: 'center', justifyContent: 'space-between', gap: '0.5rem' }}>
               <span className="small">{v.label}</span>
               <span className="actions">
-                <button type="button" className="small-button" aria-label={`Export ${v.label}`} onClick={() => void controller.exportVariant(v.id)}>
+                <button
+                  type="button"
+                  className="small-button"
+                  aria-label={`Export ${v.label}`}
+                  onClick={() => void controller.exportVariant(v.id)}
+                >
                   Export
                 </button>
                 <button
@@ -124,7 +129,9 @@ export function SavedVariants({ controller }: { controller: Controller }) {
         />
       </div>
       <p id="import-hint" className="hint">
-        {dragging ? 'Drop config.json and model.safetensors to import them.' : 'config.json + model.safetensors (+ tokenizer.json), or drop them on the page. Export saves the same two files.'}
+        {dragging
+          ? 'Drop config.json and model.safetensors to import them.'
+          : 'config.json + model.safetensors (+ tokenizer.json), or drop them on the page. Export saves the same two files.'}
       </p>
       {message &&
         (message.kind === 'error' ? (

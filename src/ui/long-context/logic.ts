@@ -94,7 +94,12 @@ export interface ResultSeries<P> {
 }
 
 /** A point into a series (replacing one at the same length), the series created when new. */
-export function upsertSeries<P extends { length: number }>(list: ResultSeries<P>[], id: string, label: string, point: P): ResultSeries<P>[] {
+export function upsertSeries<P extends { length: number }>(
+  list: ResultSeries<P>[],
+  id: string,
+  label: string,
+  point: P,
+): ResultSeries<P>[] {
   const existing = list.find((s) => s.id === id);
   if (!existing) {
     const style = list.reduce((max, s) => Math.max(max, s.style + 1), 0);
@@ -240,13 +245,16 @@ export function comparedResults(results: Record<string, ModelResults>, model: st
  * The line under the charts naming the other models shown, null when there are none. Where both
  * charts are drawn and a model is on one only, each model says which.
  */
-export function alsoShownLine(compared: Pick<ComparedResults, 'perplexity' | 'needle' | 'perplexityModels' | 'needleModels'>): string | null {
+export function alsoShownLine(
+  compared: Pick<ComparedResults, 'perplexity' | 'needle' | 'perplexityModels' | 'needleModels'>,
+): string | null {
   const { perplexityModels: ppl, needleModels: needle } = compared;
   const models = [...new Set([...ppl, ...needle])];
   if (models.length === 0) return null;
   const bothCharts = compared.perplexity.length > 0 && compared.needle.length > 0;
   const everywhere = !bothCharts || models.every((m) => ppl.includes(m) && needle.includes(m));
   if (everywhere) return `Also shown: ${models.join(', ')} (measured earlier this session).`;
-  const where = (m: string) => (ppl.includes(m) && needle.includes(m) ? 'perplexity and needle test' : ppl.includes(m) ? 'perplexity' : 'needle test');
+  const where = (m: string) =>
+    ppl.includes(m) && needle.includes(m) ? 'perplexity and needle test' : ppl.includes(m) ? 'perplexity' : 'needle test';
   return `Also shown, measured earlier this session: ${models.map((m) => `${m} (${where(m)})`).join(', ')}.`;
 }

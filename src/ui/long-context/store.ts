@@ -51,7 +51,10 @@ export interface LongContextRun {
   length: number;
 }
 
-export type TokenCount = { key: string; status: 'counting' } | { key: string; status: 'counted'; tokens: number } | { key: string; status: 'failed'; message: string };
+export type TokenCount =
+  | { key: string; status: 'counting' }
+  | { key: string; status: 'counted'; tokens: number }
+  | { key: string; status: 'failed'; message: string };
 
 export interface LongContextState {
   source: TextSource;
@@ -118,7 +121,9 @@ function updateResults(meta: ModelMeta, update: (r: ModelResults) => Partial<Mod
   const model = meta.name;
   longContextStore().setState((s) => {
     const current = resultsOf(s, model);
-    return { results: { ...s.results, [model]: { ...current, ...update(current), trainContext: meta.trainContext, vocabSize: meta.vocabSize } } };
+    return {
+      results: { ...s.results, [model]: { ...current, ...update(current), trainContext: meta.trainContext, vocabSize: meta.vocabSize } },
+    };
   });
 }
 
@@ -191,7 +196,10 @@ function watchApp(controller: Controller): void {
     if (!run) return;
     if (app.meta?.name !== run.model || app.weights.kind !== 'ready' || app.gpu.kind !== 'ready') {
       watched?.control({ type: 'cancel', target: run.requestId });
-      longContextStore().setState({ run: null, message: { kind: 'info', text: 'The long-context run stopped: the model or the GPU changed.' } });
+      longContextStore().setState({
+        run: null,
+        message: { kind: 'info', text: 'The long-context run stopped: the model or the GPU changed.' },
+      });
     }
   });
 }
@@ -200,7 +208,13 @@ function isEnd(event: WorkerEvent): boolean {
   return event.type === 'done' || event.type === 'cancelled' || event.type === 'error';
 }
 
-function runJobs(controller: Controller, kind: LongContextRun['kind'], jobs: Job[], send: (job: Job, handle: (event: WorkerEvent) => void) => number, onPoint: (job: Job, event: WorkerEvent) => void): void {
+function runJobs(
+  controller: Controller,
+  kind: LongContextRun['kind'],
+  jobs: Job[],
+  send: (job: Job, handle: (event: WorkerEvent) => void) => number,
+  onPoint: (job: Job, event: WorkerEvent) => void,
+): void {
   const app = appStore().getState();
   const model = app.meta!.name;
   watchApp(controller);
@@ -222,7 +236,9 @@ function runJobs(controller: Controller, kind: LongContextRun['kind'], jobs: Job
         else store.setState({ run: null, message: { kind: 'info', text: 'Cancelled.' } });
       }
     });
-    longContextStore().setState({ run: { kind, model, requestId, label: job.label, index, count: jobs.length, done: 0, total: 0, length: 0 } });
+    longContextStore().setState({
+      run: { kind, model, requestId, label: job.label, index, count: jobs.length, done: 0, total: 0, length: 0 },
+    });
   };
   longContextStore().setState({ message: null });
   next(0);
@@ -253,10 +269,16 @@ export function measurePerplexity(controller: Controller): void {
     controller,
     'perplexity',
     selectedJobs(),
-    (job, handle) => controller.request({ type: 'evaluate', variant: job.variant, settings, lengths, tokens, ...(text === undefined ? {} : { text }) }, handle),
+    (job, handle) =>
+      controller.request(
+        { type: 'evaluate', variant: job.variant, settings, lengths, tokens, ...(text === undefined ? {} : { text }) },
+        handle,
+      ),
     (job, event) => {
       if (event.type !== 'point') return;
-      updateResults(meta, (r) => ({ perplexity: upsertSeries(r.perplexity, job.seriesId, job.label, { length: event.length, ppl: event.ppl }) }));
+      updateResults(meta, (r) => ({
+        perplexity: upsertSeries(r.perplexity, job.seriesId, job.label, { length: event.length, ppl: event.ppl }),
+      }));
     },
   );
 }
@@ -276,10 +298,18 @@ export function runNeedle(controller: Controller): void {
     'needle',
     selectedJobs(),
     (job, handle) =>
-      controller.request({ type: 'needle', variant: job.variant, settings, lengths, trials, seed: NEEDLE_SEED, ...(text === undefined ? {} : { text }) }, handle),
+      controller.request(
+        { type: 'needle', variant: job.variant, settings, lengths, trials, seed: NEEDLE_SEED, ...(text === undefined ? {} : { text }) },
+        handle,
+      ),
     (job, event) => {
       if (event.type !== 'needlePoint') return;
-      const point: NeedlePoint = { length: event.length, successes: event.successes, trials: event.trials, ...(event.tooShort ? { tooShort: true } : {}) };
+      const point: NeedlePoint = {
+        length: event.length,
+        successes: event.successes,
+        trials: event.trials,
+        ...(event.tooShort ? { tooShort: true } : {}),
+      };
       updateResults(meta, (r) => ({ needle: upsertSeries(r.needle, job.seriesId, job.label, point) }));
     },
   );

@@ -52,7 +52,10 @@ export function sortImportFiles(files: { name: string; bytes: Uint8Array }[]): M
  * Validates checkpoint files against the loaded model: the checkpoint (F32 tensors) and its files
  * re-saved as F32 (an F16/BF16 upload is widened; extra tensors are dropped).
  */
-export async function validateImport(files: Map<string, Uint8Array>, model: ModelConfig): Promise<{ checkpoint: Checkpoint; config: string; weights: Uint8Array }> {
+export async function validateImport(
+  files: Map<string, Uint8Array>,
+  model: ModelConfig,
+): Promise<{ checkpoint: Checkpoint; config: string; weights: Uint8Array }> {
   const tokenizer = files.get(TOKENIZER_FILE);
   if (tokenizer) {
     try {
@@ -73,11 +76,14 @@ export async function validateImport(files: Map<string, Uint8Array>, model: Mode
   for (const [name, shape] of wanted) {
     const got = mine.get(name);
     if (!got) differ.push(`${name} is missing`);
-    else if (shapeString(got) !== shapeString(shape)) differ.push(`${name} is ${shapeString(got)}, the loaded model's is ${shapeString(shape)}`);
+    else if (shapeString(got) !== shapeString(shape))
+      differ.push(`${name} is ${shapeString(got)}, the loaded model's is ${shapeString(shape)}`);
   }
   for (const name of mine.keys()) if (!wanted.has(name)) differ.push(`${name} is not in the loaded model`);
   if (differ.length > 0) {
-    throw new ImportError(`this checkpoint does not fit the loaded model (a variant must share its shapes and tokenizer): ${differ.slice(0, 4).join('; ')}`);
+    throw new ImportError(
+      `this checkpoint does not fit the loaded model (a variant must share its shapes and tokenizer): ${differ.slice(0, 4).join('; ')}`,
+    );
   }
   const saved = serializeCheckpoint(checkpoint.config.raw, checkpoint.tensors, mine, 'F32');
   return { checkpoint, config: new TextDecoder().decode(saved.get(CONFIG_FILE)!), weights: saved.get(WEIGHTS_FILE)! };

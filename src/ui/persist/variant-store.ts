@@ -57,7 +57,9 @@ export interface StoredPoints {
 }
 
 /** A variant without its bytes: what a list shows. */
-export type StoredVariantSummary = Omit<StoredVariant, 'config' | 'weights' | 'interrupted'> & { interrupted?: { step: number; steps: number } };
+export type StoredVariantSummary = Omit<StoredVariant, 'config' | 'weights' | 'interrupted'> & {
+  interrupted?: { step: number; steps: number };
+};
 
 export class VariantStoreError extends Error {}
 

@@ -272,4 +272,3 @@ export const createRunSlice: StateCreator<AppState, Middlewares, [], RunSlice> =
       };
     }),
 });
-

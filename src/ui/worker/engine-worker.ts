@@ -197,7 +197,11 @@ async function loadModel(command: Extract<Command, { type: 'loadModel' }>): Prom
   const gpu = requireEngine();
   unload();
   const source = command.hub ? hubModelSource(command.id, command.hub) : urlSource(command.baseUrl);
-  const [checkpoint, tokenizer, text] = await Promise.all([loadCheckpoint(source), loadTokenizer(source), fetchText(command.validationUrl)]);
+  const [checkpoint, tokenizer, text] = await Promise.all([
+    loadCheckpoint(source),
+    loadTokenizer(source),
+    fetchText(command.validationUrl),
+  ]);
   const validation = tokenizer.encode(text);
   const model = LlamaModel.fromCheckpoint(gpu, checkpoint, { weights: command.weights, activations: command.activations });
   const config = checkpoint.config;
@@ -272,7 +276,8 @@ let textCache: { model: string; text: string; ids: number[] } | null = null;
 /** A text the user pasted, tokenized by the loaded model's tokenizer. */
 function tokenizeText(text: string): number[] {
   const model = requireModel();
-  if (textCache?.model !== model.name || textCache.text !== text) textCache = { model: model.name, text, ids: model.tokenizer.encode(text) };
+  if (textCache?.model !== model.name || textCache.text !== text)
+    textCache = { model: model.name, text, ids: model.tokenizer.encode(text) };
   return textCache.ids;
 }
 
@@ -287,7 +292,8 @@ function pastedTokens(text: string, budget: number, lengths: number[]): number[]
 async function evaluate(command: Extract<Command, { type: 'evaluate' }>): Promise<void> {
   const { id, lengths } = command;
   const variant = variantOf(command.variant);
-  const tokens = command.text === undefined ? validationTokens(command.tokens, lengths) : pastedTokens(command.text, command.tokens, lengths);
+  const tokens =
+    command.text === undefined ? validationTokens(command.tokens, lengths) : pastedTokens(command.text, command.tokens, lengths);
   const progress = { done: 0, total: windowsOf(tokens, lengths), report: throttledProgress(id) };
   await measure(id, variant, command.settings, tokens, lengths, (length, ppl) => post({ type: 'point', id, length, ppl }), progress);
   post({ type: 'done', id });
@@ -423,7 +429,14 @@ async function recalibrate(command: Extract<Command, { type: 'recalibrate' }>): 
   const keep = async () => {
     try {
       const interrupted = { step: trainer.step, steps, trainerState: await trainer.saveState() };
-      await storeVariant(model, { label: 'Recalibration (interrupted)', detail: `${parentLabel}, interrupted`, hasRope: false }, { steps, lr, batch, seed }, parentLabel, key, interrupted);
+      await storeVariant(
+        model,
+        { label: 'Recalibration (interrupted)', detail: `${parentLabel}, interrupted`, hasRope: false },
+        { steps, lr, batch, seed },
+        parentLabel,
+        key,
+        interrupted,
+      );
       post({ type: 'checkpointed', id, step: trainer.step, key });
     } catch {
       // Keeping is best effort (a full disk): training goes on.
@@ -495,7 +508,9 @@ function checkpointInterval(steps: number): number {
 }
 
 /** An interrupted recalibration's kept weights (f32, checked) and trainer state. */
-async function readInterrupted(key: string): Promise<{ record: StoredVariant; tensors: Map<string, Float32Array>; trainerState: Uint8Array }> {
+async function readInterrupted(
+  key: string,
+): Promise<{ record: StoredVariant; tensors: Map<string, Float32Array>; trainerState: Uint8Array }> {
   const store = await VariantStore.open();
   try {
     const record = await store.get(key);
@@ -644,7 +659,8 @@ async function loadVariant(command: Extract<Command, { type: 'loadVariant' }>): 
 
 /** A tokenizer.json, parsed; `where` names the model in errors. */
 async function readTokenizerJson(source: ModelSource, where: string): Promise<unknown> {
-  if (!(await source.has(TOKENIZER_FILE))) throw new Error(`${where} has no ${TOKENIZER_FILE}, so it cannot be checked against the current model's tokenizer`);
+  if (!(await source.has(TOKENIZER_FILE)))
+    throw new Error(`${where} has no ${TOKENIZER_FILE}, so it cannot be checked against the current model's tokenizer`);
   const text = await source.readText(TOKENIZER_FILE);
   try {
     return JSON.parse(text);

@@ -170,7 +170,12 @@ export type WorkerEvent =
   | { type: 'done'; id: number }
   | { type: 'cancelled'; id: number }
   | { type: 'error'; id: number; message: string }
-  | { type: 'gpuFailure'; id: 0; message: string; /** True for a lost device (every request after it fails too); false for an uncaught GPU error. */ lost: boolean }
+  | {
+      type: 'gpuFailure';
+      id: 0;
+      message: string;
+      /** True for a lost device (every request after it fails too); false for an uncaught GPU error. */ lost: boolean;
+    }
   /** loadModel or loadVariant from the Hub: download progress of one file (throttled; loaded === total when it is complete). */
   | { type: 'download'; id: number; file: string; loaded: number; total?: number }
   /** generate: the continuation so far (decoded as a whole), after `count` new tokens; then done | cancelled | error. */
