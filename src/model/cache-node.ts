@@ -6,15 +6,17 @@
 // every other character than letters, digits, "_", "-" and "." is percent-escaped, as is a
 // leading ".", so a key can neither climb out of the directory ("..") nor meet a temporary file.
 //
-// Writes are atomic: the bytes go to a temporary file beside the final one (".NAME.PID-RANDOM.tmp"),
-// are flushed to disk, and only then renamed into place (a rename within one directory is atomic
-// on POSIX file systems). A download interrupted at any point leaves either no entry or the
-// complete one, never part of a file that a later load would trust.
+// Writes are atomic (writeFileAtomic, src/model/save-node.ts): the bytes go to a temporary file
+// beside the final one (".NAME.PID-RANDOM.tmp"), are flushed to disk, and only then renamed into
+// place. A download interrupted at any point leaves either no entry or the complete one, never
+// part of a file that a later load would trust; a killed run's temporary is removed by the next
+// write into its folder. An entry hubSource finds corrupt is moved aside to ".NAME.corrupt-TIME"
+// (kept for a look, never read again).
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { writeFileAtomic } from './save-node.ts';
 import type { ByteCache } from './source-hub.ts';
 
 /** DROPE_CACHE_DIR when set, otherwise ~/.cache/drope-playground/hub. */
@@ -54,6 +56,8 @@ export interface DirectoryCache extends ByteCache {
   /** Where `key` is (or would be) stored. */
   pathOf(key: string): string;
   has(key: string): Promise<boolean>;
+  describe(key: string): string;
+  discard(key: string): Promise<string | undefined>;
 }
 
 const isMissing = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '');
@@ -85,24 +89,27 @@ export function directoryCache(dir: string = defaultHubCacheDir()): DirectoryCac
     },
     async put(key, bytes) {
       const path = pathOf(key);
-      const temporary = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
       try {
         await mkdir(dirname(path), { recursive: true });
-        const handle = await open(temporary, 'wx');
-        try {
-          await handle.writeFile(bytes);
-          // Flushed before the rename: after a crash the name never points at unwritten blocks.
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        await rename(temporary, path);
+        await writeFileAtomic(path, bytes);
       } catch (error) {
-        await unlink(temporary).catch(() => undefined);
-        throw new Error(
-          `cannot write the Hub cache file ${path}: ${(error as Error).message} (set DROPE_CACHE_DIR to use another directory)`,
-          { cause: error },
-        );
+        // writeFileAtomic's message names the path already; say it once.
+        const reason = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
+        throw new Error(`cannot write the Hub cache file ${path}: ${reason} (set DROPE_CACHE_DIR to use another directory)`, {
+          cause: error,
+        });
+      }
+    },
+    describe: pathOf,
+    async discard(key) {
+      const path = pathOf(key);
+      const aside = join(dirname(path), `.${basename(path)}.corrupt-${Date.now()}`);
+      try {
+        await rename(path, aside);
+        return aside;
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw new Error(`cannot move the corrupt Hub cache file ${path} aside: ${(error as Error).message}`, { cause: error });
       }
     },
   };
