@@ -167,6 +167,15 @@ export function parseSafetensors(bytes: Uint8Array, name: string): SafetensorsFi
     }
   }
 
+  // As the reference implementation requires: the tensors fill the data section to its end, so
+  // bytes after them mean a damaged file (two files run together, a body longer than its header says).
+  const end = byStart.reduce((max, [, t]) => Math.max(max, t.dataOffsets[1]), 0);
+  if (end !== dataLength) {
+    fail(
+      `the tensors end at byte ${end} of the ${dataLength}-byte data section: ${dataLength - end} bytes follow them that no tensor holds`,
+    );
+  }
+
   const info = (tensor: string): SafetensorsTensorInfo => {
     const found = tensors.get(tensor);
     if (!found) return fail(`no tensor "${tensor}"`);
