@@ -6,11 +6,21 @@
 // src/model/cache-node.ts; the browser brings its own ByteCache (e.g. the Cache API or IndexedDB).
 //
 // What a caller can rely on:
-// - a file is either all there or an error: a body shorter (or longer) than its Content-Length,
-//   a connection closed mid-body or a download that stalls is an error naming the file, never
-//   half a checkpoint; the bytes reach the cache only after that check;
-// - a network failure (no connection, interrupted or stalled body, HTTP 408/429/5xx) is retried
-//   once, after a short pause; HTTP 404 and 401/403 are not (they will not change in a second);
+// - a file is either all there and verified or an error: a body shorter (or longer) than its
+//   Content-Length, a connection closed mid-body, a download that stalls, drips slower than the
+//   minimum rate or runs past its deadline is an error naming the file, never half a checkpoint;
+// - what is kept is verified: its length against Content-Length and, where the Hub states them
+//   (X-Linked-Size; an LFS file's X-Linked-Etag or ETag is its SHA-256), its size and SHA-256; a
+//   .json file must parse and a .safetensors file's header and data length must check out, so a
+//   server that sends no length, or a wrong one, cannot get a truncated file cached. The bytes
+//   reach the cache only after those checks;
+// - a cached file that no longer passes them (a disk error, an older version's bad entry) is moved
+//   aside and fetched again once; the error, if that fails too, names the cached path;
+// - a network failure (no connection, interrupted, stalled or slow body, HTTP 408/429/5xx) is
+//   retried once, after a short pause; HTTP 404 and 401/403 are not (they will not change in a
+//   second). The deadline covers both tries;
+// - no file is larger than maxFileBytes (JSON files than MAX_JSON_BYTES): a larger Content-Length
+//   is refused before anything is allocated, and a body without one is cut off at the limit;
 // - with a cache, a file read once is never fetched again: readBytes, readText and has() answer
 //   from the cache, and has() remembers files the Hub does not have ("absent" markers, as
 //   huggingface_hub's `.no_exist` folder does), so a second load makes no request at all. The
@@ -21,9 +31,17 @@
 //   refuses to fetch code files at all, whoever asks.
 
 import type { ModelSource } from './checkpoint.ts';
+import { formatBytes } from './format-bytes.ts';
+import { parseSafetensors } from './safetensors.ts';
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_HUB_REVISION = 'main';
+/** The largest file a download accepts unless maxFileBytes says otherwise. */
+export const DEFAULT_MAX_FILE_BYTES = 8 * 2 ** 30;
+/** The largest JSON file (config, tokenizer, shard index): the largest tokenizer.json files on the Hub are tens of MB. */
+export const MAX_JSON_BYTES = 128 * 2 ** 20;
+/** Redirects followed for one file (the Hub answers an LFS file with one, to its CDN). */
+const MAX_REDIRECTS = 5;
 
 /** Bytes by key: what hubSource caches downloads in. Keys are strings; values are whole files. */
 export interface ByteCache {
@@ -34,13 +52,17 @@ export interface ByteCache {
    * every load, and reading a 1.4 GB file to answer "yes" would double the peak memory.
    */
   has?(key: string): Promise<boolean>;
+  /** Optional: where the entry of `key` is (a file path in Node), for error messages. */
+  describe?(key: string): string;
+  /** Optional: takes a corrupt entry out of the cache; where it was moved aside, if it was kept. */
+  discard?(key: string): Promise<string | undefined>;
 }
 
 /**
  * Download progress of one file: called with loaded = 0 when its response arrives, after every
- * chunk, and last with loaded === total once the file is complete and checked. `total` is the
- * Content-Length, or undefined until the end where the server sent none (or a compressed body).
- * A retry starts again from 0. Files served from the cache report nothing.
+ * chunk, and last with loaded === total once the file is complete. `total` is the Content-Length,
+ * or undefined until the end where the server sent none (or a compressed body). A retry starts
+ * again from 0. Files served from the cache report nothing.
  */
 export type HubProgress = (file: string, loaded: number, total: number | undefined) => void;
 
@@ -51,12 +73,23 @@ export interface HubSourceOptions {
   revision?: string;
   cache?: ByteCache;
   onProgress?: HubProgress;
+  /** Told when a corrupt cached file was moved aside and fetched again. */
+  onWarning?: (message: string) => void;
   /** The fetch to use (tests inject faults through it); default globalThis.fetch. */
   fetch?: typeof fetch;
   /** The pause before the one retry, in ms; default 1000. */
   retryDelayMs?: number;
-  /** A request that gets no response, or a body that gets no bytes, for this long fails (ms); default 60 s. */
+  /**
+   * A request that gets no response, or a body that gets no bytes, for this long fails (ms);
+   * default 60 s. It is also the window of the minimum rate.
+   */
   stallTimeoutMs?: number;
+  /** A body that brings fewer bytes than this per second over a stall window fails; default 1024. */
+  minBytesPerSecond?: number;
+  /** One file, both tries together, that takes longer than this fails (ms); default 6 hours. */
+  deadlineMs?: number;
+  /** The largest file accepted, in bytes; default DEFAULT_MAX_FILE_BYTES (JSON files: MAX_JSON_BYTES at most). */
+  maxFileBytes?: number;
 }
 
 export class HubError extends Error {
@@ -144,29 +177,115 @@ function describeError(error: unknown): string {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Aborts a request when nothing arrives for `ms`; kick() on every sign of life. */
+const seconds = (ms: number) => `${ms / 1000} s`;
+
+interface TransferLimits {
+  stallMs: number;
+  minBytesPerSecond: number;
+  deadlineMs: number;
+}
+
+/**
+ * Ends a transfer (aborts its requests) when nothing arrives for stallMs, when a flowing body
+ * brings fewer than minBytesPerSecond·stallMs bytes in a window of stallMs (a drip that keeps the
+ * stall timer alive), or at `deadline` (ms since the epoch). `reason` says which; only the
+ * deadline is not worth a retry.
+ */
 class Watchdog {
   readonly controller = new AbortController();
-  stalled = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  reason: string | undefined;
+  retryable = true;
+  private stallTimer: ReturnType<typeof setTimeout> | undefined;
+  private rateTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly deadlineTimer: ReturnType<typeof setTimeout>;
+  private windowBytes = 0;
 
-  constructor(private readonly ms: number) {
+  constructor(
+    private readonly limits: TransferLimits,
+    deadline: number,
+  ) {
+    this.deadlineTimer = setTimeout(
+      () => this.abort(`not complete within the deadline of ${seconds(limits.deadlineMs)}`, false),
+      Math.max(0, deadline - Date.now()),
+    );
     this.kick();
   }
 
-  kick(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.stalled = true;
-      this.controller.abort(new Error(`no data for ${this.ms / 1000} s`));
-    }, this.ms);
+  /** A response or `bytes` more of the body arrived: the stall timer starts again. */
+  kick(bytes = 0): void {
+    this.windowBytes += bytes;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => this.abort(`no data for ${seconds(this.limits.stallMs)}`), this.limits.stallMs);
+  }
+
+  /** The body starts: from now on every window of stallMs must bring the minimum rate's bytes. */
+  startBody(): void {
+    const { stallMs, minBytesPerSecond } = this.limits;
+    const needed = (minBytesPerSecond * stallMs) / 1000;
+    this.windowBytes = 0;
+    this.rateTimer = setInterval(() => {
+      if (this.windowBytes < needed) {
+        this.abort(`slower than the minimum rate of ${formatBytes(minBytesPerSecond)}/s: ${this.windowBytes} bytes in ${seconds(stallMs)}`);
+      }
+      this.windowBytes = 0;
+    }, stallMs);
+  }
+
+  private abort(reason: string, retryable = true): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.retryable = retryable;
+    this.controller.abort(new Error(reason));
   }
 
   /** Always called: a pending timer would keep Node's event loop alive. */
   stop(): void {
-    clearTimeout(this.timer);
+    clearTimeout(this.stallTimer);
+    clearInterval(this.rateTimer);
+    clearTimeout(this.deadlineTimer);
   }
 }
+
+/** What the Hub states about a file besides Content-Length: on an LFS file's redirect, its size and SHA-256. */
+interface StatedFile {
+  size?: number;
+  sha256?: string;
+}
+
+/** A strong ETag or X-Linked-Etag that is 64 hex digits: an LFS file's SHA-256 (a git blob's is a 40-digit SHA-1). */
+function sha256Tag(value: string | null): string | undefined {
+  if (value === null || value.startsWith('W/')) return undefined;
+  const tag = value.replace(/^"|"$/g, '').toLowerCase();
+  return /^[0-9a-f]{64}$/.test(tag) ? tag : undefined;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Why `bytes` cannot be the file `file`, or undefined: a .json file must be UTF-8 JSON, a
+ * .safetensors file must have a valid header whose tensors fill its data section exactly.
+ */
+function contentProblem(file: string, bytes: Uint8Array): string | undefined {
+  if (/\.json$/i.test(file)) {
+    try {
+      JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch (error) {
+      return `not valid JSON (${(error as Error).message})`;
+    }
+  } else if (/\.safetensors$/i.test(file)) {
+    try {
+      parseSafetensors(bytes, file);
+    } catch (error) {
+      return `not a valid safetensors file (${(error as Error).message})`;
+    }
+  }
+  return undefined;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** One stored chunk list → one array. */
 function concat(chunks: Uint8Array[], length: number): Uint8Array {
@@ -189,8 +308,13 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
   // Call through globalThis: a browser's fetch throws "Illegal invocation" when detached from it.
   const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const retryDelayMs = options.retryDelayMs ?? 1000;
-  const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
-  const { cache, onProgress } = options;
+  const limits: TransferLimits = {
+    stallMs: options.stallTimeoutMs ?? 60_000,
+    minBytesPerSecond: options.minBytesPerSecond ?? 1024,
+    deadlineMs: options.deadlineMs ?? 6 * 3600_000,
+  };
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const { cache, onProgress, onWarning } = options;
 
   // A revision such as "refs/pr/1" is one path segment, percent-encoded, as huggingface_hub does.
   const repoBase = `${endpoint}/${org}/${name}`;
@@ -227,14 +351,57 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
     });
   };
 
-  /** A request with the stall watchdog armed; the caller stops the watchdog. */
-  const request = async (file: string, url: string, method: 'GET' | 'HEAD', watchdog: Watchdog): Promise<Response> => {
+  /** A request with the watchdog armed; the caller stops the watchdog. */
+  const request = async (
+    file: string,
+    url: string,
+    method: 'GET' | 'HEAD',
+    watchdog: Watchdog,
+    redirect: RequestRedirect = 'follow',
+  ): Promise<Response> => {
     try {
-      return await doFetch(url, { method, signal: watchdog.controller.signal });
+      return await doFetch(url, { method, redirect, signal: watchdog.controller.signal });
     } catch (error) {
       watchdog.stop();
-      const reason = watchdog.stalled ? `no response in ${stallTimeoutMs / 1000} s` : describeError(error);
-      throw new HubError(`could not fetch ${what(file)} from ${url}: ${reason}`, { retryable: true });
+      const reason = watchdog.reason ?? describeError(error);
+      throw new HubError(`could not fetch ${what(file)} from ${url}: ${reason}`, { retryable: watchdog.retryable });
+    }
+  };
+
+  /**
+   * GETs `url`, following redirects itself where it can read them (Node), so that what the Hub
+   * states on an LFS file's redirect (X-Linked-Size, X-Linked-Etag) is kept; a browser hides a
+   * redirect's headers (an opaque redirect), and there fetch follows it.
+   */
+  const getFollowing = async (file: string, url: string, watchdog: Watchdog): Promise<{ response: Response; stated: StatedFile }> => {
+    const stated: StatedFile = {};
+    let current = url;
+    for (let hops = 0; ; hops++) {
+      const response = await request(file, current, 'GET', watchdog, 'manual');
+      watchdog.kick();
+      if (response.type === 'opaqueredirect') return { response: await request(file, current, 'GET', watchdog), stated };
+      const linkedSize = response.headers.get('x-linked-size');
+      if (stated.size === undefined && linkedSize !== null && /^\d+$/.test(linkedSize.trim())) stated.size = Number(linkedSize);
+      // The ETag of the first answer only: a CDN's own ETag after a redirect is not the Hub's hash.
+      stated.sha256 ??=
+        sha256Tag(response.headers.get('x-linked-etag')) ?? (hops === 0 ? sha256Tag(response.headers.get('etag')) : undefined);
+      if (!REDIRECT_STATUSES.has(response.status)) return { response, stated };
+      await response.body?.cancel().catch(() => undefined);
+      const location = response.headers.get('location');
+      let next: URL | undefined;
+      try {
+        next = location === null ? undefined : new URL(location, current);
+      } catch {
+        next = undefined;
+      }
+      if (!next || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
+        throw new HubError(
+          `HTTP ${response.status} fetching ${what(file)} from ${current} redirects to ${JSON.stringify(location)}, not an http(s) URL`,
+        );
+      }
+      if (hops === MAX_REDIRECTS)
+        throw new HubError(`more than ${MAX_REDIRECTS} redirects fetching ${what(file)} from ${url} (the last to ${next.href})`);
+      current = next.href;
     }
   };
 
@@ -256,13 +423,19 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
     }
   };
 
-  /** GETs one file and streams its body, checking the size against Content-Length. */
-  const download = async (file: string, segments: string[]): Promise<Uint8Array> => {
+  /**
+   * GETs one file, streams its body and verifies it (the header's comment): its size against
+   * Content-Length and X-Linked-Size, its SHA-256 where the Hub states one, and its content.
+   */
+  const download = async (file: string, segments: string[], deadline: number): Promise<Uint8Array> => {
     const url = urlOf(segments);
-    const watchdog = new Watchdog(stallTimeoutMs);
+    const watchdog = new Watchdog(limits, deadline);
+    const limit = /\.json$/i.test(file) ? Math.min(maxFileBytes, MAX_JSON_BYTES) : maxFileBytes;
+    const tooLarge = (size: string) =>
+      new HubError(`${what(file)} from ${url} is ${size}, more than the ${formatBytes(limit)} (${limit} bytes) allowed for one file`);
+    const wrong = (problem: string) => new HubError(`download of ${what(file)} from ${url} ${problem}`, { retryable: true });
     try {
-      const response = await request(file, url, 'GET', watchdog);
-      watchdog.kick();
+      const { response, stated } = await getFollowing(file, url, watchdog);
       if (!response.ok) {
         await response.body?.cancel().catch(() => undefined);
         throw httpError(file, url, response);
@@ -277,12 +450,29 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
       const encoded = encoding !== null && encoding.trim().toLowerCase() !== 'identity';
       const total = encoded ? undefined : declared;
       const exact = total !== undefined && response.type !== 'cors' && response.type !== 'opaque';
+      if (total !== undefined && total > limit) {
+        await response.body?.cancel().catch(() => undefined);
+        throw tooLarge(`${declaredHeader} bytes by its Content-Length`);
+      }
+      if (exact && stated.size !== undefined && total !== stated.size) {
+        await response.body?.cancel().catch(() => undefined);
+        throw wrong(`has a Content-Length of ${total} bytes, but the Hub states ${stated.size} (X-Linked-Size)`);
+      }
 
       const chunks: Uint8Array[] = [];
       // A known size is written into one array as it arrives: no second copy of a large file.
-      const whole = exact ? new Uint8Array(total) : null;
+      let whole: Uint8Array | null = null;
+      if (exact) {
+        try {
+          whole = new Uint8Array(total);
+        } catch (error) {
+          await response.body?.cancel().catch(() => undefined);
+          throw new HubError(`cannot hold ${what(file)} (${formatBytes(total)}) in memory: ${(error as Error).message}`);
+        }
+      }
       let loaded = 0;
       onProgress?.(file, 0, total);
+      watchdog.startBody();
       const reader = response.body?.getReader();
       if (reader) {
         try {
@@ -291,24 +481,22 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
             try {
               chunk = await reader.read();
             } catch (error) {
-              const reason = watchdog.stalled ? `no data for ${stallTimeoutMs / 1000} s` : describeError(error);
               const of = total !== undefined ? ` of ${total}` : '';
-              throw new HubError(`download of ${what(file)} from ${url} was interrupted after ${loaded}${of} bytes: ${reason}`, {
-                retryable: true,
-              });
+              throw new HubError(
+                `download of ${what(file)} from ${url} was interrupted after ${loaded}${of} bytes: ${watchdog.reason ?? describeError(error)}`,
+                { retryable: watchdog.retryable },
+              );
             }
             if (chunk.done) break;
-            watchdog.kick();
             const bytes = chunk.value;
+            watchdog.kick(bytes.byteLength);
             if (whole) {
               if (loaded + bytes.byteLength > whole.byteLength) {
-                throw new HubError(
-                  `download of ${what(file)} from ${url} has the wrong size: more than the ${total} bytes its Content-Length says`,
-                  { retryable: true },
-                );
+                throw wrong(`has the wrong size: more than the ${total} bytes its Content-Length says`);
               }
               whole.set(bytes, loaded);
             } else {
+              if (loaded + bytes.byteLength > limit) throw tooLarge(`more than ${loaded + bytes.byteLength} bytes (no Content-Length)`);
               chunks.push(bytes);
             }
             loaded += bytes.byteLength;
@@ -320,15 +508,21 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
         }
       }
       if (exact && loaded !== total) {
-        throw new HubError(
-          `download of ${what(file)} from ${url} has the wrong size: got ${loaded} bytes, expected ${total} (Content-Length); ` +
-            'the body was truncated',
-          { retryable: true },
-        );
+        throw wrong(`has the wrong size: got ${loaded} bytes, expected ${total} (Content-Length); the body was truncated`);
       }
+      const bytes = whole ?? concat(chunks, loaded);
+      if (stated.size !== undefined && loaded !== stated.size) {
+        throw wrong(`has the wrong size: got ${loaded} bytes, but the Hub states ${stated.size} (X-Linked-Size)`);
+      }
+      if (stated.sha256 !== undefined && globalThis.crypto?.subtle) {
+        const actual = await sha256Hex(bytes);
+        if (actual !== stated.sha256) throw wrong(`has SHA-256 ${actual}, but the Hub states ${stated.sha256} (its ETag)`);
+      }
+      const problem = contentProblem(file, bytes);
+      if (problem !== undefined) throw wrong(`is ${problem}`);
       // The last report says "complete" (loaded === total) even where the length was not known.
       if (loaded !== total) onProgress?.(file, loaded, loaded);
-      return whole ?? concat(chunks, loaded);
+      return bytes;
     } finally {
       watchdog.stop();
     }
@@ -337,7 +531,7 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
   /** Whether the Hub has the file: HEAD, or GET where a server refuses HEAD (405, 501). */
   const probe = async (file: string, segments: string[]): Promise<boolean> => {
     const url = urlOf(segments);
-    const watchdog = new Watchdog(stallTimeoutMs);
+    const watchdog = new Watchdog(limits, Date.now() + limits.deadlineMs);
     try {
       let response = await request(file, url, 'HEAD', watchdog);
       if (response.status === 405 || response.status === 501) {
@@ -356,6 +550,31 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
     }
   };
 
+  /** Downloads a file (one retry, one deadline for both tries) and caches it once verified. */
+  const fetchAndKeep = async (file: string, segments: string[], key: string): Promise<Uint8Array> => {
+    const deadline = Date.now() + limits.deadlineMs;
+    const bytes = await withRetry(() => download(file, segments, deadline));
+    await cache?.put(key, bytes);
+    return bytes;
+  };
+
+  /** A cached file that fails its content check: moved aside, fetched again once. */
+  const replaceCorrupt = async (file: string, segments: string[], key: string, problem: string): Promise<Uint8Array> => {
+    const where = cache?.describe?.(key) ?? key;
+    const aside = await cache?.discard?.(key);
+    const said = `the cached ${what(file)}, ${where}, is ${problem}${aside ? `; moved aside to ${aside}` : ''}`;
+    let bytes: Uint8Array;
+    try {
+      bytes = await fetchAndKeep(file, segments, key);
+    } catch (error) {
+      throw new HubError(`${said}; fetching it again failed: ${(error as Error).message}`, {
+        status: error instanceof HubError ? error.status : undefined,
+      });
+    }
+    onWarning?.(`${said}; fetched it again`);
+    return bytes;
+  };
+
   const inCache = async (key: string): Promise<boolean> => {
     if (!cache) return false;
     return cache.has ? cache.has(key) : (await cache.get(key)) !== undefined;
@@ -365,11 +584,9 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
     const segments = checkFileName(file, id);
     const key = urlOf(segments);
     const cached = await cache?.get(key);
-    if (cached) return cached;
-    const bytes = await withRetry(() => download(file, segments));
-    // Only whole, size-checked files get here: the cache never holds part of one.
-    await cache?.put(key, bytes);
-    return bytes;
+    if (!cached) return fetchAndKeep(file, segments, key);
+    const problem = contentProblem(file, cached);
+    return problem === undefined ? cached : replaceCorrupt(file, segments, key, problem);
   };
 
   return {
