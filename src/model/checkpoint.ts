@@ -10,8 +10,9 @@
 // shape config.json implies before anything reaches the GPU; tensors the engine does not use
 // (rotary_emb.inv_freq in old checkpoints, an lm_head.weight next to tied embeddings) are ignored.
 
-import { shapeString } from '../engine/tensor.ts';
+import { numel, shapeString } from '../engine/tensor.ts';
 import { isRecord, parseConfig, type ModelConfig } from './config.ts';
+import { formatBytes } from './format-bytes.ts';
 import { parseSafetensors, type SafetensorsFile } from './safetensors.ts';
 
 /** Where checkpoint files come from; `file` is a name relative to the checkpoint's root. */
@@ -66,6 +67,21 @@ export function expectedTensorShapes(config: ModelConfig): Map<string, number[]>
   shapes.set('model.norm.weight', [C]);
   if (!config.tieWordEmbeddings) shapes.set('lm_head.weight', [V, C]);
   return shapes;
+}
+
+/** How many parameters a checkpoint of `config` holds: every tensor of expectedTensorShapes. */
+export function parameterCount(config: ModelConfig): number {
+  let count = 0;
+  for (const shape of expectedTensorShapes(config).values()) count += numel(shape);
+  return count;
+}
+
+export interface LoadOptions {
+  /**
+   * The memory the weights may take: a config whose parameters, as f32, need more is refused before
+   * any weight is read (the loader holds every tensor as f32, beside the file's bytes).
+   */
+  memoryBytes?: number;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -125,9 +141,18 @@ async function weightFiles(source: ModelSource): Promise<Map<string, string> | s
 }
 
 /** Loads config.json and the weights, checks every tensor the engine needs, and decodes them to f32. */
-export async function loadCheckpoint(source: ModelSource): Promise<Checkpoint> {
+export async function loadCheckpoint(source: ModelSource, options: LoadOptions = {}): Promise<Checkpoint> {
   const config = await loadConfig(source);
   const expected = expectedTensorShapes(config);
+  if (options.memoryBytes !== undefined) {
+    const bytes = 4 * parameterCount(config);
+    if (bytes > options.memoryBytes) {
+      throw new CheckpointError(
+        `${source.describe}/${CONFIG_FILE} describes ${(bytes / 4).toLocaleString('en-US')} parameters, ${formatBytes(bytes)} as f32: ` +
+          `more than the ${formatBytes(options.memoryBytes)} of memory here`,
+      );
+    }
+  }
   const layout = await weightFiles(source);
 
   // Read each file that holds a needed tensor, once.

@@ -72,18 +72,36 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function positiveInt(raw: Record<string, unknown>, key: string, fallback?: number): number {
+/**
+ * The largest size each key may ask for: above the largest public Llama-architecture models
+ * (Llama 3.1 405B: 126 layers, hidden 16384, MLP 53248, 128 heads; Gemma's vocabulary 262144), and
+ * small enough that a config cannot make the loader build millions of tensor descriptions before
+ * a weight is read. A position must be exact in float32 (2^24).
+ */
+export const CONFIG_LIMITS = {
+  vocab_size: 2 ** 22,
+  hidden_size: 2 ** 16,
+  intermediate_size: 2 ** 18,
+  num_hidden_layers: 1024,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  max_position_embeddings: 2 ** 24,
+} as const;
+
+function positiveInt(raw: Record<string, unknown>, key: keyof typeof CONFIG_LIMITS, fallback?: number): number {
   const value = raw[key] ?? fallback;
   if (value === undefined) unsupported(`missing required key "${key}"`);
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
     unsupported(`"${key}" must be a positive integer, got ${JSON.stringify(value)}`);
   }
+  if (value > CONFIG_LIMITS[key]) unsupported(`"${key}" is ${value}, more than the ${CONFIG_LIMITS[key]} this engine accepts`);
   return value;
 }
 
-function positiveNumber(value: unknown, key: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    unsupported(`"${key}" must be a positive number, got ${JSON.stringify(value)}`);
+/** A finite number in (min, max]. */
+function numberIn(value: unknown, key: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= min || value > max) {
+    unsupported(`"${key}" must be a number > ${min} and <= ${max}, got ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -141,13 +159,17 @@ export function parseConfig(raw: unknown): ModelConfig {
       unsupported(`hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads}) and head_dim is not given`);
     }
   }
-  const headDim = positiveInt(raw, 'head_dim', hiddenSize / numHeads);
+  const headDim = raw.head_dim ?? hiddenSize / numHeads;
+  if (typeof headDim !== 'number' || !Number.isSafeInteger(headDim) || headDim <= 0) {
+    unsupported(`"head_dim" must be a positive integer, got ${JSON.stringify(headDim)}`);
+  }
   if (headDim % 2 !== 0) unsupported(`head_dim ${headDim} is odd (rotary embeddings pair dimension i with i + D/2)`);
   if (headDim < MIN_HEAD_DIM || headDim > MAX_HEAD_DIM || headDim % 4 !== 0) {
     unsupported(`head_dim ${headDim} is not a multiple of 4 in ${MIN_HEAD_DIM}..${MAX_HEAD_DIM}, what the attention kernels support`);
   }
 
-  const rmsNormEps = positiveNumber(raw.rms_norm_eps ?? LLAMA_DEFAULTS.rms_norm_eps, 'rms_norm_eps');
+  // An epsilon below float32's smallest normal number (1.2e-38) is 0 on the GPU.
+  const rmsNormEps = numberIn(raw.rms_norm_eps ?? LLAMA_DEFAULTS.rms_norm_eps, 'rms_norm_eps', 1e-30, 1);
 
   // transformers v5 keeps rope_theta (and partial_rotary_factor) inside rope_parameters; v4 at the top level.
   const ropeParameters = raw.rope_parameters ?? null;
@@ -155,7 +177,9 @@ export function parseConfig(raw: unknown): ModelConfig {
     unsupported(`rope_parameters must be an object, got ${JSON.stringify(ropeParameters)}`);
   }
   const nested = (ropeParameters ?? {}) as Record<string, unknown>;
-  const ropeTheta = positiveNumber(nested.rope_theta ?? raw.rope_theta ?? LLAMA_DEFAULTS.rope_theta, 'rope_theta');
+  // θ > 1, or the rotary frequencies 1/θ^(2k/D) grow with k (the rotary tables refuse it too); θ beyond
+  // float32's range is infinite on the GPU.
+  const ropeTheta = numberIn(nested.rope_theta ?? raw.rope_theta ?? LLAMA_DEFAULTS.rope_theta, 'rope_theta', 1, 3e38);
   for (const factor of [raw.partial_rotary_factor, nested.partial_rotary_factor]) {
     if (factor !== undefined && factor !== null && factor !== 1) {
       unsupported(`partial_rotary_factor ${JSON.stringify(factor)} (the rotary embedding covers the whole head: 1 only)`);

@@ -107,14 +107,27 @@ function parseNumber(text: string, what: string): number {
   return Number(text);
 }
 
+// A factor scales positions (or θ) by up to the largest length ratio a float32 position allows;
+// beyond these the tables overflow or underflow float32.
+const MIN_FACTOR = 2 ** -24;
+const MAX_FACTOR = 2 ** 24;
+
 function checkFactor(factor: unknown, what: string): number {
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor <= 0) {
     throw new PositionModeError(`${what}: the factor must be a finite number > 0, got ${JSON.stringify(factor)}`);
   }
+  if (factor < MIN_FACTOR || factor > MAX_FACTOR) {
+    throw new PositionModeError(`${what}: the factor ${factor} is outside ${MIN_FACTOR}..${MAX_FACTOR} (2^-24..2^24)`);
+  }
   return factor;
 }
 
-/** Validates one YaRN option's value (from text or from config.json). */
+/**
+ * Validates one YaRN option's value (from text or from config.json), as HF's
+ * _validate_yarn_parameters does and a little more: attention_factor and the betas scale or take
+ * logarithms, so they must be > 0 (0 would zero every rotation, a negative beta gives NaN); mscale
+ * and mscale_all_dim enter 0.1·m·ln F + 1, which a negative m can make 0 or negative.
+ */
 function yarnValue([key, field]: YarnKey, value: unknown, what: string): number | boolean {
   if (field === 'truncate') {
     if (typeof value !== 'boolean') throw new PositionModeError(`${what}: truncate must be true or false, got ${JSON.stringify(value)}`);
@@ -123,10 +136,23 @@ function yarnValue([key, field]: YarnKey, value: unknown, what: string): number 
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new PositionModeError(`${what}: ${key} must be a finite number, got ${JSON.stringify(value)}`);
   }
-  if (field === 'originalMaxPositionEmbeddings' && !(Number.isSafeInteger(value) && value > 0)) {
-    throw new PositionModeError(`${what}: ${key} must be a positive integer, got ${value}`);
+  if (field === 'originalMaxPositionEmbeddings' && !(Number.isSafeInteger(value) && value > 0 && value <= MAX_FACTOR)) {
+    throw new PositionModeError(`${what}: ${key} must be a positive integer up to ${MAX_FACTOR}, got ${value}`);
+  }
+  if ((field === 'attentionFactor' || field === 'betaFast' || field === 'betaSlow') && !(value > 0 && value <= MAX_FACTOR)) {
+    throw new PositionModeError(`${what}: ${key} must be > 0 and <= ${MAX_FACTOR}, got ${value}`);
+  }
+  if ((field === 'mscale' || field === 'mscaleAllDim') && !(value >= 0 && value <= MAX_FACTOR)) {
+    throw new PositionModeError(`${what}: ${key} must be >= 0 and <= ${MAX_FACTOR}, got ${value}`);
   }
   return value;
+}
+
+/** YaRN's ramp runs from beta_fast rotations down to beta_slow (defaults 32 and 1): fast must not be below slow. */
+function checkYarnBetas(mode: Record<string, unknown>, what: string): void {
+  const fast = (mode.betaFast as number | undefined) ?? 32;
+  const slow = (mode.betaSlow as number | undefined) ?? 1;
+  if (fast < slow) throw new PositionModeError(`${what}: beta_fast (${fast}) must not be below beta_slow (${slow})`);
 }
 
 /**
@@ -170,6 +196,7 @@ export function parsePositionMode(text: string): PositionMode {
       field === 'truncate' ? (valueText === 'true' ? true : valueText === 'false' ? false : valueText) : parseNumber(valueText, what);
     mode[field] = yarnValue(entry, value, what);
   }
+  checkYarnBetas(mode, what);
   return mode as PositionMode;
 }
 
@@ -277,6 +304,7 @@ function yarnFromConfig(raw: Record<string, unknown>, params: Record<string, unk
   } else {
     mode.factor = checkFactor(params.factor, what);
   }
+  checkYarnBetas(mode, what);
   return mode as PositionMode;
 }
 

@@ -125,8 +125,41 @@ describe('parseConfig', () => {
       raw: { ...minimal, hidden_size: '64' },
       message: /"hidden_size" must be a positive integer, got "64"/,
     },
-    { what: 'a non-positive rms_norm_eps', raw: { ...minimal, rms_norm_eps: 0 }, message: /"rms_norm_eps" must be a positive number/ },
-    { what: 'a non-positive rope_theta', raw: { ...minimal, rope_theta: -1 }, message: /"rope_theta" must be a positive number/ },
+    {
+      what: 'a non-positive rms_norm_eps',
+      raw: { ...minimal, rms_norm_eps: 0 },
+      message: /"rms_norm_eps" must be a number > 1e-30 and <= 1, got 0/,
+    },
+    {
+      what: 'an rms_norm_eps above 1',
+      raw: { ...minimal, rms_norm_eps: 5 },
+      message: /"rms_norm_eps" must be a number > 1e-30 and <= 1, got 5/,
+    },
+    {
+      what: 'a non-positive rope_theta',
+      raw: { ...minimal, rope_theta: -1 },
+      message: /"rope_theta" must be a number > 1 and <= 3e\+38, got -1/,
+    },
+    { what: 'a rope_theta of 1', raw: { ...minimal, rope_theta: 1 }, message: /"rope_theta" must be a number > 1/ },
+    // Sizes past the limits fail at once, before anything is built from them (a million layers took 50 s and 3.4 GB).
+    {
+      what: 'a million layers',
+      raw: { ...minimal, num_hidden_layers: 1_000_000 },
+      message: /"num_hidden_layers" is 1000000, more than the 1024 this engine accepts/,
+    },
+    { what: 'a vocabulary of 2^23', raw: { ...minimal, vocab_size: 2 ** 23 }, message: /"vocab_size" is 8388608, more than the 4194304/ },
+    { what: 'hidden_size 2^17', raw: { ...minimal, hidden_size: 2 ** 17 }, message: /"hidden_size" is 131072, more than the 65536/ },
+    {
+      what: 'an MLP of 2^19',
+      raw: { ...minimal, intermediate_size: 2 ** 19 },
+      message: /"intermediate_size" is 524288, more than the 262144/,
+    },
+    { what: '2048 heads', raw: { ...minimal, num_attention_heads: 2048 }, message: /"num_attention_heads" is 2048, more than the 1024/ },
+    {
+      what: 'max_position_embeddings 2^25',
+      raw: { ...minimal, max_position_embeddings: 2 ** 25 },
+      message: /"max_position_embeddings" is 33554432, more than the 16777216/,
+    },
     { what: 'partial_rotary_factor', raw: { ...minimal, partial_rotary_factor: 0.5 }, message: /partial_rotary_factor 0\.5/ },
     {
       what: 'partial_rotary_factor in rope_parameters',

@@ -230,7 +230,7 @@ describe('text form', () => {
   });
 
   it('round-trips factors exactly', () => {
-    for (const factor of [1, 1.5, 1 / 3, 0.1, 123456.789, 1e-7, 2 ** 40]) {
+    for (const factor of [1, 1.5, 1 / 3, 0.1, 123456.789, 1e-7, 2 ** 24]) {
       for (const kind of ['pi', 'ntk', 'dynamic', 'yarn'] as const) {
         const mode = { kind, factor } as PositionMode;
         expect(parsePositionMode(formatPositionMode(mode))).toEqual(mode);
@@ -269,6 +269,10 @@ describe('text form', () => {
       ['yarn:2,truncate=maybe', /truncate must be true or false/],
       ['yarn:2,beta_fast=1,beta_fast=2', /given twice/],
       ['yarn:2,original_max_position_embeddings=1.5', /positive integer/],
+      ['yarn:2,attention_factor=0', /attention_factor must be > 0/],
+      ['yarn:2,beta_fast=-1', /beta_fast must be > 0/],
+      ['yarn:2,beta_fast=2,beta_slow=4', /beta_fast \(2\) must not be below beta_slow \(4\)/],
+      ['pi:1e300', /outside/],
     ];
     for (const [text, message] of bad) expect(() => parsePositionMode(text), text).toThrow(message);
   });
@@ -361,6 +365,14 @@ describe('positionModeFromConfig', () => {
       [{ rope_scaling: { type: 'dynamic', factor: 0 } }, /factor must be a finite number > 0/],
       [{ rope_scaling: { type: 'linear', factor: '2' } }, /factor must be a finite number > 0/],
       [{ rope_scaling: { type: 'yarn', factor: 2, beta_fast: 'fast' } }, /beta_fast must be a finite number/],
+      // Values that would zero every rotation, take the logarithm of a negative number or overflow float32.
+      [{ rope_scaling: { type: 'yarn', factor: 2, attention_factor: 0 } }, /attention_factor must be > 0 and <= 16777216, got 0/],
+      [{ rope_scaling: { type: 'yarn', factor: 2, attention_factor: -1 } }, /attention_factor must be > 0/],
+      [{ rope_scaling: { type: 'yarn', factor: 2, beta_fast: -32 } }, /beta_fast must be > 0 and <= 16777216, got -32/],
+      [{ rope_scaling: { type: 'yarn', factor: 2, beta_slow: 64 } }, /beta_fast \(32\) must not be below beta_slow \(64\)/],
+      [{ rope_scaling: { type: 'yarn', factor: 2, mscale: -1 } }, /mscale must be >= 0/],
+      [{ rope_scaling: { type: 'linear', factor: 1e30 } }, /the factor 1e\+30 is outside/],
+      [{ rope_scaling: { type: 'dynamic', factor: 1e-30 } }, /the factor 1e-30 is outside/],
       [{ rope_scaling: { type: 'yarn', factor: 2, truncate: 1 } }, /truncate must be true or false/],
       [{ rope_scaling: 'yarn' }, /rope_scaling must be an object/],
       [{ rope_parameters: { full_attention: { rope_type: 'default' }, sliding_attention: { rope_type: 'default' } } }, /per-layer/],
