@@ -8,10 +8,13 @@ import { adamwStep, clipScale, globalGradNorm, sumOfSquares } from '../engine/op
 import { Rng } from '../engine/random.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import type { LlamaModel } from '../model/model.ts';
-import { formatPositionMode, parsePositionMode, type PositionMode } from '../model/positions.ts';
-import { parseSafetensors, writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
+import { formatPositionMode, type PositionMode } from '../model/positions.ts';
+import { writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
 import type { TokenStream } from './data.ts';
 import { learningRate } from './schedule.ts';
+import { parseTrainerState, TRAINER_STATE_FORMAT, TRAINER_STATE_VERSION, type StepRecord } from './trainer-state.ts';
+
+export { TRAINER_STATE_FILE, type StepRecord } from './trainer-state.ts';
 
 export interface TrainOptions {
   steps: number;
@@ -26,14 +29,6 @@ export interface TrainOptions {
   maxGradNorm?: number;
 }
 
-export interface StepRecord {
-  step: number; // 1-based: steps completed
-  loss: number;
-  lr: number;
-  grad_norm: number;
-  tokens_per_s: number;
-}
-
 /** Training stopped because the loss or the gradient is not finite; weights are untouched by it. */
 export class NonFiniteError extends Error {
   constructor(
@@ -44,10 +39,6 @@ export class NonFiniteError extends Error {
     super(`step ${step}: the loss (${loss}) or the gradient norm (${norm}) is not finite; training stopped before applying it`);
   }
 }
-
-const TRAINER_STATE_FORMAT = 'drope-playground/trainer-state';
-const TRAINER_STATE_VERSION = '1';
-export const TRAINER_STATE_FILE = 'trainer_state.safetensors';
 
 export class Trainer {
   readonly model: LlamaModel;
@@ -146,34 +137,29 @@ export class Trainer {
     });
   }
 
-  /** Restores what `saveState` wrote; the weights come from the checkpoint saved beside it. */
+  /** Restores what `saveState` wrote, checked (trainer-state.ts); the weights come from the checkpoint saved beside it. */
   restoreState(bytes: Uint8Array): void {
-    const file = parseSafetensors(bytes, TRAINER_STATE_FILE);
-    const meta = file.metadata;
-    if (meta.format !== TRAINER_STATE_FORMAT) throw new Error(`${TRAINER_STATE_FILE} is not a trainer state (format "${meta.format}")`);
-    if (meta.version !== TRAINER_STATE_VERSION) {
-      throw new Error(
-        `${TRAINER_STATE_FILE} has version ${meta.version}; this trainer reads version ${TRAINER_STATE_VERSION}: start a new run`,
-      );
-    }
-    const saved = JSON.parse(meta.options) as Record<string, unknown>;
-    for (const key of ['ctx', 'batch', 'lr', 'warmup', 'seed', 'steps', 'weightDecay', 'maxGradNorm'] as const) {
-      if (saved[key] !== this.options[key]) {
-        // The schedule spans the total steps, so a run continues only to the total it started with.
-        const why = key === 'steps' ? ' (the learning-rate schedule spans the total steps, so a resumed run keeps its total)' : '';
-        throw new Error(`cannot resume: the saved run has ${key} = ${saved[key]}, this one ${this.options[key]}${why}`);
-      }
-    }
-    if (formatPositionMode(parsePositionMode(String(saved.positions))) !== formatPositionMode(this.options.positions)) {
-      throw new Error(`cannot resume: the saved run trained with --pos ${saved.positions}`);
-    }
+    const { ctx, batch, lr, warmup, seed, steps, weightDecay, maxGradNorm } = this.options;
+    const options = {
+      ctx,
+      batch,
+      lr,
+      warmup,
+      seed,
+      steps,
+      weightDecay,
+      maxGradNorm,
+      positions: formatPositionMode(this.options.positions),
+    };
+    const shapes = new Map([...this.model.weights].map(([name, w]) => [name, w.shape]));
+    const state = parseTrainerState(bytes, options, shapes);
     for (const [name, { m, v }] of this.moments) {
-      this.engine.write(m, file.getF32(`m.${name}`));
-      this.engine.write(v, file.getF32(`v.${name}`));
+      this.engine.write(m, state.file.getF32(`m.${name}`));
+      this.engine.write(v, state.file.getF32(`v.${name}`));
     }
-    this.step = Number(meta.step);
-    this.rng.seedState = Number(meta.rng);
-    this.log.splice(0, this.log.length, ...(JSON.parse(meta.log) as StepRecord[]));
+    this.step = state.step;
+    this.rng.seedState = state.rng;
+    this.log.splice(0, this.log.length, ...state.log);
   }
 
   destroy(): void {
