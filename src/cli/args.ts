@@ -1,18 +1,20 @@
 // What every command of the CLI shares: its options, argument checks, progress output and
 // opening a model on the Node WebGPU device.
 
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Engine } from '../engine/engine.ts';
 import { nodeGpu } from '../engine/node-gpu.ts';
 import { directoryCache } from '../model/cache-node.ts';
-import { loadCheckpoint, type Checkpoint, type ModelSource } from '../model/checkpoint.ts';
+import { loadCheckpoint, type ModelSource } from '../model/checkpoint.ts';
 import { LlamaModel } from '../model/model.ts';
 import { parsePositionMode, type PositionMode } from '../model/positions.ts';
 import { PRECISION_CHOICES, resolvePrecision, type PrecisionChoice, type StorageFormat } from '../model/precision.ts';
 import { DEFAULT_HUB_ENDPOINT, HubError, hubSource, type HubProgress } from '../model/source-hub.ts';
 import { directorySource } from '../model/source-node.ts';
 import { formatBytes } from '../model/format-bytes.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 
 export class UsageError extends Error {}
 
@@ -46,6 +48,7 @@ export const OPTIONS = {
   'stop-after': { type: 'string' },
   // convert
   dtype: { type: 'string' },
+  force: { type: 'boolean' },
   // fit-beta
   grid: { type: 'string' },
   // eval
@@ -69,24 +72,113 @@ export async function readText(path: string): Promise<string> {
   }
 }
 
+/** Tokens past the first N that a prefix of a text must also give, so that where it is cut cannot change the first N. */
+const TOKEN_MARGIN = 256;
+
+/** A text file opened for its first tokens (openTextFile): opened at once, so a missing file fails before any work. */
+export interface TextFile {
+  /**
+   * The first `maxTokens` tokens of the text, reading only as much of it as they need: a prefix of
+   * the file (16 bytes a token to start with, doubled as needed), cut after its last line end, is
+   * tokenized until it gives maxTokens + TOKEN_MARGIN tokens or is the whole file. Closes the file.
+   */
+  tokens(tokenizer: TextTokenizer, maxTokens: number): Promise<number[]>;
+}
+
+export async function openTextFile(path: string): Promise<TextFile> {
+  const fail = (e: unknown) => new Error(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  let handle;
+  let size;
+  try {
+    handle = await open(path, 'r');
+    size = (await handle.stat()).size;
+  } catch (e) {
+    await handle?.close();
+    throw fail(e);
+  }
+  const file = handle;
+  return {
+    async tokens(tokenizer, maxTokens) {
+      try {
+        for (let budget = maxTokens * 16 + 4096; ; budget *= 2) {
+          const whole = budget >= size;
+          const bytes = Buffer.alloc(Math.min(budget, size));
+          await file.read(bytes, 0, bytes.length, 0);
+          // After a line end: never inside a UTF-8 character, and rarely inside a token. A prefix
+          // without one is cut before its last, possibly partial, character.
+          let end = whole ? bytes.length : bytes.lastIndexOf(0x0a) + 1;
+          if (end === 0) for (end = bytes.length - 1; end > 0 && (bytes[end] & 0xc0) === 0x80; end--);
+          const tokens = tokenizer.encode(bytes.toString('utf8', 0, end));
+          if (whole || tokens.length >= maxTokens + TOKEN_MARGIN) return tokens.slice(0, maxTokens);
+        }
+      } catch (e) {
+        throw fail(e);
+      } finally {
+        await file.close();
+      }
+    },
+  };
+}
+
 export function required(args: Args, name: keyof Args): string {
   const value = args[name];
   if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
   return value;
 }
 
-export function number(text: string | undefined, name: string, fallback: number, check: (n: number) => boolean = Number.isFinite): number {
+/** What a numeric option accepts, and how its error says so. */
+export interface NumberRange {
+  check: (n: number) => boolean;
+  expected: string;
+}
+
+export const integerIn = (min: number, max: number): NumberRange => ({
+  check: (n) => Number.isInteger(n) && n >= min && n <= max,
+  expected: `an integer in ${min}..${max}`,
+});
+
+/** min < n <= max, or min <= n <= max with `closed`. */
+export const numberIn = (min: number, max: number, closed = false): NumberRange => ({
+  check: (n) => (closed ? n >= min : n > min) && n <= max,
+  expected: closed ? `a number in ${min}..${max}` : `a number > ${min} and <= ${max}`,
+});
+
+/**
+ * A numeric option: `fallback` when it is absent, otherwise a finite number in `range`, or a usage
+ * error that names the option and what it takes. Checked where it is parsed, before any work.
+ */
+export function number(text: string | undefined, name: string, fallback: number, range?: NumberRange): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (text.trim() === '' || !check(n)) throw new UsageError(`--${name} must be a valid number, got "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(n) || (range && !range.check(n))) {
+    throw new UsageError(`--${name} must be ${range?.expected ?? 'a finite number'}, got "${text}"`);
+  }
   return n;
 }
 
-export const isPositiveInteger = (n: number) => Number.isInteger(n) && n >= 1;
-
-export function numberList(text: string, name: string, check: (n: number) => boolean): number[] {
-  return text.split(',').map((s) => number(s, name, NaN, check));
+export function numberList(text: string, name: string, range: NumberRange): number[] {
+  return text.split(',').map((s) => number(s, name, NaN, range));
 }
+
+// Ranges of the options several commands share. A length or a token count beyond 2^24 cannot be
+// a position in float32 (src/model/positions.ts); c and beta beyond these scale attention logits
+// past anything meaningful (and towards float32 overflow).
+export const MAX_TOKENS = 2 ** 24;
+const BETA_C_RANGE = numberIn(0, 100, true);
+
+/** --lengths L1,L2,...: sequence lengths, each at least 2. */
+export const lengthsOption = (args: Args) => numberList(required(args, 'lengths'), 'lengths', integerIn(2, MAX_TOKENS));
+/** --tokens N (default 16384): how many tokens of --text are used. */
+export const tokensOption = (args: Args) => number(args.tokens, 'tokens', 16384, integerIn(2, MAX_TOKENS));
+/** --beta-c C (default 0): c of DroPE's logit scale beta = 1 + c·ln(max(1, L / C_train)). */
+export const betaCOption = (args: Args) => number(args['beta-c'], 'beta-c', 0, BETA_C_RANGE);
+/** --grid C1,C2,... for fit-beta: values of c, as --beta-c takes them. */
+export const gridOption = (args: Args) => numberList(args.grid ?? '0,0.05,0.1,0.15,0.2,0.3,0.4,0.6', 'grid', BETA_C_RANGE);
+/** --train-ctx C_train, or undefined for the config's max_position_embeddings. */
+export const trainContextOption = (args: Args) =>
+  args['train-ctx'] === undefined ? undefined : number(args['train-ctx'], 'train-ctx', NaN, numberIn(0, MAX_TOKENS));
+/** --seed S: a 32-bit seed (the random generator keeps 32 bits, so larger seeds would repeat smaller ones). */
+export const seedOption = (args: Args) => number(args.seed, 'seed', 0, integerIn(0, 2 ** 32 - 1));
 
 export function progress(message: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${message}`);
@@ -104,6 +196,15 @@ export async function openEngine(): Promise<Engine> {
     process.exit(1);
   });
   return engine;
+}
+
+/** The number > 0 in the environment variable `name`, or `fallback` where it is unset; anything else is a usage error. */
+function environmentNumber(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a number > 0, got "${text}"`);
+  return n;
 }
 
 /** `--model hf:ORG/NAME[@REVISION]`: a model on the Hugging Face Hub (or the mirror HF_ENDPOINT names). */
@@ -141,8 +242,25 @@ export function modelSource(spec: string): ModelSource {
   const id = at < 0 ? rest : rest.slice(0, at);
   const revision = at < 0 ? undefined : rest.slice(at + 1);
   const endpoint = process.env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT;
+  const limits = {
+    stallTimeoutMs: environmentNumber('DROPE_HUB_TIMEOUT_S', 60) * 1000,
+    minBytesPerSecond: environmentNumber('DROPE_HUB_MIN_RATE', 1024),
+    deadlineMs: environmentNumber('DROPE_HUB_DEADLINE_S', 6 * 3600) * 1000,
+    // A file is held in memory whole.
+    maxFileBytes: totalmem(),
+  };
   try {
-    return hubSource(id, { endpoint, revision, cache: directoryCache(), onProgress: downloadProgress(`${HUB_PREFIX}${id}`) });
+    return hubSource(id, {
+      endpoint,
+      revision,
+      cache: directoryCache(),
+      onProgress: downloadProgress(`${HUB_PREFIX}${id}`),
+      onWarning: (message) => {
+        progressDone();
+        process.stderr.write(`warning: ${message}\n`);
+      },
+      ...limits,
+    });
   } catch (error) {
     if (!(error instanceof HubError)) throw error;
     const where = process.env.HF_ENDPOINT ? ` (HF_ENDPOINT=${process.env.HF_ENDPOINT})` : '';
@@ -175,10 +293,19 @@ export function storageFormat(args: Args, engine: Engine): StorageFormat {
   return args.weights === undefined ? storage : { ...storage, weights: weightFormat(args) };
 }
 
-export async function openModel(args: Args, checkpoint?: Checkpoint): Promise<{ engine: Engine; model: LlamaModel; dir: string }> {
+/** A checkpoint from `source`, refusing before any weight is read one whose f32 parameters exceed this machine's memory. */
+export function loadModelCheckpoint(source: ModelSource) {
+  return loadCheckpoint(source, { memoryBytes: totalmem() });
+}
+
+/** The model `--model` names (or `source`, where the command opened it already) on a new engine. */
+export async function openModel(
+  args: Args,
+  source: ModelSource = modelSource(required(args, 'model')),
+): Promise<{ engine: Engine; model: LlamaModel; dir: string }> {
   const dir = required(args, 'model');
   weightFormat(args); // a bad --weights is a usage error before anything loads
-  const loaded = checkpoint ?? (await loadCheckpoint(modelSource(dir)));
+  const loaded = await loadModelCheckpoint(source);
   const engine = await openEngine();
   try {
     return { engine, model: LlamaModel.fromCheckpoint(engine, loaded, storageFormat(args, engine)), dir };
@@ -188,8 +315,14 @@ export async function openModel(args: Args, checkpoint?: Checkpoint): Promise<{ 
   }
 }
 
+/** --pos MODE, or undefined for what config.json says; a bad mode is a usage error. */
 export function positions(args: Args): PositionMode | undefined {
-  return args.pos === undefined ? undefined : parsePositionMode(args.pos);
+  if (args.pos === undefined) return undefined;
+  try {
+    return parsePositionMode(args.pos);
+  } catch (error) {
+    throw new UsageError(`--pos: ${(error as Error).message}`);
+  }
 }
 
 export function formatDuration(seconds: number): string {

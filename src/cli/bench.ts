@@ -1,9 +1,10 @@
 // `npm run bench`: throughput of our kernels against baselines run in the same process on the
 // same adapter, printed as one JSON object (also written to .bench/latest.json).
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { Engine } from '../engine/engine.ts';
 import { nodeGpu } from '../engine/node-gpu.ts';
+import { writeFileAtomic } from '../model/save-node.ts';
 import { benchAttention } from './bench/attention.ts';
 import { benchMatmul } from './bench/matmul.ts';
 import { benchForward, benchPrecision, benchTraining } from './bench/model.ts';
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   const json = JSON.stringify(figures, null, 2);
   console.log(json);
   await mkdir('.bench', { recursive: true });
-  await writeFile('.bench/latest.json', `${json}\n`);
+  await writeFileAtomic('.bench/latest.json', `${json}\n`);
 }
 
 main().then(

@@ -2,8 +2,7 @@
 // text tokenized once, written as a perplexity-curve file (src/eval/curves.ts: which series, the
 // mode of each at each length, and the file format the web app reads).
 
-import { writeFile } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   defaultSeriesKinds,
   parseEvalJson,
@@ -15,31 +14,35 @@ import {
   type EvalFile,
 } from '../eval/curves.ts';
 import { perplexityByLength } from '../eval/perplexity.ts';
-import { loadCheckpoint } from '../model/checkpoint.ts';
+import { writeFileAtomic } from '../model/save-node.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import {
+  betaCOption,
   formatDuration,
   HUB_PREFIX,
+  lengthsOption,
   modelSource,
-  number,
-  numberList,
   openModel,
+  openTextFile,
   progress,
   progressDone,
-  readText,
   required,
+  tokensOption,
+  trainContextOption,
   UsageError,
   type Args,
 } from './args.ts';
+import { checkFileOutput, modelInput } from './output.ts';
 
 export async function evalCurves(args: Args): Promise<void> {
   const textPath = required(args, 'text');
-  const lengths = numberList(required(args, 'lengths'), 'lengths', (n) => Number.isInteger(n) && n >= 2).sort((a, b) => a - b);
+  const lengths = lengthsOption(args).sort((a, b) => a - b);
   const repeated = lengths.find((L, i) => i > 0 && L === lengths[i - 1]);
   if (repeated !== undefined) throw new UsageError(`--lengths lists ${repeated} twice`);
-  const maxTokens = number(args.tokens, 'tokens', 16384, (n) => Number.isInteger(n) && n >= 2);
+  const maxTokens = tokensOption(args);
   const betaCGiven = args['beta-c'] !== undefined;
-  const betaC = number(args['beta-c'], 'beta-c', 0, (n) => Number.isFinite(n) && n >= 0);
+  const betaC = betaCOption(args);
+  const givenTrainContext = trainContextOption(args);
   let requested;
   try {
     requested = args.modes === undefined ? undefined : parseSeriesKinds(args.modes);
@@ -51,14 +54,19 @@ export async function evalCurves(args: Args): Promise<void> {
   }
   if (args.pos !== undefined) throw new UsageError('eval runs every position mode: choose the series with --modes, not --pos');
 
-  const text = await readText(textPath);
+  const text = await openTextFile(textPath);
   const dir = required(args, 'model');
   const source = modelSource(dir);
+  // The model's own eval.json is where the recorded curves belong; nothing else inside the model.
+  const out =
+    args.out === undefined
+      ? undefined
+      : await checkFileOutput(args.out, [modelInput(dir), { option: '--text', path: textPath, kind: 'file' }], [join(dir, 'eval.json')]);
   const tokenizer = await loadTokenizer(source);
-  const { engine, model } = await openModel(args, await loadCheckpoint(source));
+  const { engine, model } = await openModel(args, source);
   const config = model.config;
-  const trainContext = number(args['train-ctx'], 'train-ctx', config.maxPositionEmbeddings, (n) => Number.isFinite(n) && n > 0);
-  const tokens = tokenizer.encode(text).slice(0, maxTokens);
+  const trainContext = givenTrainContext ?? config.maxPositionEmbeddings;
+  const tokens = await text.tokens(tokenizer, maxTokens);
   const longest = lengths[lengths.length - 1];
   if (tokens.length < longest) throw new Error(`${textPath} has ${tokens.length} tokens, fewer than one window of ${longest}`);
 
@@ -110,19 +118,17 @@ export async function evalCurves(args: Args): Promise<void> {
   // What the web app will read back must pass its reader.
   parseEvalJson(file, 'the eval result');
 
-  if (args.out === undefined) {
+  if (out === undefined) {
     console.log(JSON.stringify(file));
     return;
   }
-  await writeFile(args.out, `${JSON.stringify(file, null, 2)}\n`).catch((e: Error) => {
-    throw new Error(`cannot write ${args.out}: ${e.message}`);
-  });
+  await writeFileAtomic(out, `${JSON.stringify(file, null, 2)}\n`);
   // A table for the reader; the file holds the numbers.
   const width = Math.max(10, ...series.map((s) => s.label.length + 2));
   console.log(['length'.padStart(8), ...series.map((s) => s.label.padStart(width))].join(''));
   for (const L of lengths) {
     console.log([String(L).padStart(8), ...series.map((s) => s.ppl[String(L)].toFixed(3).padStart(width))].join(''));
   }
-  progress(`wrote ${series.length} series × ${lengths.length} lengths to ${args.out}`);
+  progress(`wrote ${series.length} series × ${lengths.length} lengths to ${out}`);
   progressDone();
 }

@@ -14,26 +14,31 @@
 // --model DIR may also be hf:ORG/NAME[@REVISION]: a model on the Hugging Face Hub (args.ts modelSource).
 // Progress goes to stderr; any error is one line on stderr and a non-zero exit.
 
-import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { perplexityByLength } from '../eval/perplexity.ts';
-import { loadCheckpoint } from '../model/checkpoint.ts';
 import { formatPositionMode } from '../model/positions.ts';
 import { writeSafetensors } from '../model/safetensors.ts';
+import { writeFileAtomic } from '../model/save-node.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import {
+  betaCOption,
+  lengthsOption,
   modelSource,
   number,
+  numberIn,
   openModel,
+  openTextFile,
   OPTIONS,
   positions,
   progress,
   progressDone,
-  readText,
   required,
+  tokensOption,
+  trainContextOption,
   UsageError,
   type Args,
 } from './args.ts';
+import { checkFileOutput, modelInput } from './output.ts';
 import { evalCurves } from './eval.ts';
 import { convert } from './convert.ts';
 import { readIds } from './ids.ts';
@@ -50,7 +55,8 @@ const USAGE = `usage: npm run cli -- <command> [options]
   fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...] [--tokens N] [--train-ctx C] [--pos MODE]
   eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C] [--beta-c C]
          [--modes rope,pi,ntk,yarn,dynamic,none] [--none-label NAME] [--out EVAL.json]   (perplexity curves of every mode)
-  convert --model DIR --out DIR [--dtype F16|BF16|F32]   (re-save the weights in another dtype)
+  convert --model DIR --out DIR [--dtype F16|BF16|F32] [--force]   (re-save the weights in another dtype; --force
+         replaces a checkpoint already in --out)
   needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--beta-c C] [--train-ctx C] [--text FILE] [--seed S] [--json]
          (multi-key needle-in-a-haystack success rate; filler text default public/data/austen/persuasion.txt)
 MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says)
@@ -81,15 +87,20 @@ async function info(args: Args): Promise<void> {
 }
 
 async function logits(args: Args): Promise<void> {
-  const { ids, B, T } = await readIds(required(args, 'ids'));
-  const out = required(args, 'out');
-  const beta = number(args.beta, 'beta', 1, (n) => Number.isFinite(n) && n > 0);
-  const { engine, model } = await openModel(args);
+  const idsPath = required(args, 'ids');
+  const beta = number(args.beta, 'beta', 1, numberIn(0, 1000));
   const options = { positions: positions(args), beta };
+  const source = modelSource(required(args, 'model'));
+  const out = await checkFileOutput(required(args, 'out'), [
+    modelInput(required(args, 'model')),
+    { option: '--ids', path: idsPath, kind: 'file' },
+  ]);
+  const { ids, B, T } = await readIds(idsPath);
+  const { engine, model } = await openModel(args, source);
   const V = model.config.vocabSize;
   const logitValues = await model.logits(ids, B, T, options);
   const nll = T > 1 ? await model.nll(ids, B, T, options) : new Float32Array(0);
-  await writeFile(
+  await writeFileAtomic(
     out,
     writeSafetensors(
       {
@@ -105,19 +116,17 @@ async function logits(args: Args): Promise<void> {
 }
 
 async function ppl(args: Args): Promise<void> {
-  const textPath = required(args, 'text');
-  const lengths = required(args, 'lengths')
-    .split(',')
-    .map((s) => number(s, 'lengths', NaN, (n) => Number.isInteger(n) && n >= 2));
-  const maxTokens = number(args.tokens, 'tokens', 16384, (n) => Number.isInteger(n) && n >= 2);
-  const betaC = number(args['beta-c'], 'beta-c', 0);
+  const text = await openTextFile(required(args, 'text'));
+  const lengths = lengthsOption(args);
+  const maxTokens = tokensOption(args);
+  const betaC = betaCOption(args);
   const pos = positions(args);
-  const text = await readText(textPath);
+  const givenTrainContext = trainContextOption(args);
   const source = modelSource(required(args, 'model'));
   const tokenizer = await loadTokenizer(source);
-  const { engine, model } = await openModel(args, await loadCheckpoint(source));
-  const trainContext = number(args['train-ctx'], 'train-ctx', model.config.maxPositionEmbeddings, (n) => n > 0);
-  const tokens = tokenizer.encode(text).slice(0, maxTokens);
+  const { engine, model } = await openModel(args, source);
+  const trainContext = givenTrainContext ?? model.config.maxPositionEmbeddings;
+  const tokens = await text.tokens(tokenizer, maxTokens);
   const started = Date.now();
   const result = await perplexityByLength(model, tokens, {
     lengths,

@@ -4,45 +4,43 @@
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { needleByLength } from '../eval/needle.ts';
-import { loadCheckpoint } from '../model/checkpoint.ts';
 import { formatPositionMode } from '../model/positions.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import {
+  betaCOption,
   formatDuration,
+  integerIn,
+  lengthsOption,
   modelSource,
   number,
-  numberList,
   openModel,
   positions,
   progress,
   progressDone,
   readText,
   required,
-  UsageError,
+  seedOption,
+  trainContextOption,
   type Args,
 } from './args.ts';
 
 export const DEFAULT_NEEDLE_TEXT = fileURLToPath(new URL('../../public/data/austen/persuasion.txt', import.meta.url));
 
 export async function needle(args: Args): Promise<void> {
-  const lengths = numberList(required(args, 'lengths'), 'lengths', (n) => Number.isInteger(n) && n >= 2);
-  const trials = number(args.trials, 'trials', 10, (n) => Number.isInteger(n) && n >= 1);
-  const betaC = number(args['beta-c'], 'beta-c', 0, (n) => Number.isFinite(n) && n >= 0);
-  const seed = number(args.seed, 'seed', 0, (n) => Number.isInteger(n) && n >= 0);
-  let pos;
-  try {
-    pos = positions(args);
-  } catch (e) {
-    throw new UsageError(`--pos: ${(e as Error).message}`);
-  }
+  const lengths = lengthsOption(args);
+  const trials = number(args.trials, 'trials', 10, integerIn(1, 10_000));
+  const betaC = betaCOption(args);
+  const seed = seedOption(args);
+  const pos = positions(args);
+  const givenTrainContext = trainContextOption(args);
   const textPath = args.text ?? DEFAULT_NEEDLE_TEXT;
   const text = await readText(textPath);
   const dir = required(args, 'model');
   const source = modelSource(dir);
   const tokenizer = await loadTokenizer(source);
-  const { engine, model } = await openModel(args, await loadCheckpoint(source));
+  const { engine, model } = await openModel(args, source);
   try {
-    const trainContext = number(args['train-ctx'], 'train-ctx', model.config.maxPositionEmbeddings, (n) => Number.isFinite(n) && n > 0);
+    const trainContext = givenTrainContext ?? model.config.maxPositionEmbeddings;
     // The filler is read cyclically, so only enough text for the longest prompt is tokenized
     // (16 characters a token is generous for any tokenizer, byte-level needs 1).
     const longest = Math.max(...lengths);

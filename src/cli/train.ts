@@ -1,52 +1,66 @@
 // Training commands of the CLI: `grads` (the gradient oracle check), `train` (pretraining and
 // DroPE recalibration, resumable) and `fit-beta` (DroPE's logit-scale c on held-out text).
 
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logitScale, perplexityByLength } from '../eval/perplexity.ts';
 import { byteLevelTokenizerJson } from '../model/byte-tokenizer.ts';
-import { expectedTensorShapes, loadCheckpoint, WEIGHTS_FILE, type Checkpoint } from '../model/checkpoint.ts';
+import { expectedTensorShapes, WEIGHTS_FILE, type Checkpoint } from '../model/checkpoint.ts';
 import { parseConfig } from '../model/config.ts';
 import { initializeCheckpoint } from '../model/init.ts';
 import { LlamaModel } from '../model/model.ts';
-import { formatPositionMode, parsePositionMode } from '../model/positions.ts';
-import { parseSafetensors, writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
+import { formatPositionMode } from '../model/positions.ts';
+import { writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
 import { serializeCheckpoint } from '../model/save.ts';
-import { saveCheckpointDirectory } from '../model/save-node.ts';
+import { saveCheckpointDirectory, writeFileAtomic } from '../model/save-node.ts';
 import { directorySource } from '../model/source-node.ts';
 import { loadTokenizer, tokenizerFromJson, type TextTokenizer } from '../model/tokenizer.ts';
 import { TokenStream, TRAIN_BOOKS } from '../train/data.ts';
+import { checkTrainerStateSeal, sealTrainerState } from '../train/fingerprint-node.ts';
 import { NonFiniteError, Trainer, TRAINER_STATE_FILE } from '../train/trainer.ts';
 import {
   formatDuration,
-  isPositiveInteger,
+  gridOption,
+  integerIn,
+  lengthsOption,
+  loadModelCheckpoint,
+  MAX_TOKENS,
   modelSource,
   number,
-  numberList,
+  numberIn,
   openEngine,
   openModel,
+  openTextFile,
   positions,
   progress,
   progressDone,
-  readText,
   required,
+  seedOption,
+  tokensOption,
+  trainContextOption,
   UsageError,
   type Args,
 } from './args.ts';
 import { readIds } from './ids.ts';
+import { checkDirectoryOutput, checkFileOutput, modelInput } from './output.ts';
 
 /** `grads`: the mean next-token loss and its gradient for every tensor of the checkpoint. */
 export async function grads(args: Args): Promise<void> {
-  const { ids, B, T } = await readIds(required(args, 'ids'));
-  const out = required(args, 'out');
+  const idsPath = required(args, 'ids');
+  const pos = positions(args);
+  const source = modelSource(required(args, 'model'));
+  const out = await checkFileOutput(required(args, 'out'), [
+    modelInput(required(args, 'model')),
+    { option: '--ids', path: idsPath, kind: 'file' },
+  ]);
+  const { ids, B, T } = await readIds(idsPath);
   if (T < 2) throw new Error('grads needs sequences of at least 2 tokens');
-  const { engine, model } = await openModel(args);
-  const loss = await model.lossAndGradients(ids, B, T, { positions: positions(args) });
+  const { engine, model } = await openModel(args, source);
+  const loss = await model.lossAndGradients(ids, B, T, { positions: pos });
   const tensors: Record<string, WritableTensor> = { loss: { dtype: 'F32', shape: [], data: Float32Array.of(loss) } };
   for (const [name, grad] of model.grads) tensors[`grad.${name}`] = { dtype: 'F32', shape: [...grad.shape], data: await engine.read(grad) };
-  await writeFile(out, writeSafetensors(tensors));
+  await writeFileAtomic(out, writeSafetensors(tensors));
   progress(`wrote loss ${loss.toFixed(6)} and ${model.grads.size} gradients to ${out}`);
   progressDone();
   engine.destroy();
@@ -89,7 +103,7 @@ async function startingPoint(args: Args): Promise<{ checkpoint: Checkpoint; toke
     tokenizerJson = JSON.stringify(byteLevelTokenizerJson());
   } else {
     const from = required(args, 'from');
-    checkpoint = await loadCheckpoint(directorySource(from));
+    checkpoint = await loadModelCheckpoint(directorySource(from));
     raw = { ...checkpoint.config.raw };
     tokenizerJson = await directorySource(from).readText('tokenizer.json');
   }
@@ -103,7 +117,7 @@ async function startingPoint(args: Args): Promise<{ checkpoint: Checkpoint; toke
   } else if (args['qk-norm']) {
     throw new UsageError('--qk-norm goes with --pos none (DroPE with QK-norm)');
   }
-  const seed = number(args.seed, 'seed', 0, Number.isInteger);
+  const seed = seedOption(args);
   if (args.init !== undefined) return { checkpoint: initializeCheckpoint(raw, seed), tokenizerJson };
   const config = parseConfig(raw);
   const tensors = new Map(checkpoint.tensors);
@@ -114,16 +128,13 @@ async function startingPoint(args: Args): Promise<{ checkpoint: Checkpoint; toke
   return { checkpoint: { config, tensors }, tokenizerJson };
 }
 
-/** Hex SHA-256 of the weights file: the trainer state names the weights it belongs with. */
-const fingerprint = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-const WEIGHTS_FINGERPRINT_KEY = 'weights_sha256';
-
 /** Whether `dir` exists and holds anything: a run, a checkpoint, other files. */
 function nonEmptyDirectory(dir: string): boolean {
-  if (!existsSync(dir)) return false;
-  if (!statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} exists and is not a directory`);
-  return readdirSync(dir).length > 0;
+  return existsSync(dir) && readdirSync(dir).length > 0;
 }
+
+/** Training tokens a step may hold (--batch × --ctx): far beyond any device's buffers, within typed arrays. */
+const MAX_STEP_TOKENS = 2 ** 24;
 
 /**
  * `train`: pretraining or recalibration with checkpoints every few minutes and exact resume.
@@ -132,27 +143,39 @@ function nonEmptyDirectory(dir: string): boolean {
  * as an uninterrupted run (or one resumed from a periodic checkpoint after a crash) would.
  */
 export async function train(args: Args): Promise<void> {
-  const out = required(args, 'out');
-  const pos = parsePositionMode(required(args, 'pos'));
+  required(args, 'pos');
+  const pos = positions(args)!;
+  const steps = number(required(args, 'steps'), 'steps', 0, integerIn(1, 1e9));
   const options = {
-    steps: number(required(args, 'steps'), 'steps', 0, isPositiveInteger),
-    ctx: number(required(args, 'ctx'), 'ctx', 0, (n) => Number.isInteger(n) && n >= 2),
-    batch: number(required(args, 'batch'), 'batch', 0, isPositiveInteger),
-    lr: number(required(args, 'lr'), 'lr', 0, (n) => n > 0),
-    warmup: 0,
-    seed: number(args.seed, 'seed', 0, Number.isInteger),
+    steps,
+    ctx: number(required(args, 'ctx'), 'ctx', 0, integerIn(2, MAX_TOKENS)),
+    batch: number(required(args, 'batch'), 'batch', 0, integerIn(1, MAX_STEP_TOKENS)),
+    lr: number(required(args, 'lr'), 'lr', 0, numberIn(0, Number.MAX_VALUE)),
+    warmup: number(args.warmup, 'warmup', Math.round(steps * 0.04), integerIn(0, steps)),
+    seed: seedOption(args),
     positions: pos,
   };
-  options.warmup = number(args.warmup, 'warmup', Math.round(options.steps * 0.04), (n) => Number.isInteger(n) && n >= 0);
-  const saveSeconds = number(args['save-minutes'], 'save-minutes', 5, (n) => n > 0) * 60;
-  const stopAfter = number(args['stop-after'], 'stop-after', options.steps, isPositiveInteger);
-  if (stopAfter > options.steps) throw new UsageError(`--stop-after ${stopAfter} is past the run's last step (--steps ${options.steps})`);
+  if (options.batch * options.ctx > MAX_STEP_TOKENS) {
+    throw new UsageError(
+      `--batch ${options.batch} × --ctx ${options.ctx} is ${options.batch * options.ctx} tokens a step, more than ${MAX_STEP_TOKENS}`,
+    );
+  }
+  const saveSeconds = number(args['save-minutes'], 'save-minutes', 5, numberIn(0, 1e6)) * 60;
+  const stopAfter = number(args['stop-after'], 'stop-after', steps, integerIn(1, steps));
+  const dataDir = args.data ?? 'public/data/austen';
+  const out = required(args, 'out');
+  // Also removes a killed save's temporaries, which would make the folder look taken.
+  await checkDirectoryOutput(out, [
+    { option: '--from', path: args.from, kind: 'folder' },
+    { option: '--config', path: args.config, kind: 'file' },
+    { option: '--data', path: dataDir, kind: 'folder' },
+  ]);
   const resuming = Boolean(args.resume) && existsSync(join(out, TRAINER_STATE_FILE));
   if (!args.resume && existsSync(join(out, TRAINER_STATE_FILE))) {
     throw new UsageError(`${out} already holds a training run: add --resume to continue it, or choose another --out`);
   }
-  // Saving writes config.json and model.safetensors into --out: never over a checkpoint (e.g. the
-  // --from directory itself) or other files that are not this run's.
+  // Saving writes config.json and model.safetensors into --out: never over a checkpoint or other
+  // files that are not this run's.
   if (!resuming && nonEmptyDirectory(out)) {
     throw new UsageError(`${out} is not empty and holds no training run (no ${TRAINER_STATE_FILE}): choose a new or empty --out`);
   }
@@ -160,13 +183,17 @@ export async function train(args: Args): Promise<void> {
   const start = resuming ? null : await startingPoint(args);
   let stateBytes: Uint8Array | null = null;
   if (resuming) {
-    stateBytes = new Uint8Array(await readFile(join(out, TRAINER_STATE_FILE)));
-    await checkWeightsBelong(out, stateBytes);
+    try {
+      stateBytes = new Uint8Array(await readFile(join(out, TRAINER_STATE_FILE)));
+      checkTrainerStateSeal(stateBytes, new Uint8Array(await readFile(join(out, WEIGHTS_FILE))));
+    } catch (e) {
+      throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`, { cause: e });
+    }
   }
-  const checkpoint = start?.checkpoint ?? (await loadCheckpoint(directorySource(out)));
+  const checkpoint = start?.checkpoint ?? (await loadModelCheckpoint(directorySource(out)));
   const tokenizerJson = start?.tokenizerJson ?? (await directorySource(out).readText('tokenizer.json'));
   const tokenizer = await tokenizerFromJson(JSON.parse(tokenizerJson), undefined, join(out, 'tokenizer.json'));
-  const data = await trainingTokens(args.data ?? 'public/data/austen', tokenizer);
+  const data = await trainingTokens(dataDir, tokenizer);
   const engine = await openEngine();
   const model = LlamaModel.fromCheckpoint(engine, checkpoint);
   const trainer = new Trainer(model, data, options);
@@ -181,7 +208,6 @@ export async function train(args: Args): Promise<void> {
 
   const save = async () => {
     const files = serializeCheckpoint(checkpoint.config.raw, await model.readWeights(), shapes, 'F32');
-    const weightsFingerprint = { [WEIGHTS_FINGERPRINT_KEY]: fingerprint(files.get(WEIGHTS_FILE)!) };
     const log = {
       positions: formatPositionMode(pos),
       options: { ...options, positions: formatPositionMode(pos) },
@@ -191,7 +217,7 @@ export async function train(args: Args): Promise<void> {
     await saveCheckpointDirectory(out, files, {
       'tokenizer.json': tokenizerJson,
       'train_log.json': `${JSON.stringify(log)}\n`,
-      [TRAINER_STATE_FILE]: await trainer.saveState(weightsFingerprint),
+      [TRAINER_STATE_FILE]: sealTrainerState(await trainer.saveState(), files.get(WEIGHTS_FILE)!),
     });
   };
 
@@ -236,51 +262,24 @@ export async function train(args: Args): Promise<void> {
   engine.destroy();
 }
 
-/**
- * A save writes the weights and the trainer state as separate files, each renamed into place; one
- * interrupted between those renames leaves weights of one step beside moments of another. The
- * trainer state records the SHA-256 of the weights it was saved with (states from before this
- * check have none and are trusted).
- */
-async function checkWeightsBelong(out: string, stateBytes: Uint8Array): Promise<void> {
-  let expected: string | undefined;
-  try {
-    expected = parseSafetensors(stateBytes, TRAINER_STATE_FILE).metadata[WEIGHTS_FINGERPRINT_KEY];
-  } catch (e) {
-    throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`, { cause: e });
-  }
-  if (expected === undefined) return;
-  const weightsPath = join(out, WEIGHTS_FILE);
-  let actual: string;
-  try {
-    actual = fingerprint(new Uint8Array(await readFile(weightsPath)));
-  } catch (e) {
-    throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`, { cause: e });
-  }
-  if (actual !== expected) {
-    throw new Error(
-      `cannot resume the run in ${out}: ${WEIGHTS_FILE} is not the one ${TRAINER_STATE_FILE} was saved with (was a save interrupted?), ` +
-        'so the run cannot continue exactly; start a new run',
-    );
-  }
-}
-
 /** `fit-beta`: the c of beta = 1 + c·ln(T / C_train) that minimizes held-out perplexity. */
 export async function fitBeta(args: Args): Promise<void> {
-  const text = await readText(required(args, 'text'));
-  const lengths = numberList(required(args, 'lengths'), 'lengths', (n) => Number.isInteger(n) && n >= 2);
-  const grid = numberList(args.grid ?? '0,0.05,0.1,0.15,0.2,0.3,0.4,0.6', 'grid', (n) => Number.isFinite(n) && n >= 0);
-  const maxTokens = number(args.tokens, 'tokens', 16384, (n) => Number.isInteger(n) && n >= 2);
+  const text = await openTextFile(required(args, 'text'));
+  const lengths = lengthsOption(args);
+  const grid = gridOption(args);
+  const maxTokens = tokensOption(args);
+  const pos = positions(args);
+  const givenTrainContext = trainContextOption(args);
   const source = modelSource(required(args, 'model'));
   const tokenizer = await loadTokenizer(source);
-  const { engine, model } = await openModel(args, await loadCheckpoint(source));
-  const trainContext = number(args['train-ctx'], 'train-ctx', model.config.maxPositionEmbeddings, (n) => n > 0);
-  const tokens = tokenizer.encode(text).slice(0, maxTokens);
+  const { engine, model } = await openModel(args, source);
+  const trainContext = givenTrainContext ?? model.config.maxPositionEmbeddings;
+  const tokens = await text.tokens(tokenizer, maxTokens);
   const scores: Record<string, Record<string, number>> = {};
   let best = { c: 0, score: Infinity };
   for (const [i, c] of grid.entries()) {
     progress(`fit-beta: c = ${c} (${i + 1}/${grid.length})`);
-    const result = await perplexityByLength(model, tokens, { lengths, betaC: c, trainContext, positions: positions(args) });
+    const result = await perplexityByLength(model, tokens, { lengths, betaC: c, trainContext, positions: pos });
     scores[String(c)] = Object.fromEntries([...result].map(([L, p]) => [String(L), p]));
     // One c for all lengths: the mean log-perplexity over them.
     const score = [...result.values()].reduce((sum, p) => sum + Math.log(p), 0) / result.size;

@@ -432,8 +432,10 @@ describe.concurrent('bad input: one error line, a non-zero exit, no hang', () =>
     );
   });
 
-  it('an unknown --pos mode', async () => {
-    expectError(await logitsWith(tinyDir, [[1, 2, 3]], ['--pos', 'spiral']), /unknown position mode "spiral": expected .*rope/);
+  it('an unknown --pos mode: a usage error (exit 2)', async () => {
+    expectError(await logitsWith(tinyDir, [[1, 2, 3]], ['--pos', 'spiral']), /--pos: unknown position mode "spiral": expected .*rope/, {
+      code: 2,
+    });
   });
 
   it('an unknown command and an unknown option: exit 2 with the usage', async () => {

@@ -210,7 +210,7 @@ describe('train', () => {
     expectError(lr, /the saved run has lr = 0\.01, this one 0\.02/);
     expectError(
       mismatched,
-      /cannot resume the run in .*mismatched: model\.safetensors is not the one trainer_state\.safetensors was saved with/,
+      /cannot resume the run in .*mismatched: model\.safetensors and trainer_state\.safetensors do not match the fingerprint they were saved with/,
     );
     expect(readState(copies.otherSteps).metadata.step).toBe('3');
   });
@@ -245,7 +245,7 @@ describe('train', () => {
       train(plain, ['--resume', ...fresh, configPath]),
     ]);
     expectError(again, /full already holds a training run: add --resume to continue it, or choose another --out/, 2);
-    expectError(fromItself, /plain-checkpoint is not empty and holds no training run/, 2);
+    expectError(fromItself, /--out .*plain-checkpoint is the input --from .*plain-checkpoint: it would be replaced/, 2);
     expectError(resumeOther, /plain-checkpoint is not empty and holds no training run/, 2);
     expect(readFileSync(join(plain, 'model.safetensors')).equals(before)).toBe(true);
     expect(readState(fullDir).metadata.step).toBe('6');
