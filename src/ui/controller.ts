@@ -21,9 +21,9 @@ import { hubSource } from '../model/source-hub.ts';
 import { cacheStorageByteCache } from './hub-cache.ts';
 import { checkFit, currentWeightsNote, FitError, type FitReport } from './hub-memory.ts';
 import { compareStore } from './compare/compare-store.ts';
-import { downloadVariant, ImportError, sortImportFiles, validateImport } from './persist/import-export.ts';
+import { downloadVariant, ImportError, readImportFiles, validateImport } from './persist/import-export.ts';
 import { markStored, savedStore, setSavedMessage, unmarkStored } from './persist/saved.ts';
-import { newVariantKey, VariantStore } from './persist/variant-store.ts';
+import { newVariantKey, VariantStore, VariantStoreError } from './persist/variant-store.ts';
 
 /** How long settings must stay still before an evaluation starts. */
 const EVALUATE_DELAY_MS = 350;
@@ -873,10 +873,7 @@ export class Controller {
     }
     savedStore.setState({ importing: true, message: { kind: 'info', text: 'Checking the files…' } });
     try {
-      const sorted = sortImportFiles(
-        await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))),
-      );
-      const { checkpoint, config, weights } = await validateImport(sorted, model);
+      const { checkpoint, config, weights } = await validateImport(await readImportFiles(files, model), model);
       const imported = s.variants.filter((v) => v.label.startsWith('Imported')).length;
       const hasRope = !['nope', 'qk_norm_nope'].includes(String(checkpoint.config.raw.attention_type ?? 'rope'));
       const key = newVariantKey();
@@ -896,7 +893,8 @@ export class Controller {
       );
       this.send({ type: 'restoreVariants', keys: [key] }, { kind: 'restore', imported: key });
     } catch (error) {
-      const text = error instanceof ImportError ? error.message : `could not read the files: ${(error as Error).message}`;
+      const known = error instanceof ImportError || error instanceof VariantStoreError;
+      const text = known ? error.message : `could not read the files: ${(error as Error).message}`;
       savedStore.setState({ importing: false, message: { kind: 'error', text: `Import failed: ${text}` } });
     }
   }

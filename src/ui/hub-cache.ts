@@ -1,8 +1,9 @@
 // The browser's Hub download cache: a ByteCache (src/model/source-hub.ts) on the Cache Storage
 // API, usable from the page and from the engine worker alike (both see the same origin's caches).
 // Keys are the files' Hub URLs (and hubSource's "absent" marker URLs), so each entry is a Response
-// stored under a GET request for that URL. hubSource puts only whole, size-checked files, so the
-// cache never holds part of one; a second load of the same model makes no request at all.
+// stored under a GET request for that URL. hubSource puts only whole, verified files (a download
+// cut short or interrupted puts nothing), so the cache never holds part of one; a second load of
+// the same model makes no request at all. An entry hubSource finds corrupt is deleted.
 
 import type { ByteCache } from '../model/source-hub.ts';
 
@@ -40,6 +41,11 @@ export function cacheStorageByteCache(name: string = HUB_CACHE_NAME): ByteCache 
         // A full quota only costs the next load a download: the file is still returned.
         console.warn(`could not cache ${key}: ${(error as Error).message}`);
       }
+    },
+    describe: (key) => `Cache Storage "${name}" entry ${key}`,
+    async discard(key) {
+      await (await open()).delete(key);
+      return undefined;
     },
   };
 }

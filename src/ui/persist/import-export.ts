@@ -7,13 +7,24 @@
 //
 // Import takes the same files (config.json + model.safetensors, tokenizer.json optional) from a
 // file input or a drop. Everything is validated before anything is stored or sent to the worker:
-// loadCheckpoint checks the config and every tensor, and the shapes must match the loaded model's
-// (variants are compared on its tokenizer and validation text). A bad file throws ImportError
-// with a message that names it.
+// each file's size before it is read (no file larger than a checkpoint of the loaded model can
+// be), then the config, whose shapes must match the loaded model's (variants are compared on its
+// tokenizer and validation text), then loadCheckpoint checks every tensor. A bad file throws
+// ImportError with a message that names it, and nothing kept changes.
 
-import { CONFIG_FILE, expectedTensorShapes, loadCheckpoint, WEIGHTS_FILE, type Checkpoint } from '../../model/checkpoint.ts';
+import {
+  CONFIG_FILE,
+  expectedTensorShapes,
+  loadCheckpoint,
+  loadConfig,
+  parameterCount,
+  WEIGHTS_FILE,
+  type Checkpoint,
+} from '../../model/checkpoint.ts';
 import type { ModelConfig } from '../../model/config.ts';
+import { formatBytes } from '../../model/format-bytes.ts';
 import { serializeCheckpoint } from '../../model/save.ts';
+import { MAX_JSON_BYTES } from '../../model/source-hub.ts';
 import { shapeString } from '../../engine/tensor.ts';
 import { memorySource, type StoredVariant } from './variant-store.ts';
 
@@ -34,18 +45,45 @@ export function checkpointFileName(name: string): string | null {
   return null;
 }
 
-/** Sorts picked or dropped files into checkpoint files; throws ImportError for a missing or unknown file. */
-export function sortImportFiles(files: { name: string; bytes: Uint8Array }[]): Map<string, Uint8Array> {
-  const out = new Map<string, Uint8Array>();
+/** Sorts picked or dropped files (or their bytes) by checkpoint file name; throws ImportError for a missing or unknown file. */
+export function sortImportFiles<T extends { name: string }>(files: T[]): Map<string, T> {
+  const out = new Map<string, T>();
   for (const file of files) {
     const name = checkpointFileName(file.name);
     if (!name) throw new ImportError(`${file.name} is not a checkpoint file: expected ${ACCEPTED.join(', ')}`);
     if (out.has(name)) throw new ImportError(`two files are ${name}: import one checkpoint at a time`);
-    out.set(name, file.bytes);
+    out.set(name, file);
   }
   const missing = [CONFIG_FILE, WEIGHTS_FILE].filter((name) => !out.has(name));
   if (missing.length > 0) throw new ImportError(`missing ${missing.join(' and ')}: select config.json and model.safetensors together`);
   return out;
+}
+
+/**
+ * The most bytes an imported file may have for the loaded model: JSON as the Hub download allows;
+ * weights 8 bytes a parameter (F64, the widest float the loader reads), twice over for tensors the
+ * loader ignores (an lm_head beside tied embeddings), plus 16 MB for the header.
+ */
+export function importSizeLimit(name: string, model: ModelConfig): number {
+  return name === WEIGHTS_FILE ? 16 * parameterCount(model) + 16 * 2 ** 20 : MAX_JSON_BYTES;
+}
+
+/** Picked or dropped files, sorted and each checked against its size limit before a byte is read, then read. */
+export async function readImportFiles(
+  files: { name: string; size: number; arrayBuffer(): Promise<ArrayBuffer> }[],
+  model: ModelConfig,
+): Promise<Map<string, Uint8Array>> {
+  const sorted = sortImportFiles(files);
+  for (const [name, file] of sorted) {
+    const limit = importSizeLimit(name, model);
+    if (file.size > limit) {
+      throw new ImportError(
+        `${file.name} is ${formatBytes(file.size)}, more than a ${name} of the loaded model can be (${formatBytes(limit)})`,
+      );
+    }
+  }
+  const read = async ([name, file]: [string, (typeof files)[number]]) => [name, new Uint8Array(await file.arrayBuffer())] as const;
+  return new Map(await Promise.all([...sorted].map(read)));
 }
 
 /**
@@ -64,13 +102,15 @@ export async function validateImport(
       throw new ImportError(`tokenizer.json is not valid JSON: ${(error as Error).message}`);
     }
   }
-  let checkpoint: Checkpoint;
+  const source = memorySource(files, 'the imported files');
+  // The config first: one that does not fit the loaded model is refused before any weight is decoded.
+  let config: ModelConfig;
   try {
-    checkpoint = await loadCheckpoint(memorySource(files, 'the imported files'));
+    config = await loadConfig(source);
   } catch (error) {
     throw new ImportError((error as Error).message);
   }
-  const mine = expectedTensorShapes(checkpoint.config);
+  const mine = expectedTensorShapes(config);
   const wanted = expectedTensorShapes(model);
   const differ: string[] = [];
   for (const [name, shape] of wanted) {
@@ -84,6 +124,12 @@ export async function validateImport(
     throw new ImportError(
       `this checkpoint does not fit the loaded model (a variant must share its shapes and tokenizer): ${differ.slice(0, 4).join('; ')}`,
     );
+  }
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = await loadCheckpoint(source);
+  } catch (error) {
+    throw new ImportError((error as Error).message);
   }
   const saved = serializeCheckpoint(checkpoint.config.raw, checkpoint.tensors, mine, 'F32');
   return { checkpoint, config: new TextDecoder().decode(saved.get(CONFIG_FILE)!), weights: saved.get(WEIGHTS_FILE)! };

@@ -135,17 +135,31 @@ export function storedFiles(record: StoredVariant): Map<string, Uint8Array> {
 
 // ------------------------------------------------------------------------------------ IndexedDB
 
+/**
+ * An IndexedDB failure as a message a user can act on. A write that exceeds the storage quota
+ * aborts its transaction, so nothing kept before it changes: the message says both.
+ */
+function storeError(error: DOMException | null, fallback: string): VariantStoreError {
+  if (error?.name === 'QuotaExceededError') {
+    return new VariantStoreError(
+      "the browser's storage for this page is full (QuotaExceededError): delete kept variants you no longer need or free " +
+        'disk space; the variants kept before are unchanged',
+    );
+  }
+  return new VariantStoreError(`IndexedDB: ${error?.message ?? fallback}`);
+}
+
 function request<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(new VariantStoreError(`IndexedDB: ${req.error?.message ?? 'request failed'}`));
+    req.onerror = () => reject(storeError(req.error, 'request failed'));
   });
 }
 
 function done(tx: IDBTransaction): Promise<void> {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
-    const fail = () => reject(new VariantStoreError(`IndexedDB: ${tx.error?.message ?? 'transaction aborted'}`));
+    const fail = () => reject(storeError(tx.error, 'transaction aborted'));
     tx.onerror = fail;
     tx.onabort = fail;
   });
