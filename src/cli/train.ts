@@ -18,7 +18,8 @@ import { directorySource } from '../model/source-node.ts';
 import { loadTokenizer, tokenizerFromJson, type TextTokenizer } from '../model/tokenizer.ts';
 import { TokenStream, TRAIN_BOOKS } from '../train/data.ts';
 import { checkTrainerStateSeal, sealTrainerState } from '../train/fingerprint-node.ts';
-import { NonFiniteError, Trainer, TRAINER_STATE_FILE } from '../train/trainer.ts';
+import { NonFiniteError, resumedOptions, Trainer, TRAINER_STATE_FILE } from '../train/trainer.ts';
+import { parseTrainerState } from '../train/trainer-state.ts';
 import {
   formatDuration,
   gridOption,
@@ -191,6 +192,14 @@ export async function train(args: Args): Promise<void> {
     }
   }
   const checkpoint = start?.checkpoint ?? (await loadModelCheckpoint(directorySource(out)));
+  if (stateBytes) {
+    // Checked before the GPU is set up; restoreState checks it again as it applies it.
+    try {
+      parseTrainerState(stateBytes, resumedOptions(options), expectedTensorShapes(checkpoint.config));
+    } catch (e) {
+      throw new Error(`cannot resume the run in ${out}: ${(e as Error).message}`, { cause: e });
+    }
+  }
   const tokenizerJson = start?.tokenizerJson ?? (await directorySource(out).readText('tokenizer.json'));
   const tokenizer = await tokenizerFromJson(JSON.parse(tokenizerJson), undefined, join(out, 'tokenizer.json'));
   const data = await trainingTokens(dataDir, tokenizer);

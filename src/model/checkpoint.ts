@@ -13,6 +13,7 @@
 import { numel, shapeString } from '../engine/tensor.ts';
 import { isRecord, parseConfig, type ModelConfig } from './config.ts';
 import { formatBytes } from './format-bytes.ts';
+import { positionModeFromConfig } from './positions.ts';
 import { parseSafetensors, type SafetensorsFile } from './safetensors.ts';
 
 /** Where checkpoint files come from; `file` is a name relative to the checkpoint's root. */
@@ -104,12 +105,15 @@ function checkShardName(shard: string, where: string): void {
   }
 }
 
-/** Reads and validates config.json. */
+/** Reads and validates config.json, its position encoding (rope_scaling, …) included. */
 export async function loadConfig(source: ModelSource): Promise<ModelConfig> {
   const where = `${source.describe}/${CONFIG_FILE}`;
   const text = await source.readText(CONFIG_FILE);
   try {
-    return parseConfig(parseJson(text, where));
+    const config = parseConfig(parseJson(text, where));
+    // A bad rope_scaling fails here, before a weight is read, not when the model is built.
+    positionModeFromConfig(config.raw);
+    return config;
   } catch (error) {
     if (error instanceof CheckpointError) throw error;
     throw new CheckpointError(`${where}: ${(error as Error).message}`);

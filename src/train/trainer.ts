@@ -40,6 +40,14 @@ export class NonFiniteError extends Error {
   }
 }
 
+const TRAIN_DEFAULTS = { weightDecay: 0.1, maxGradNorm: 1.0 };
+
+/** The options a saved state must have been trained with for a run with `options` to resume from it. */
+export function resumedOptions(options: TrainOptions): Record<string, unknown> {
+  const { ctx, batch, lr, warmup, seed, steps, weightDecay, maxGradNorm } = { ...TRAIN_DEFAULTS, ...options };
+  return { ctx, batch, lr, warmup, seed, steps, weightDecay, maxGradNorm, positions: formatPositionMode(options.positions) };
+}
+
 export class Trainer {
   readonly model: LlamaModel;
   readonly options: Required<TrainOptions>;
@@ -57,7 +65,7 @@ export class Trainer {
     this.model = model;
     this.engine = model.engine;
     this.data = data;
-    this.options = { weightDecay: 0.1, maxGradNorm: 1.0, ...options };
+    this.options = { ...TRAIN_DEFAULTS, ...options };
     for (const key of ['steps', 'ctx', 'batch', 'warmup'] as const) {
       const value = this.options[key];
       if (!Number.isInteger(value) || value < (key === 'warmup' ? 0 : 1))
@@ -139,20 +147,8 @@ export class Trainer {
 
   /** Restores what `saveState` wrote, checked (trainer-state.ts); the weights come from the checkpoint saved beside it. */
   restoreState(bytes: Uint8Array): void {
-    const { ctx, batch, lr, warmup, seed, steps, weightDecay, maxGradNorm } = this.options;
-    const options = {
-      ctx,
-      batch,
-      lr,
-      warmup,
-      seed,
-      steps,
-      weightDecay,
-      maxGradNorm,
-      positions: formatPositionMode(this.options.positions),
-    };
     const shapes = new Map([...this.model.weights].map(([name, w]) => [name, w.shape]));
-    const state = parseTrainerState(bytes, options, shapes);
+    const state = parseTrainerState(bytes, resumedOptions(this.options), shapes);
     for (const [name, { m, v }] of this.moments) {
       this.engine.write(m, state.file.getF32(`m.${name}`));
       this.engine.write(v, state.file.getF32(`v.${name}`));
