@@ -9,6 +9,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface Run {
   code: number | null;
+  /** The signal that ended the process, if one did (a test's SIGKILL, or a fault that kills it). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   timedOut: boolean;
@@ -31,9 +33,9 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
       child.kill('SIGKILL');
     }, timeoutMs);
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut });
+      resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
 }

@@ -1,7 +1,9 @@
 // Saving checkpoints: serializeCheckpoint + saveCheckpointDirectory, read back by the loader the
-// app uses (loadCheckpoint over directorySource), in each stored dtype.
+// app uses (loadCheckpoint over directorySource), in each stored dtype; and the one way every file
+// is written (writeFileAtomic) with the removal of a killed run's temporaries. Full disks and kills
+// of the real CLI are test/faults/files.test.ts.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,7 +11,7 @@ import { expectedTensorShapes, loadCheckpoint } from '../../src/model/checkpoint
 import { initializeCheckpoint } from '../../src/model/init.ts';
 import { f16BitsToF32, f32ToBF16Bits, f32ToF16Bits, parseSafetensors } from '../../src/model/safetensors.ts';
 import { serializeCheckpoint, type SaveDType } from '../../src/model/save.ts';
-import { saveCheckpointDirectory } from '../../src/model/save-node.ts';
+import { removeStaleTemporaries, saveCheckpointDirectory, writeFileAtomic } from '../../src/model/save-node.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 
 const RAW_CONFIG = {
@@ -130,5 +132,58 @@ describe('serializeCheckpoint + saveCheckpointDirectory', () => {
         ]),
       ),
     ).toThrow(/tensor b: a shape is given but no data/);
+  });
+});
+
+describe('writeFileAtomic and stale temporaries', () => {
+  it('replaces a file whole, leaving no temporary; a failed write leaves the old file', async () => {
+    const dir = join(work, 'atomic');
+    mkdirSync(dir);
+    const path = join(dir, 'out.json');
+    writeFileSync(path, 'old');
+    await writeFileAtomic(path, 'new');
+    expect(readFileSync(path, 'utf8')).toBe('new');
+    // A folder where the file should go: the rename fails, after the temporary was written.
+    mkdirSync(join(dir, 'taken'));
+    writeFileSync(join(dir, 'taken', 'inside'), 'x');
+    await expect(writeFileAtomic(join(dir, 'taken'), 'bytes')).rejects.toThrow(/^cannot write .*taken: /);
+    await expect(writeFileAtomic(join(dir, 'missing', 'x.json'), 'bytes')).rejects.toThrow(/^cannot write .*missing.*ENOENT/);
+    expect(readdirSync(dir).sort()).toEqual(['out.json', 'taken']);
+    expect(readFileSync(path, 'utf8')).toBe('new');
+  });
+
+  it('removes the temporaries of processes that are gone, not those of live ones nor other files', async () => {
+    const dir = join(work, 'stale');
+    mkdirSync(dir);
+    // PID 2^22 + 1 is above Linux's largest PID: no such process.
+    const dead = `.model.safetensors.${2 ** 22 + 1}-0123abcd.tmp`;
+    const live = `.model.safetensors.${process.pid}-0123abcd.tmp`;
+    const staging = `.run.${2 ** 22 + 1}-89abcdef.tmp`;
+    writeFileSync(join(dir, dead), 'half');
+    writeFileSync(join(dir, live), 'being written');
+    mkdirSync(join(dir, staging));
+    writeFileSync(join(dir, staging, 'config.json'), '{}');
+    writeFileSync(join(dir, '.notes.tmp'), 'mine');
+    writeFileSync(join(dir, 'model.safetensors'), 'weights');
+    expect((await removeStaleTemporaries(dir)).sort()).toEqual([dead, staging].sort());
+    expect(readdirSync(dir).sort()).toEqual([live, '.notes.tmp', 'model.safetensors'].sort());
+    // The next write into the folder does the same.
+    writeFileSync(join(dir, dead), 'half again');
+    await writeFileAtomic(join(dir, 'out.json'), '{}');
+    expect(readdirSync(dir)).not.toContain(dead);
+  });
+
+  it('a checkpoint saved with `remove` over another drops the files of the old weights', async () => {
+    const dir = join(work, 'replace');
+    await saveCheckpointDirectory(dir, checkpointFiles('F32', 5).files, { 'eval.json': '{}', 'tokenizer.json': '{}' });
+    writeFileSync(join(dir, 'notes.txt'), 'keep me');
+    await saveCheckpointDirectory(
+      dir,
+      checkpointFiles('F16', 6).files,
+      { 'tokenizer.json': '{"new": 1}' },
+      { remove: ['eval.json', 'tokenizer.json'] },
+    );
+    expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'notes.txt', 'tokenizer.json']);
+    expect(readFileSync(join(dir, 'tokenizer.json'), 'utf8')).toBe('{"new": 1}');
   });
 });

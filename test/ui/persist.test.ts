@@ -6,9 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIG_FILE, expectedTensorShapes, loadCheckpoint, WEIGHTS_FILE } from '../../src/model/checkpoint.ts';
 import { initializeCheckpoint } from '../../src/model/init.ts';
-import { parseSafetensors } from '../../src/model/safetensors.ts';
+import { parseSafetensors, writeSafetensors } from '../../src/model/safetensors.ts';
 import { serializeCheckpoint } from '../../src/model/save.ts';
-import { checkpointFileName, ImportError, sortImportFiles, validateImport } from '../../src/ui/persist/import-export.ts';
+import {
+  checkpointFileName,
+  importSizeLimit,
+  ImportError,
+  readImportFiles,
+  sortImportFiles,
+  validateImport,
+} from '../../src/ui/persist/import-export.ts';
 import {
   addPoint,
   checkStoredVariant,
@@ -169,5 +176,51 @@ describe('importing checkpoint files', () => {
     await expect(validateImport(badTokenizer, checkpoint.config)).rejects.toThrow(/tokenizer\.json is not valid JSON/);
     const { files: wider } = files({ ...CONFIG, hidden_size: 64, head_dim: 32 });
     await expect(validateImport(wider, checkpoint.config)).rejects.toThrow(/does not fit the loaded model/);
+  });
+
+  it('checks each file against its size limit before reading it', async () => {
+    const { checkpoint, files: good } = files();
+    const limit = importSizeLimit(WEIGHTS_FILE, checkpoint.config);
+    const file = (name: string, size: number, bytes?: Uint8Array) => ({
+      name,
+      size,
+      arrayBuffer: async () => {
+        if (!bytes) throw new Error(`${name} must not be read`);
+        return bytes.slice().buffer;
+      },
+    });
+    await expect(
+      readImportFiles([file('config.json', 10, good.get(CONFIG_FILE)), file('model.safetensors', limit + 1)], checkpoint.config),
+    ).rejects.toThrow(/model\.safetensors is .*, more than a model\.safetensors of the loaded model can be/);
+    await expect(readImportFiles([file('config.json', 2 ** 30), file('model.safetensors', 10)], checkpoint.config)).rejects.toThrow(
+      /config\.json is 1\.0 GB, more than a config\.json of the loaded model can be \(128 MB\)/,
+    );
+    const read = await readImportFiles(
+      [...good].map(([name, bytes]) => file(name, bytes.byteLength, bytes)),
+      checkpoint.config,
+    );
+    expect([...read.keys()].sort()).toEqual([CONFIG_FILE, WEIGHTS_FILE]);
+    expect(read.get(WEIGHTS_FILE)).toEqual(good.get(WEIGHTS_FILE));
+  });
+
+  it('refuses integer weights, a config past the limits and a header that lies', async () => {
+    const { checkpoint, files: good } = files();
+    const shapes = expectedTensorShapes(checkpoint.config);
+    const ints = new Map(good);
+    ints.set(
+      WEIGHTS_FILE,
+      writeSafetensors(
+        Object.fromEntries(
+          [...shapes].map(([name, shape]) => [name, { dtype: 'I32', shape, data: new Int32Array(shape.reduce((a, b) => a * b, 1)) }]),
+        ),
+      ),
+    );
+    await expect(validateImport(ints, checkpoint.config)).rejects.toThrow(/has dtype I32, expected a floating-point dtype/);
+    const huge = new Map(good);
+    huge.set(CONFIG_FILE, bytes(JSON.stringify({ ...CONFIG, num_hidden_layers: 1_000_000 })));
+    await expect(validateImport(huge, checkpoint.config)).rejects.toThrow(/"num_hidden_layers" is 1000000, more than the 1024/);
+    const trailing = new Map(good);
+    trailing.set(WEIGHTS_FILE, new Uint8Array([...good.get(WEIGHTS_FILE)!, 1, 2, 3]));
+    await expect(validateImport(trailing, checkpoint.config)).rejects.toThrow(/3 bytes follow them that no tensor holds/);
   });
 });
