@@ -14,7 +14,7 @@ import { PRECISION_CHOICES, resolvePrecision, type PrecisionChoice, type Storage
 import { DEFAULT_HUB_ENDPOINT, HubError, hubSource, type HubProgress } from '../model/source-hub.ts';
 import { directorySource } from '../model/source-node.ts';
 import { formatBytes } from '../model/format-bytes.ts';
-import type { TextTokenizer } from '../model/tokenizer.ts';
+import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
 
 export class UsageError extends Error {}
 
@@ -313,6 +313,23 @@ export async function openModel(
     engine.destroy();
     throw error;
   }
+}
+
+/**
+ * What the perplexity commands (ppl, fit-beta, eval) share: the model `--model` names on a new
+ * engine, the first `maxTokens` tokens of `text` under its tokenizer, and C_train (`--train-ctx`,
+ * already parsed, or the config's max_position_embeddings).
+ */
+export async function openModelAndTokens(args: Args, text: TextFile, maxTokens: number, trainContext: number | undefined) {
+  const source = modelSource(required(args, 'model'));
+  const tokenizer = await loadTokenizer(source);
+  const { engine, model } = await openModel(args, source);
+  return {
+    engine,
+    model,
+    tokens: await text.tokens(tokenizer, maxTokens),
+    trainContext: trainContext ?? model.config.maxPositionEmbeddings,
+  };
 }
 
 /** --pos MODE, or undefined for what config.json says; a bad mode is a usage error. */

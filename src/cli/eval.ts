@@ -15,14 +15,12 @@ import {
 } from '../eval/curves.ts';
 import { perplexityByLength } from '../eval/perplexity.ts';
 import { writeFileAtomic } from '../model/save-node.ts';
-import { loadTokenizer } from '../model/tokenizer.ts';
 import {
   betaCOption,
   formatDuration,
   HUB_PREFIX,
   lengthsOption,
-  modelSource,
-  openModel,
+  openModelAndTokens,
   openTextFile,
   progress,
   progressDone,
@@ -56,17 +54,13 @@ export async function evalCurves(args: Args): Promise<void> {
 
   const text = await openTextFile(textPath);
   const dir = required(args, 'model');
-  const source = modelSource(dir);
   // The model's own eval.json is where the recorded curves belong; nothing else inside the model.
   const out =
     args.out === undefined
       ? undefined
       : await checkFileOutput(args.out, [modelInput(dir), { option: '--text', path: textPath, kind: 'file' }], [join(dir, 'eval.json')]);
-  const tokenizer = await loadTokenizer(source);
-  const { engine, model } = await openModel(args, source);
+  const { engine, model, tokens, trainContext } = await openModelAndTokens(args, text, maxTokens, givenTrainContext);
   const config = model.config;
-  const trainContext = givenTrainContext ?? config.maxPositionEmbeddings;
-  const tokens = await text.tokens(tokenizer, maxTokens);
   const longest = lengths[lengths.length - 1];
   if (tokens.length < longest) throw new Error(`${textPath} has ${tokens.length} tokens, fewer than one window of ${longest}`);
 

@@ -19,7 +19,6 @@ import { perplexityByLength } from '../eval/perplexity.ts';
 import { formatPositionMode } from '../model/positions.ts';
 import { writeSafetensors } from '../model/safetensors.ts';
 import { writeFileAtomic } from '../model/save-node.ts';
-import { loadTokenizer } from '../model/tokenizer.ts';
 import {
   betaCOption,
   lengthsOption,
@@ -27,6 +26,7 @@ import {
   number,
   numberIn,
   openModel,
+  openModelAndTokens,
   openTextFile,
   OPTIONS,
   positions,
@@ -121,12 +121,7 @@ async function ppl(args: Args): Promise<void> {
   const maxTokens = tokensOption(args);
   const betaC = betaCOption(args);
   const pos = positions(args);
-  const givenTrainContext = trainContextOption(args);
-  const source = modelSource(required(args, 'model'));
-  const tokenizer = await loadTokenizer(source);
-  const { engine, model } = await openModel(args, source);
-  const trainContext = givenTrainContext ?? model.config.maxPositionEmbeddings;
-  const tokens = await text.tokens(tokenizer, maxTokens);
+  const { engine, model, tokens, trainContext } = await openModelAndTokens(args, text, maxTokens, trainContextOption(args));
   const started = Date.now();
   const result = await perplexityByLength(model, tokens, {
     lengths,

@@ -15,7 +15,7 @@ import { writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
 import { serializeCheckpoint } from '../model/save.ts';
 import { saveCheckpointDirectory, writeFileAtomic } from '../model/save-node.ts';
 import { directorySource } from '../model/source-node.ts';
-import { loadTokenizer, tokenizerFromJson, type TextTokenizer } from '../model/tokenizer.ts';
+import { tokenizerFromJson, type TextTokenizer } from '../model/tokenizer.ts';
 import { TokenStream, TRAIN_BOOKS } from '../train/data.ts';
 import { checkTrainerStateSeal, sealTrainerState } from '../train/fingerprint-node.ts';
 import { NonFiniteError, resumedOptions, Trainer, TRAINER_STATE_FILE } from '../train/trainer.ts';
@@ -32,6 +32,7 @@ import {
   numberIn,
   openEngine,
   openModel,
+  openModelAndTokens,
   openTextFile,
   positions,
   progress,
@@ -278,12 +279,7 @@ export async function fitBeta(args: Args): Promise<void> {
   const grid = gridOption(args);
   const maxTokens = tokensOption(args);
   const pos = positions(args);
-  const givenTrainContext = trainContextOption(args);
-  const source = modelSource(required(args, 'model'));
-  const tokenizer = await loadTokenizer(source);
-  const { engine, model } = await openModel(args, source);
-  const trainContext = givenTrainContext ?? model.config.maxPositionEmbeddings;
-  const tokens = await text.tokens(tokenizer, maxTokens);
+  const { engine, model, tokens, trainContext } = await openModelAndTokens(args, text, maxTokens, trainContextOption(args));
   const scores: Record<string, Record<string, number>> = {};
   let best = { c: 0, score: Infinity };
   for (const [i, c] of grid.entries()) {

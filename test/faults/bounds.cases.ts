@@ -12,7 +12,7 @@ import { sealTrainerState } from '../../src/train/fingerprint-node.ts';
 import { describeRun, runCli } from '../helpers/cli.ts';
 import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
-import { CASE_TIMEOUT_MS, type FaultArea, type FaultCase, type FaultRun } from './harness.ts';
+import { CASE_TIMEOUT_MS, keepAndRun, type FaultArea, type FaultCase, type FaultRun } from './harness.ts';
 
 export interface BoundFixtures {
   model: string;
@@ -64,10 +64,30 @@ function modelWithConfig(t: FaultRun, f: BoundFixtures, changes: Record<string, 
 const ppl = (f: BoundFixtures, ...extra: string[]) => ['ppl', '--model', f.model, '--text', f.text, '--lengths', '8', ...extra];
 
 /** A usage error of `args`, the model untouched. */
-const usage = (args: (f: BoundFixtures) => string[]) => async (t: FaultRun, f: BoundFixtures) => {
-  t.keep(f.model);
-  return t.cli(args(f));
-};
+const usage = (args: (f: BoundFixtures) => string[]) =>
+  keepAndRun(
+    (f: BoundFixtures) => [f.model],
+    (_, f) => args(f),
+  );
+
+/** `train` from scratch into a new folder, with `extra` options after the usual ones. */
+const freshRun = (...extra: string[]) =>
+  keepAndRun(
+    (f: BoundFixtures) => [f.data],
+    (t, f) => [
+      'train',
+      '--init',
+      'random',
+      '--config',
+      'src/train/austen-config.json',
+      '--out',
+      t.path('run'),
+      '--data',
+      f.data,
+      ...TRAIN,
+      ...extra,
+    ],
+  );
 
 /**
  * A copy of the stopped run whose trainer state `forge` changed (its metadata; `reseal` also
@@ -205,23 +225,7 @@ export const BOUND_CASES: FaultArea<FaultCase<BoundFixtures>> = {
       exit: 2,
       says: '--batch must be an integer in 1..16777216, got "1e9"',
       kept: 'DATA',
-      run: (t, f) => {
-        t.keep(f.data);
-        return t.cli([
-          'train',
-          '--init',
-          'random',
-          '--config',
-          'src/train/austen-config.json',
-          '--out',
-          t.path('run'),
-          '--data',
-          f.data,
-          ...TRAIN,
-          '--batch',
-          '1e9',
-        ]);
-      },
+      run: freshRun('--batch', '1e9'),
     },
     {
       fault: 'a batch and context of 2^26 tokens a step',
@@ -229,25 +233,7 @@ export const BOUND_CASES: FaultArea<FaultCase<BoundFixtures>> = {
       exit: 2,
       says: '--batch 4096 × --ctx 16384 is 67108864 tokens a step, more than 16777216',
       kept: 'DATA',
-      run: (t, f) => {
-        t.keep(f.data);
-        return t.cli([
-          'train',
-          '--init',
-          'random',
-          '--config',
-          'src/train/austen-config.json',
-          '--out',
-          t.path('run'),
-          '--data',
-          f.data,
-          ...TRAIN,
-          '--batch',
-          '4096',
-          '--ctx',
-          '16384',
-        ]);
-      },
+      run: freshRun('--batch', '4096', '--ctx', '16384'),
     },
     {
       fault: 'a seed beyond 32 bits (it would repeat a smaller one)',

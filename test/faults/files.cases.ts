@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';
-import { temporariesUnder, type FaultArea, type FaultCase } from './harness.ts';
+import { keepAndRun, temporariesUnder, type FaultArea, type FaultCase } from './harness.ts';
 
 export interface FileFixtures {
   /** A tiny F32 model folder that no case may change. */
@@ -32,6 +32,10 @@ export function fileFixtures(dir: string): FileFixtures {
   return { model: writeTinyModel(join(dir, 'model')), ids, text };
 }
 
+/** What most cases keep: the model. */
+const model = (f: FileFixtures) => [f.model];
+/** The rest of a short DroPE recalibration's command line. */
+const DROPE_RUN = ['--pos', 'none', '--steps', '2', '--ctx', '8', '--batch', '1', '--lr', '1e-3'];
 const logits = (f: FileFixtures, out: string) => ['logits', '--model', f.model, '--ids', f.ids, '--out', out];
 const evalTo = (f: FileFixtures, out: string) => [
   'eval',
@@ -66,10 +70,7 @@ export const FILE_CASES: FaultArea<FaultCase<FileFixtures>> = {
       exit: 2,
       says: 'is the input --model',
       kept: 'MODEL',
-      async run(t, f) {
-        t.keep(f.model);
-        return t.cli(['convert', '--model', f.model, '--out', f.model, '--dtype', 'F16']);
-      },
+      run: keepAndRun(model, (_, f) => ['convert', '--model', f.model, '--out', f.model, '--dtype', 'F16']),
     },
     {
       fault: '--out inside the model folder',
@@ -153,10 +154,7 @@ export const FILE_CASES: FaultArea<FaultCase<FileFixtures>> = {
       exit: 2,
       says: 'lies inside --model',
       kept: 'MODEL',
-      async run(t, f) {
-        t.keep(f.model);
-        return t.cli(logits(f, join(f.model, 'model.safetensors')));
-      },
+      run: keepAndRun(model, (_, f) => logits(f, join(f.model, 'model.safetensors'))),
     },
     {
       fault: '--out is a symbolic link to the weights',
@@ -177,10 +175,10 @@ export const FILE_CASES: FaultArea<FaultCase<FileFixtures>> = {
       exit: 2,
       says: 'is the input --ids',
       kept: 'IDS, MODEL',
-      async run(t, f) {
-        t.keep(f.ids, f.model);
-        return t.cli(logits(f, f.ids));
-      },
+      run: keepAndRun(
+        (f) => [f.ids, f.model],
+        (_, f) => logits(f, f.ids),
+      ),
     },
     {
       fault: '--out in a folder that does not exist: refused before any computation',
@@ -215,10 +213,7 @@ export const FILE_CASES: FaultArea<FaultCase<FileFixtures>> = {
       exit: 2,
       says: 'lies inside --model',
       kept: 'MODEL',
-      async run(t, f) {
-        t.keep(f.model);
-        return t.cli(evalTo(f, join(f.model, 'config.json')));
-      },
+      run: keepAndRun(model, (_, f) => evalTo(f, join(f.model, 'config.json'))),
     },
     {
       fault: 'full disk when logits writes',
@@ -270,26 +265,7 @@ export const FILE_CASES: FaultArea<FaultCase<FileFixtures>> = {
       exit: 2,
       says: 'is the input --from',
       kept: 'MODEL',
-      async run(t, f) {
-        t.keep(f.model);
-        return t.cli([
-          'train',
-          '--from',
-          f.model,
-          '--out',
-          f.model,
-          '--pos',
-          'none',
-          '--steps',
-          '2',
-          '--ctx',
-          '8',
-          '--batch',
-          '1',
-          '--lr',
-          '1e-3',
-        ]);
-      },
+      run: keepAndRun(model, (_, f) => ['train', '--from', f.model, '--out', f.model, ...DROPE_RUN]),
     },
     {
       fault: 'train --out inside its training data',
@@ -301,25 +277,7 @@ export const FILE_CASES: FaultArea<FaultCase<FileFixtures>> = {
         const data = t.path('data');
         cpSync(f.model, data, { recursive: true });
         t.keep(data);
-        return t.cli([
-          'train',
-          '--from',
-          f.model,
-          '--data',
-          data,
-          '--out',
-          join(data, 'run'),
-          '--pos',
-          'none',
-          '--steps',
-          '2',
-          '--ctx',
-          '8',
-          '--batch',
-          '1',
-          '--lr',
-          '1e-3',
-        ]);
+        return t.cli(['train', '--from', f.model, '--data', data, '--out', join(data, 'run'), ...DROPE_RUN]);
       },
     },
   ],

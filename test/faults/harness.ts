@@ -175,6 +175,14 @@ export class FaultRun {
   }
 }
 
+/** The run of a case that needs nothing but to keep `kept(f)` and run the CLI with `args(t, f)`. */
+export const keepAndRun =
+  <F>(kept: (f: F) => string[], args: (t: FaultRun, f: F) => string[]) =>
+  (t: FaultRun, f: F): Promise<Run> => {
+    t.keep(...kept(f));
+    return t.cli(args(t, f));
+  };
+
 /** Runs one case and checks how it ended, its one error line and what it kept. */
 async function runFaultCase<F>(c: FaultCase<F>, dir: string, fixtures: F): Promise<void> {
   const t = new FaultRun(dir);
