@@ -8,6 +8,7 @@ import { nodeGpu } from '../engine/node-gpu.ts';
 import { directoryCache } from '../model/cache-node.ts';
 import { loadCheckpoint, type Checkpoint, type ModelSource } from '../model/checkpoint.ts';
 import { LlamaModel } from '../model/model.ts';
+import { seriesMode, type SeriesContext, type SeriesKind } from '../eval/curves.ts';
 import { parsePositionMode, type PositionMode } from '../model/positions.ts';
 import { PRECISION_CHOICES, resolvePrecision, type PrecisionChoice, type StorageFormat } from '../model/precision.ts';
 import { DEFAULT_HUB_ENDPOINT, HubError, hubSource, type HubProgress } from '../model/source-hub.ts';
@@ -44,15 +45,25 @@ export const OPTIONS = {
   data: { type: 'string' },
   'save-minutes': { type: 'string' },
   'stop-after': { type: 'string' },
+  records: { type: 'string' },
+  'records-plain': { type: 'string' },
+  'records-max': { type: 'string' },
+  'monitor-every': { type: 'string' },
+  'monitor-trials': { type: 'string' },
   // convert
   dtype: { type: 'string' },
   // fit-beta
   grid: { type: 'string' },
   // eval
   modes: { type: 'string' },
+  retrieval: { type: 'string' },
+  'retrieval-lengths': { type: 'string' },
   'none-label': { type: 'string' },
   // needle
   trials: { type: 'string' },
+  task: { type: 'string' },
+  format: { type: 'string' },
+  window: { type: 'string' },
   // logits, ppl, eval, needle (any command that opens a model; training refuses f16)
   weights: { type: 'string' },
   precision: { type: 'string' },
@@ -190,6 +201,25 @@ export async function openModel(args: Args, checkpoint?: Checkpoint): Promise<{ 
 
 export function positions(args: Args): PositionMode | undefined {
   return args.pos === undefined ? undefined : parsePositionMode(args.pos);
+}
+
+/**
+ * `--pos MODE` for commands that run several lengths: a scaled mode may also take its factor per
+ * length, `KIND:L/C` (pi, ntk, yarn, dynamic with s = max(1, L / C_train), as eval's series do).
+ */
+export function positionsByLength(args: Args, context: SeriesContext): PositionMode | ((length: number) => PositionMode) | undefined {
+  const perLength = /^(pi|ntk|yarn|dynamic):L\/C$/.exec(args.pos ?? '');
+  if (perLength) return (length) => seriesMode(perLength[1] as SeriesKind, length, context);
+  try {
+    return positions(args);
+  } catch (e) {
+    throw new UsageError(`--pos: ${(e as Error).message} (or KIND:L/C for a factor of L / C_train at each length)`, { cause: e });
+  }
+}
+
+/** `--window W`: each query attends to at most the last W tokens (RoPE cropped to C_train: W = C_train). */
+export function attentionWindow(args: Args): number | undefined {
+  return args.window === undefined ? undefined : number(args.window, 'window', 0, isPositiveInteger);
 }
 
 export function formatDuration(seconds: number): string {

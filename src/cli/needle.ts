@@ -1,19 +1,25 @@
-// `needle`: the multi-key needle-in-a-haystack success rate against prompt length
-// (src/eval/needle.ts), filler from a public-domain novel (default: Persuasion, the app's text).
+// `needle`: retrieval against prompt length, with text from a public-domain novel (default:
+// Persuasion, the app's held-out text). `--task needle` (default): the paper's multi-key needle in a
+// haystack (src/eval/needle.ts), for real checkpoints. `--task records`: the records task of the
+// byte-level toy models (src/eval/records.ts), with success inside and outside the last C_train
+// tokens.
 
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { needleByLength } from '../eval/needle.ts';
+import { parseRecordFormat, retrievalByLength } from '../eval/records.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { formatPositionMode } from '../model/positions.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import {
+  attentionWindow,
   formatDuration,
   modelSource,
   number,
   numberList,
   openModel,
   positions,
+  positionsByLength,
   progress,
   progressDone,
   readText,
@@ -25,6 +31,10 @@ import {
 export const DEFAULT_NEEDLE_TEXT = fileURLToPath(new URL('../../public/data/austen/persuasion.txt', import.meta.url));
 
 export async function needle(args: Args): Promise<void> {
+  const task = args.task ?? 'needle';
+  if (task === 'records') return recordsTask(args);
+  if (task !== 'needle') throw new UsageError(`--task must be needle or records, got "${task}"`);
+  if (args.format !== undefined) throw new UsageError('--format goes with --task records');
   const lengths = numberList(required(args, 'lengths'), 'lengths', (n) => Number.isInteger(n) && n >= 2);
   const trials = number(args.trials, 'trials', 10, (n) => Number.isInteger(n) && n >= 1);
   const betaC = number(args['beta-c'], 'beta-c', 0, (n) => Number.isFinite(n) && n >= 0);
@@ -33,8 +43,9 @@ export async function needle(args: Args): Promise<void> {
   try {
     pos = positions(args);
   } catch (e) {
-    throw new UsageError(`--pos: ${(e as Error).message}`);
+    throw new UsageError(`--pos: ${(e as Error).message}`, { cause: e });
   }
+  const window = attentionWindow(args);
   const textPath = args.text ?? DEFAULT_NEEDLE_TEXT;
   const text = await readText(textPath);
   const dir = required(args, 'model');
@@ -53,6 +64,7 @@ export async function needle(args: Args): Promise<void> {
       trials,
       seed,
       positions: pos,
+      window,
       betaC,
       trainContext,
       onProgress: (done, total, L) => {
@@ -67,6 +79,7 @@ export async function needle(args: Args): Promise<void> {
       model: dir,
       text: basename(textPath),
       positions: formatPositionMode(pos ?? model.defaultPositions),
+      window: window ?? null,
       beta_c: betaC,
       train_ctx: trainContext,
       trials,
@@ -92,6 +105,69 @@ export async function needle(args: Args): Promise<void> {
         console.log(
           `${String(r.length).padStart(8)}  ${(100 * r.accuracy).toFixed(1).padStart(5)}%  (${r.trials.filter((t) => t.correct).length}/${r.trials.length})`,
         );
+  } finally {
+    engine.destroy();
+  }
+}
+
+/**
+ * `needle --task records`: the records task's success at each length, over all trials and split
+ * into inside / outside the last C_train tokens; `--json` prints {"L": {all, inside, outside,
+ * trials, inside_trials, outside_trials}} (inside or outside null where no trial fell there).
+ */
+async function recordsTask(args: Args): Promise<void> {
+  const lengths = numberList(required(args, 'lengths'), 'lengths', (n) => Number.isInteger(n) && n >= 2);
+  const trials = number(args.trials, 'trials', 100, (n) => Number.isInteger(n) && n >= 1);
+  const betaC = number(args['beta-c'], 'beta-c', 0, (n) => Number.isFinite(n) && n >= 0);
+  const seed = number(args.seed, 'seed', 0, (n) => Number.isInteger(n) && n >= 0);
+  let format;
+  try {
+    format = parseRecordFormat(args.format ?? 'lookup');
+  } catch (e) {
+    throw new UsageError(`--format: ${(e as Error).message}`, { cause: e });
+  }
+  const window = attentionWindow(args);
+  const textPath = args.text ?? DEFAULT_NEEDLE_TEXT;
+  const text = await readText(textPath);
+  const source = modelSource(required(args, 'model'));
+  const tokenizer = await loadTokenizer(source);
+  const { engine, model } = await openModel(args, await loadCheckpoint(source));
+  try {
+    const { vocabSize, maxPositionEmbeddings } = model.config;
+    if (vocabSize !== 256) {
+      throw new UsageError(`--task records is for byte-level models (vocabulary 256); this one has ${vocabSize} tokens: use --task needle`);
+    }
+    const trainContext = number(args['train-ctx'], 'train-ctx', maxPositionEmbeddings, (n) => Number.isInteger(n) && n > 0);
+    const pos = positionsByLength(args, { trainContext, maxPositionEmbeddings });
+    const started = Date.now();
+    const results = await retrievalByLength(model, tokenizer.encode(text), {
+      lengths,
+      trials,
+      seed,
+      format,
+      positions: pos,
+      window,
+      betaC,
+      trainContext,
+      onProgress: (done, total, L) => {
+        const elapsed = (Date.now() - started) / 1000;
+        progress(
+          `needle: records, length ${L}, trial ${done}/${total}, ${formatDuration(elapsed)} elapsed, ~${formatDuration((elapsed * (total - done)) / done)} left`,
+        );
+      },
+    });
+    progressDone();
+    const json = Object.fromEntries([...results].map(([L, point]) => [String(L), point]));
+    if (args.json) console.log(JSON.stringify(json));
+    else {
+      const percent = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`).padStart(7);
+      console.log(`${'length'.padStart(8)}${'all'.padStart(7)}${'inside'.padStart(7)}${'outside'.padStart(7)}  trials (inside/outside)`);
+      for (const [L, r] of results) {
+        console.log(
+          `${String(L).padStart(8)}${percent(r.all)}${percent(r.inside)}${percent(r.outside)}  ${r.trials} (${r.inside_trials}/${r.outside_trials})`,
+        );
+      }
+    }
   } finally {
     engine.destroy();
   }

@@ -10,6 +10,7 @@ import type { Tensor } from '../engine/tensor.ts';
 import type { LlamaModel } from '../model/model.ts';
 import { formatPositionMode, parsePositionMode, type PositionMode } from '../model/positions.ts';
 import { parseSafetensors, writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
+import type { RecordsMixture } from '../eval/records.ts';
 import type { TokenStream } from './data.ts';
 import { learningRate } from './schedule.ts';
 
@@ -22,6 +23,8 @@ export interface TrainOptions {
   warmup: number;
   seed: number;
   positions: PositionMode;
+  /** The records task mixed into the text (src/eval/records.ts); null: plain text. */
+  records?: RecordsMixture | null;
   weightDecay?: number;
   maxGradNorm?: number;
 }
@@ -32,6 +35,8 @@ export interface StepRecord {
   lr: number;
   grad_norm: number;
   tokens_per_s: number;
+  /** The retrieval monitor's success rate at 1x, at the steps where it ran (src/cli/train.ts). */
+  retrieval?: number;
 }
 
 /** Training stopped because the loss or the gradient is not finite; weights are untouched by it. */
@@ -66,7 +71,7 @@ export class Trainer {
     this.model = model;
     this.engine = model.engine;
     this.data = data;
-    this.options = { weightDecay: 0.1, maxGradNorm: 1.0, ...options };
+    this.options = { weightDecay: 0.1, maxGradNorm: 1.0, records: null, ...options };
     for (const key of ['steps', 'ctx', 'batch', 'warmup'] as const) {
       const value = this.options[key];
       if (!Number.isInteger(value) || value < (key === 'warmup' ? 0 : 1))
@@ -87,9 +92,9 @@ export class Trainer {
 
   /** One optimizer step on a fresh random batch. */
   async trainStep(): Promise<StepRecord> {
-    const { ctx, batch, lr: peak, warmup, steps, positions, weightDecay, maxGradNorm } = this.options;
+    const { ctx, batch, lr: peak, warmup, steps, positions, records, weightDecay, maxGradNorm } = this.options;
     const started = performance.now();
-    const ids = this.data.sampleBatch(this.rng, batch, ctx);
+    const ids = this.data.sampleBatch(this.rng, batch, ctx, records);
     const loss = await this.model.lossAndGradients(ids, batch, ctx, { positions });
     const names = [...this.model.weights.keys()];
     names.forEach((name, slot) => sumOfSquares(this.engine, this.squares, this.model.grads.get(name)!, slot));
@@ -166,6 +171,11 @@ export class Trainer {
     }
     if (formatPositionMode(parsePositionMode(String(saved.positions))) !== formatPositionMode(this.options.positions)) {
       throw new Error(`cannot resume: the saved run trained with --pos ${saved.positions}`);
+    }
+    if (JSON.stringify(saved.records ?? null) !== JSON.stringify(this.options.records)) {
+      throw new Error(
+        `cannot resume: the saved run's records mixture is ${JSON.stringify(saved.records ?? null)}, this one's ${JSON.stringify(this.options.records)}`,
+      );
     }
     for (const [name, { m, v }] of this.moments) {
       this.engine.write(m, file.getF32(`m.${name}`));
