@@ -153,13 +153,16 @@ interface AttentionCase {
   D: number;
   beta: number;
   scale?: number;
+  /** Keys each query sees (an attention window); absent: all earlier keys. */
+  window?: number;
   /** q's standard deviation: 8 gives logits far past exp's f32 range unless the max is subtracted. */
   qStd: number;
 }
 
 /**
  * GQA and plain multi-head, D = 16 and 32 (the tiled kernel's query tile is 32 rows for both, see
- * forwardTiles), T = 1, T off the tile (33, 45, 70), beta != 1 and an explicit scale.
+ * forwardTiles), T = 1, T off the tile (33, 45, 70), beta != 1, an explicit scale, and attention
+ * windows shorter than a tile and longer than T.
  */
 function attentionCases(rng: Rng): KernelCase[] {
   const shapes: AttentionCase[] = [
@@ -168,6 +171,8 @@ function attentionCases(rng: Rng): KernelCase[] {
     { B: 1, T: 45, H: 4, KVH: 1, D: 16, beta: 0.6, qStd: 1 },
     { B: 1, T: 70, H: 2, KVH: 2, D: 32, beta: 2.5, qStd: 8 },
     { B: 3, T: 7, H: 4, KVH: 4, D: 16, beta: 1, scale: 0.05, qStd: 1 },
+    { B: 2, T: 50, H: 4, KVH: 2, D: 32, beta: 1.2, window: 9, qStd: 1 },
+    { B: 1, T: 20, H: 4, KVH: 1, D: 16, beta: 1, window: 64, qStd: 1 },
     {
       B: rng.int(1, 2),
       T: rng.int(2, 60),
@@ -178,23 +183,29 @@ function attentionCases(rng: Rng): KernelCase[] {
       qStd: 1,
     },
   ];
-  return shapes.map(({ B, T, H, KVH, D, beta, scale, qStd }) => ({
-    label: `B=${B} T=${T} H=${H} KVH=${KVH} D=${D} beta=${beta.toFixed(3)}${scale ? ` scale=${scale}` : ''}${qStd !== 1 ? ` qStd=${qStd}` : ''}`,
+  return shapes.map(({ B, T, H, KVH, D, beta, scale, window, qStd }) => ({
+    label: `B=${B} T=${T} H=${H} KVH=${KVH} D=${D} beta=${beta.toFixed(3)}${scale ? ` scale=${scale}` : ''}${window ? ` window=${window}` : ''}${qStd !== 1 ? ` qStd=${qStd}` : ''}`,
     inputs: {
       q: f32(rng.normals(B * T * H * D, qStd), [B * T, H * D]),
       k: f32(rng.normals(B * T * KVH * D), [B * T, KVH * D]),
       v: f32(rng.normals(B * T * KVH * D), [B * T, KVH * D]),
     },
-    // scale 0 means "the default 1/sqrt(D)" (params are numbers only).
-    params: { B, T, H, KVH, D, beta: Math.fround(beta), scale: scale ?? 0 },
+    // scale 0 means "the default 1/sqrt(D)", window 0 "no window" (params are numbers only).
+    params: { B, T, H, KVH, D, beta: Math.fround(beta), scale: scale ?? 0, window: window ?? 0 },
   }));
 }
 
-/** HF's eager causal attention (test/reference/attention.ts); scale 0 means 1/sqrt(D). */
+/** HF's eager causal attention (test/reference/attention.ts); scale 0 means 1/sqrt(D), window 0 none. */
 function attentionCaseReference({ inputs, params }: KernelCase): { out: Float64Array; lse: Float64Array } {
   const { B, T, H, KVH, D, beta } = params;
   const qkScale = beta * (params.scale || 1 / Math.sqrt(D));
-  return attentionReference(inputs.q.data, inputs.k.data, inputs.v.data, { B, T, H, KVH, D }, qkScale);
+  const shape = { B, T, H, KVH, D, window: params.window || undefined };
+  return attentionReference(inputs.q.data, inputs.k.data, inputs.v.data, shape, qkScale);
+}
+
+/** The options of an attention case's kernel call: beta, and scale and window where set. */
+function attentionCaseOptions({ beta, scale, window }: Record<string, number>) {
+  return { beta, ...(scale ? { scale } : {}), ...(window ? { window } : {}) };
 }
 
 /**
@@ -476,11 +487,12 @@ export const KERNELS: KernelEntry[] = [
     cases: attentionCases,
     reference: attentionCaseReference,
     f16: { activations: ['q', 'k', 'v'], tolerance: 1e-3 },
-    async run(engine, { q, k, v }, { B, T, H, KVH, D, beta, scale }, precision) {
+    async run(engine, { q, k, v }, params, precision) {
+      const { B, T, H, KVH, D } = params;
       const { attentionForward } = await import('../../src/engine/ops/attention.ts');
       const out = engine.tensor([B * T, H * D], 'out', precision);
       const lse = engine.tensor([B, H, T], 'lse');
-      attentionForward(engine, out, lse, q, k, v, { B, T, H, KVH, D }, { beta, ...(scale ? { scale } : {}) });
+      attentionForward(engine, out, lse, q, k, v, { B, T, H, KVH, D }, attentionCaseOptions(params));
       return { out, lse };
     },
   },
@@ -490,10 +502,11 @@ export const KERNELS: KernelEntry[] = [
     tolerance: 1e-4,
     cases: attentionCases,
     reference: (c) => ({ out: attentionCaseReference(c).out }),
-    async run(engine, { q, k, v }, { B, T, H, KVH, D, beta, scale }) {
+    async run(engine, { q, k, v }, params) {
+      const { B, T, H, KVH, D } = params;
       const { attentionNaive } = await import('../../src/engine/ops/attention.ts');
       const out = engine.tensor([B * T, H * D], 'out');
-      attentionNaive(engine, out, q, k, v, { B, T, H, KVH, D }, { beta, ...(scale ? { scale } : {}) });
+      attentionNaive(engine, out, q, k, v, { B, T, H, KVH, D }, attentionCaseOptions(params));
       return { out };
     },
   },

@@ -9,6 +9,7 @@ import { nodeGpu } from '../engine/node-gpu.ts';
 import { directoryCache } from '../model/cache-node.ts';
 import { loadCheckpoint, type ModelSource } from '../model/checkpoint.ts';
 import { LlamaModel } from '../model/model.ts';
+import { seriesMode, type SeriesContext, type SeriesKind } from '../eval/curves.ts';
 import { parsePositionMode, type PositionMode } from '../model/positions.ts';
 import { PRECISION_CHOICES, resolvePrecision, type PrecisionChoice, type StorageFormat } from '../model/precision.ts';
 import { DEFAULT_HUB_ENDPOINT, HubError, hubSource, type HubProgress } from '../model/source-hub.ts';
@@ -46,6 +47,11 @@ export const OPTIONS = {
   data: { type: 'string' },
   'save-minutes': { type: 'string' },
   'stop-after': { type: 'string' },
+  records: { type: 'string' },
+  'records-plain': { type: 'string' },
+  'records-max': { type: 'string' },
+  'monitor-every': { type: 'string' },
+  'monitor-trials': { type: 'string' },
   // convert
   dtype: { type: 'string' },
   force: { type: 'boolean' },
@@ -53,9 +59,14 @@ export const OPTIONS = {
   grid: { type: 'string' },
   // eval
   modes: { type: 'string' },
+  retrieval: { type: 'string' },
+  'retrieval-lengths': { type: 'string' },
   'none-label': { type: 'string' },
   // needle
   trials: { type: 'string' },
+  task: { type: 'string' },
+  format: { type: 'string' },
+  window: { type: 'string' },
   // logits, ppl, eval, needle (any command that opens a model; training refuses f16)
   weights: { type: 'string' },
   precision: { type: 'string' },
@@ -75,31 +86,30 @@ export async function readText(path: string): Promise<string> {
 /** Tokens past the first N that a prefix of a text must also give, so that where it is cut cannot change the first N. */
 const TOKEN_MARGIN = 256;
 
-/** A text file opened for its first tokens (openTextFile): opened at once, so a missing file fails before any work. */
+/** A text file checked at once by openTextFile (a missing file fails before any work), tokenized later. */
 export interface TextFile {
   /**
-   * The first `maxTokens` tokens of the text, reading only as much of it as they need: a prefix of
-   * the file (16 bytes a token to start with, doubled as needed), cut after its last line end, is
-   * tokenized until it gives maxTokens + TOKEN_MARGIN tokens or is the whole file. Closes the file.
+   * The first `maxTokens` tokens of the text (all of them without `maxTokens`), reading only as
+   * much of it as they need: a prefix of the file (16 bytes a token to start with, doubled as
+   * needed), cut after its last line end, is tokenized until it gives maxTokens + TOKEN_MARGIN
+   * tokens or is the whole file.
    */
-  tokens(tokenizer: TextTokenizer, maxTokens: number): Promise<number[]>;
+  tokens(tokenizer: TextTokenizer, maxTokens?: number): Promise<number[]>;
 }
 
 export async function openTextFile(path: string): Promise<TextFile> {
   const fail = (e: unknown) => new Error(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  let handle;
-  let size;
   try {
-    handle = await open(path, 'r');
-    size = (await handle.stat()).size;
+    await (await open(path, 'r')).close();
   } catch (e) {
-    await handle?.close();
     throw fail(e);
   }
-  const file = handle;
   return {
-    async tokens(tokenizer, maxTokens) {
+    async tokens(tokenizer, maxTokens = Infinity) {
+      let file;
       try {
+        file = await open(path, 'r');
+        const { size } = await file.stat();
         for (let budget = maxTokens * 16 + 4096; ; budget *= 2) {
           const whole = budget >= size;
           const bytes = Buffer.alloc(Math.min(budget, size));
@@ -114,7 +124,7 @@ export async function openTextFile(path: string): Promise<TextFile> {
       } catch (e) {
         throw fail(e);
       } finally {
-        await file.close();
+        await file?.close();
       }
     },
   };
@@ -147,16 +157,20 @@ export const numberIn = (min: number, max: number, closed = false): NumberRange 
  * A numeric option: `fallback` when it is absent, otherwise a finite number in `range`, or a usage
  * error that names the option and what it takes. Checked where it is parsed, before any work.
  */
-export function number(text: string | undefined, name: string, fallback: number, range?: NumberRange): number {
+export function number(text: string | undefined, name: string, fallback: number, range?: NumberRange | ((n: number) => boolean)): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || (range && !range.check(n))) {
-    throw new UsageError(`--${name} must be ${range?.expected ?? 'a finite number'}, got "${text}"`);
+  const inRange = range === undefined || (typeof range === 'function' ? range(n) : range.check(n));
+  if (text.trim() === '' || !Number.isFinite(n) || !inRange) {
+    const expected = typeof range === 'object' ? range.expected : 'a valid number';
+    throw new UsageError(`--${name} must be ${expected}, got "${text}"`);
   }
   return n;
 }
 
-export function numberList(text: string, name: string, range: NumberRange): number[] {
+export const isPositiveInteger = (n: number) => Number.isInteger(n) && n >= 1;
+
+export function numberList(text: string, name: string, range: NumberRange | ((n: number) => boolean)): number[] {
   return text.split(',').map((s) => number(s, name, NaN, range));
 }
 
@@ -317,8 +331,8 @@ export async function openModel(
 
 /**
  * What the perplexity commands (ppl, fit-beta, eval) share: the model `--model` names on a new
- * engine, the first `maxTokens` tokens of `text` under its tokenizer, and C_train (`--train-ctx`,
- * already parsed, or the config's max_position_embeddings).
+ * engine, its tokenizer, the first `maxTokens` tokens of `text` under it, and C_train
+ * (`--train-ctx`, already parsed, or the config's max_position_embeddings).
  */
 export async function openModelAndTokens(args: Args, text: TextFile, maxTokens: number, trainContext: number | undefined) {
   const source = modelSource(required(args, 'model'));
@@ -327,6 +341,7 @@ export async function openModelAndTokens(args: Args, text: TextFile, maxTokens: 
   return {
     engine,
     model,
+    tokenizer,
     tokens: await text.tokens(tokenizer, maxTokens),
     trainContext: trainContext ?? model.config.maxPositionEmbeddings,
   };
@@ -340,6 +355,25 @@ export function positions(args: Args): PositionMode | undefined {
   } catch (error) {
     throw new UsageError(`--pos: ${(error as Error).message}`);
   }
+}
+
+/**
+ * `--pos MODE` for commands that run several lengths: a scaled mode may also take its factor per
+ * length, `KIND:L/C` (pi, ntk, yarn, dynamic with s = max(1, L / C_train), as eval's series do).
+ */
+export function positionsByLength(args: Args, context: SeriesContext): PositionMode | ((length: number) => PositionMode) | undefined {
+  const perLength = /^(pi|ntk|yarn|dynamic):L\/C$/.exec(args.pos ?? '');
+  if (perLength) return (length) => seriesMode(perLength[1] as SeriesKind, length, context);
+  try {
+    return positions(args);
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (or KIND:L/C for a factor of L / C_train at each length)`, { cause: e });
+  }
+}
+
+/** `--window W`: each query attends to at most the last W tokens (RoPE cropped to C_train: W = C_train). */
+export function attentionWindow(args: Args): number | undefined {
+  return args.window === undefined ? undefined : number(args.window, 'window', 0, integerIn(1, MAX_TOKENS));
 }
 
 export function formatDuration(seconds: number): string {

@@ -1,6 +1,7 @@
 // `eval`: perplexity against length for every position mode in one run, the model loaded and the
 // text tokenized once, written as a perplexity-curve file (src/eval/curves.ts: which series, the
-// mode of each at each length, and the file format the web app reads).
+// mode of each at each length, and the file format the web app reads). With `--retrieval FORMAT`,
+// every series also runs the records test (src/eval/records.ts) at `--retrieval-lengths`.
 
 import { basename, join, resolve } from 'node:path';
 import {
@@ -14,12 +15,16 @@ import {
   type EvalFile,
 } from '../eval/curves.ts';
 import { perplexityByLength } from '../eval/perplexity.ts';
+import { parseRecordFormat, retrievalByLength, TEST_RECORDS, type RetrievalPoint } from '../eval/records.ts';
 import { writeFileAtomic } from '../model/save-node.ts';
 import {
   betaCOption,
   formatDuration,
   HUB_PREFIX,
+  isPositiveInteger,
   lengthsOption,
+  number,
+  numberList,
   openModelAndTokens,
   openTextFile,
   progress,
@@ -51,6 +56,7 @@ export async function evalCurves(args: Args): Promise<void> {
     throw new UsageError('--beta-c scales the "none" series, which --modes leaves out: add none to --modes');
   }
   if (args.pos !== undefined) throw new UsageError('eval runs every position mode: choose the series with --modes, not --pos');
+  const retrieval = retrievalOptions(args, lengths);
 
   const text = await openTextFile(textPath);
   const dir = required(args, 'model');
@@ -59,11 +65,15 @@ export async function evalCurves(args: Args): Promise<void> {
     args.out === undefined
       ? undefined
       : await checkFileOutput(args.out, [modelInput(dir), { option: '--text', path: textPath, kind: 'file' }], [join(dir, 'eval.json')]);
-  const { engine, model, tokens, trainContext } = await openModelAndTokens(args, text, maxTokens, givenTrainContext);
+  const { engine, model, tokenizer, tokens, trainContext } = await openModelAndTokens(args, text, maxTokens, givenTrainContext);
   const config = model.config;
+  // The records test reads the whole text (its prompts start at random offsets).
+  const retrievalText = retrieval ? await text.tokens(tokenizer) : undefined;
   const longest = lengths[lengths.length - 1];
   if (tokens.length < longest) throw new Error(`${textPath} has ${tokens.length} tokens, fewer than one window of ${longest}`);
 
+  if (retrieval && config.vocabSize !== 256)
+    throw new UsageError(`--retrieval is for byte-level models (vocabulary 256); this one has ${config.vocabSize} tokens`);
   const kinds = requested ?? defaultSeriesKinds(config.attentionType, betaCGiven);
   const plans = planSeries(kinds, lengths, {
     trainContext,
@@ -82,6 +92,7 @@ export async function evalCurves(args: Args): Promise<void> {
     const result = await perplexityByLength(model, tokens, {
       lengths,
       positions: (L) => plan.modes.get(L)!,
+      window: plan.window,
       betaC: plan.beta_c,
       trainContext,
       onProgress: (done, total, L) => {
@@ -93,7 +104,19 @@ export async function evalCurves(args: Args): Promise<void> {
         );
       },
     });
-    series.push(seriesRecord(plan, result));
+    let points: Map<number, RetrievalPoint> | undefined;
+    if (retrieval) {
+      progressDone();
+      points = await retrievalByLength(model, retrievalText!, {
+        ...retrieval,
+        positions: (L) => plan.modes.get(L)!,
+        window: plan.window,
+        betaC: plan.beta_c,
+        trainContext,
+        onProgress: (done, total, L) => progress(`eval: ${plan.label}, retrieval at length ${L}, trial ${done}/${total}`),
+      });
+    }
+    series.push(seriesRecord(plan, result, points));
   }
   progressDone();
   engine.destroy();
@@ -108,6 +131,19 @@ export async function evalCurves(args: Args): Promise<void> {
     train_ctx: trainContext,
     lengths,
     series,
+    ...(retrieval
+      ? {
+          retrieval: {
+            task: 'records' as const,
+            format: retrieval.format,
+            records: TEST_RECORDS,
+            text: basename(textPath),
+            trials: retrieval.trials,
+            seed: retrieval.seed,
+            lengths: retrieval.lengths,
+          },
+        }
+      : {}),
   };
   // What the web app will read back must pass its reader.
   parseEvalJson(file, 'the eval result');
@@ -125,4 +161,26 @@ export async function evalCurves(args: Args): Promise<void> {
   }
   progress(`wrote ${series.length} series × ${lengths.length} lengths to ${out}`);
   progressDone();
+}
+
+/** `--retrieval FORMAT --retrieval-lengths L1,... [--trials N] [--seed S]`: the records test per series. */
+function retrievalOptions(args: Args, lengths: readonly number[]) {
+  if (args.retrieval === undefined) {
+    if (args['retrieval-lengths'] !== undefined || args.trials !== undefined)
+      throw new UsageError('--retrieval-lengths and --trials go with --retrieval');
+    return null;
+  }
+  let format;
+  try {
+    format = parseRecordFormat(args.retrieval);
+  } catch (e) {
+    throw new UsageError(`--retrieval: ${(e as Error).message}`, { cause: e });
+  }
+  const retrievalLengths = numberList(required(args, 'retrieval-lengths'), 'retrieval-lengths', (n) => lengths.includes(n));
+  return {
+    format,
+    lengths: retrievalLengths,
+    trials: number(args.trials, 'trials', 200, isPositiveInteger),
+    seed: number(args.seed, 'seed', 0, (n) => Number.isInteger(n) && n >= 0),
+  };
 }

@@ -20,6 +20,7 @@ import { formatPositionMode } from '../model/positions.ts';
 import { writeSafetensors } from '../model/safetensors.ts';
 import { writeFileAtomic } from '../model/save-node.ts';
 import {
+  attentionWindow,
   betaCOption,
   lengthsOption,
   modelSource,
@@ -48,18 +49,22 @@ import { needle } from './needle.ts';
 const USAGE = `usage: npm run cli -- <command> [options]
   info   --model DIR
   logits --model DIR --ids IDS.json --out OUT.safetensors [--pos MODE] [--beta B]
-  ppl    --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--pos MODE] [--beta-c C] [--train-ctx C] [--json]
+  ppl    --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--pos MODE] [--window W] [--beta-c C] [--train-ctx C] [--json]
   grads  --model DIR --ids IDS.json --out OUT.safetensors [--pos MODE]
   train  --out DIR (--init random --config CONFIG.json | --from DIR) --pos MODE --steps N --ctx C --batch B --lr PEAK
          [--warmup W] [--seed S] [--resume] [--qk-norm] [--data DIR] [--save-minutes M] [--stop-after S]
+         [--records lookup|mqar [--records-plain P] [--records-max N] [--monitor-every S] [--monitor-trials N]]
   fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...] [--tokens N] [--train-ctx C] [--pos MODE]
   eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C] [--beta-c C]
          [--modes rope,pi,ntk,yarn,dynamic,none] [--none-label NAME] [--out EVAL.json]   (perplexity curves of every mode)
   convert --model DIR --out DIR [--dtype F16|BF16|F32] [--force]   (re-save the weights in another dtype; --force
          replaces a checkpoint already in --out)
-  needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--beta-c C] [--train-ctx C] [--text FILE] [--seed S] [--json]
-         (multi-key needle-in-a-haystack success rate; filler text default public/data/austen/persuasion.txt)
-MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says)
+  needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--window W] [--beta-c C] [--train-ctx C] [--text FILE]
+         [--seed S] [--task needle|records] [--format lookup|mqar] [--json]
+         (multi-key needle in a haystack, or the records task of byte-level models with inside/outside the last
+         C_train tokens; text default public/data/austen/persuasion.txt)
+MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says); needle also takes KIND:L/C
+--window W (ppl, needle): each query attends to at most the last W tokens (RoPE cropped to C_train: --window C_train)
 --weights f16 (logits, ppl, eval, needle): keep the weight matrices in half precision, half the GPU memory
 --precision f16|auto (logits, ppl, eval, needle): f16 weights and activations (half the memory again; needs the
   adapter's shader-f16); auto: f16 where the adapter has shader-f16, f32 elsewhere. Default f32 (exact)
@@ -120,12 +125,14 @@ async function ppl(args: Args): Promise<void> {
   const lengths = lengthsOption(args);
   const maxTokens = tokensOption(args);
   const betaC = betaCOption(args);
+  const window = attentionWindow(args);
   const pos = positions(args);
   const { engine, model, tokens, trainContext } = await openModelAndTokens(args, text, maxTokens, trainContextOption(args));
   const started = Date.now();
   const result = await perplexityByLength(model, tokens, {
     lengths,
     positions: pos,
+    window,
     betaC,
     trainContext,
     onProgress: (done, total, L) => {

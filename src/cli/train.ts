@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logitScale, perplexityByLength } from '../eval/perplexity.ts';
+import { DEFAULT_MIXTURE, parseRecordFormat, retrievalByLength, type RecordFormat, type RecordsMixture } from '../eval/records.ts';
 import { byteLevelTokenizerJson } from '../model/byte-tokenizer.ts';
 import { expectedTensorShapes, WEIGHTS_FILE, type Checkpoint } from '../model/checkpoint.ts';
 import { parseConfig } from '../model/config.ts';
@@ -16,7 +17,7 @@ import { serializeCheckpoint } from '../model/save.ts';
 import { saveCheckpointDirectory, writeFileAtomic } from '../model/save-node.ts';
 import { directorySource } from '../model/source-node.ts';
 import { tokenizerFromJson, type TextTokenizer } from '../model/tokenizer.ts';
-import { TokenStream, TRAIN_BOOKS } from '../train/data.ts';
+import { TokenStream, TRAIN_BOOKS, VALIDATION_BOOK } from '../train/data.ts';
 import { checkTrainerStateSeal, sealTrainerState } from '../train/fingerprint-node.ts';
 import { NonFiniteError, resumedOptions, Trainer, TRAINER_STATE_FILE } from '../train/trainer.ts';
 import { parseTrainerState } from '../train/trainer-state.ts';
@@ -24,6 +25,7 @@ import {
   formatDuration,
   gridOption,
   integerIn,
+  isPositiveInteger,
   lengthsOption,
   loadModelCheckpoint,
   MAX_TOKENS,
@@ -37,6 +39,7 @@ import {
   positions,
   progress,
   progressDone,
+  readText,
   required,
   seedOption,
   tokensOption,
@@ -130,6 +133,61 @@ async function startingPoint(args: Args): Promise<{ checkpoint: Checkpoint; toke
   return { checkpoint: { config, tensors }, tokenizerJson };
 }
 
+/** `--records FORMAT [--records-plain P] [--records-max N]`: the records task mixed into the text. */
+function recordsMixture(args: Args): RecordsMixture | null {
+  if (args.records === undefined) {
+    if (args['records-plain'] !== undefined || args['records-max'] !== undefined)
+      throw new UsageError('--records-plain and --records-max go with --records');
+    return null;
+  }
+  let format;
+  try {
+    format = parseRecordFormat(args.records);
+  } catch (e) {
+    throw new UsageError(`--records: ${(e as Error).message}`);
+  }
+  return {
+    format,
+    plainShare: number(args['records-plain'], 'records-plain', DEFAULT_MIXTURE.plainShare, (n) => n >= 0 && n <= 1),
+    maxRecords: number(args['records-max'], 'records-max', DEFAULT_MIXTURE.maxRecords, isPositiveInteger),
+  };
+}
+
+/**
+ * The retrieval monitor of a records run: the records test at 1x (length ctx) on held-out text
+ * with fixed prompts, every `every` steps and at the end. Retrieval appears suddenly and its timing
+ * varies by seed, so a run's log shows when (and whether) it did.
+ */
+interface RetrievalMonitor {
+  every: number;
+  measure(): Promise<number>;
+}
+
+async function retrievalMonitor(
+  args: Args,
+  model: LlamaModel,
+  tokenizer: TextTokenizer,
+  ctx: number,
+  records: RecordsMixture | null,
+  steps: number,
+) {
+  if (!records) {
+    if (args['monitor-every'] !== undefined) throw new UsageError('--monitor-every goes with --records');
+    return null;
+  }
+  const every = number(args['monitor-every'], 'monitor-every', Math.max(1, Math.round(steps / 20)), isPositiveInteger);
+  const trials = number(args['monitor-trials'], 'monitor-trials', 64, isPositiveInteger);
+  const text = tokenizer.encode(await readText(join(args.data ?? 'public/data/austen', VALIDATION_BOOK)));
+  const monitor: RetrievalMonitor = {
+    every,
+    async measure() {
+      const result = await retrievalByLength(model, text, { lengths: [ctx], trials, format: records.format, seed: 12345 });
+      return result.get(ctx)!.all;
+    },
+  };
+  return monitor;
+}
+
 /** Whether `dir` exists and holds anything: a run, a checkpoint, other files. */
 function nonEmptyDirectory(dir: string): boolean {
   return existsSync(dir) && readdirSync(dir).length > 0;
@@ -156,6 +214,7 @@ export async function train(args: Args): Promise<void> {
     warmup: number(args.warmup, 'warmup', Math.round(steps * 0.04), integerIn(0, steps)),
     seed: seedOption(args),
     positions: pos,
+    records: recordsMixture(args),
   };
   if (options.batch * options.ctx > MAX_STEP_TOKENS) {
     throw new UsageError(
@@ -207,6 +266,7 @@ export async function train(args: Args): Promise<void> {
   const engine = await openEngine();
   const model = LlamaModel.fromCheckpoint(engine, checkpoint);
   const trainer = new Trainer(model, data, options);
+  const monitor = await retrievalMonitor(args, model, tokenizer, options.ctx, options.records, options.steps);
   if (stateBytes) {
     try {
       trainer.restoreState(stateBytes);
@@ -241,6 +301,12 @@ export async function train(args: Args): Promise<void> {
   try {
     while (!trainer.done && trainer.step < stopAfter) {
       const record = await trainer.trainStep();
+      if (monitor && (trainer.step % monitor.every === 0 || trainer.done)) {
+        record.retrieval = await monitor.measure();
+        progressDone();
+        progress(`train: step ${trainer.step}, loss ${record.loss.toFixed(4)}, retrieval at 1x ${(100 * record.retrieval).toFixed(1)}%`);
+        progressDone();
+      }
       const elapsed = (performance.now() - started) / 1000;
       const perStep = elapsed / (trainer.step - startStep);
       const width = 24;
@@ -272,26 +338,59 @@ export async function train(args: Args): Promise<void> {
   engine.destroy();
 }
 
-/** `fit-beta`: the c of beta = 1 + c·ln(T / C_train) that minimizes held-out perplexity. */
+/**
+ * `fit-beta`: the c of beta = 1 + c·ln(T / C_train) that minimizes held-out perplexity, or with
+ * `--task records` maximizes the records test's success (over all trials, on prompts of its own
+ * seed, default 1000, apart from eval's seed 0) at the given lengths.
+ */
 export async function fitBeta(args: Args): Promise<void> {
   const text = await openTextFile(required(args, 'text'));
   const lengths = lengthsOption(args);
   const grid = gridOption(args);
   const maxTokens = tokensOption(args);
+  const task = args.task ?? 'perplexity';
+  if (task !== 'perplexity' && task !== 'records') throw new UsageError(`--task must be perplexity or records, got "${task}"`);
+  let format: RecordFormat;
+  try {
+    format = parseRecordFormat(args.format ?? 'lookup');
+  } catch (e) {
+    throw new UsageError(`--format: ${(e as Error).message}`, { cause: e });
+  }
+  const trials = number(args.trials, 'trials', 100, isPositiveInteger);
+  const seed = number(args.seed, 'seed', 1000, (n) => Number.isInteger(n) && n >= 0);
   const pos = positions(args);
-  const { engine, model, tokens, trainContext } = await openModelAndTokens(args, text, maxTokens, trainContextOption(args));
+  const { engine, model, tokenizer, tokens, trainContext } = await openModelAndTokens(args, text, maxTokens, trainContextOption(args));
+  // The records test reads the whole text (its prompts start at random offsets).
+  const encoded = task === 'records' ? await text.tokens(tokenizer) : tokens;
   const scores: Record<string, Record<string, number>> = {};
   let best = { c: 0, score: Infinity };
   for (const [i, c] of grid.entries()) {
     progress(`fit-beta: c = ${c} (${i + 1}/${grid.length})`);
-    const result = await perplexityByLength(model, tokens, { lengths, betaC: c, trainContext, positions: pos });
-    scores[String(c)] = Object.fromEntries([...result].map(([L, p]) => [String(L), p]));
-    // One c for all lengths: the mean log-perplexity over them.
-    const score = [...result.values()].reduce((sum, p) => sum + Math.log(p), 0) / result.size;
+    let perLength: Map<number, number>;
+    let score: number;
+    if (task === 'records') {
+      const result = await retrievalByLength(model, encoded, {
+        lengths,
+        trials,
+        seed,
+        format,
+        betaC: c,
+        trainContext,
+        positions: pos,
+      });
+      perLength = new Map([...result].map(([L, point]) => [L, point.all]));
+      // Higher success is better; ties go to the smaller c (the grid's order).
+      score = -[...perLength.values()].reduce((sum, x) => sum + x, 0) / perLength.size;
+    } else {
+      perLength = await perplexityByLength(model, tokens, { lengths, betaC: c, trainContext, positions: pos });
+      // One c for all lengths: the mean log-perplexity over them.
+      score = [...perLength.values()].reduce((sum, p) => sum + Math.log(p), 0) / perLength.size;
+    }
+    scores[String(c)] = Object.fromEntries([...perLength].map(([L, x]) => [String(L), x]));
     if (score < best.score) best = { c, score };
   }
   progressDone();
   const betas = Object.fromEntries(lengths.map((L) => [String(L), logitScale(best.c, L, trainContext)]));
-  console.log(JSON.stringify({ c: best.c, train_ctx: trainContext, beta: betas, ppl: scores }));
+  console.log(JSON.stringify({ c: best.c, train_ctx: trainContext, beta: betas, [task === 'records' ? 'retrieval' : 'ppl']: scores }));
   engine.destroy();
 }

@@ -17,11 +17,14 @@
 //                       factor to the target extension gets. Note: HF's dynamic rescales by the
 //                       length itself as well, so for L > M it uses θ·(s·L/M − (s−1))^(D/(D−2)), a
 //                       stronger scaling than ntk:s; for L ≤ M it is RoPE.
+//   crop      RoPE with an attention window of C keys: every query sees at most the last C
+//             tokens, in every layer ("RoPE, cropped to the last C tokens", the paper's point that
+//             perplexity is local: YaRN behaves much like this). Mode "rope", window C.
 //   none      RoPE dropped (NoPE inference; a DroPE model's own mode), with logits × beta at L.
 // At L ≤ C (s = 1) every scaled series IS rope: its mode is written as "rope", so those points
-// of pi/ntk/yarn/dynamic equal the rope series' exactly.
+// of pi/ntk/yarn/dynamic (and crop's, whose window then covers every key) equal the rope series'.
 //
-// The file (EvalFile below), format "drope-playground/eval", version 1:
+// The file (EvalFile below), format "drope-playground/eval", version 2:
 //   {
 //     "format": "drope-playground/eval",
 //     "version": 1,
@@ -35,32 +38,45 @@
 //         "modes": { "32": "rope", "64": "rope", "128": "rope", "256": "rope" },
 //         "ppl":   { "32": 5.1, "64": 4.2, "128": 9.8, "256": 40.3 } },
 //       { "id": "yarn", "label": "YaRN", "positions": "yarn:L/C", "beta_c": 0,
-//         "modes": { "32": "rope", "64": "rope", "128": "yarn:2", "256": "yarn:4" }, "ppl": { ... } },
+//         "modes": { "32": "rope", "64": "rope", "128": "yarn:2", "256": "yarn:4" }, "ppl": { ... },
+//         "retrieval": { "64": { "all": 0.99, "inside": 0.99, "outside": null, "trials": 200,
+//                                "inside_trials": 200, "outside_trials": 0 }, "128": { ... } } },
+//       { "id": "crop", "label": "RoPE, cropped to the last 64 tokens", "positions": "rope", "window": 64, ... },
 //       ...
-//     ]
+//     ],
+//     "retrieval": { "task": "records", "format": "lookup", "records": 4, "text": "persuasion.txt",
+//                    "trials": 200, "seed": 0, "lengths": [64, 128, 256, 512] }
 //   }
 // `positions` describes the series symbolically; `modes` gives the exact mode (the text form
-// `--pos` takes, so `ppl --pos MODE --lengths L` reproduces a point) for every length; `ppl` has
-// one finite perplexity for every length. Series ids are unique. Keys not listed here are ignored
-// by the reader (a later version-1 writer may add some); a change that a version-1 reader would
-// misread must bump the version.
+// `--pos` takes, so `ppl --pos MODE [--window W] --lengths L` reproduces a point) for every length;
+// `window`, where present, the attention window; `ppl` has one finite perplexity for every
+// length. Series ids are unique. `retrieval` (optional) says how the records test ran
+// (src/eval/records.ts); then every series has a `retrieval` entry per retrieval length (a subset
+// of `lengths`): success over all trials, and inside / outside the last C tokens (null where no
+// trial fell there). Keys not listed here are ignored by the reader; a change that a reader of
+// this version would misread must bump the version. Version 1 files (no window, no retrieval)
+// read as version 2.
 
 import { formatPositionMode, parsePositionMode, type PositionMode } from '../model/positions.ts';
+import { RECORD_FORMATS, type RecordFormat, type RetrievalPoint } from './records.ts';
 
 export const EVAL_FORMAT = 'drope-playground/eval';
-export const EVAL_VERSION = 1;
+export const EVAL_VERSION = 2;
 
 /** The series an evaluation can run, in the order they are written. */
-export const SERIES_KINDS = ['rope', 'pi', 'ntk', 'yarn', 'dynamic', 'none'] as const;
+export const SERIES_KINDS = ['rope', 'pi', 'ntk', 'yarn', 'dynamic', 'crop', 'none'] as const;
 export type SeriesKind = (typeof SERIES_KINDS)[number];
 
-const LABELS: Record<Exclude<SeriesKind, 'none'>, string> = {
+const LABELS: Record<Exclude<SeriesKind, 'none' | 'crop'>, string> = {
   rope: 'RoPE',
   pi: 'PI',
   ntk: 'NTK',
   yarn: 'YaRN',
   dynamic: 'Dynamic NTK',
 };
+
+/** The crop series' label at training context C. */
+export const cropLabel = (trainContext: number) => `RoPE, cropped to the last ${trainContext} tokens`;
 
 export interface EvalSeries {
   id: string;
@@ -72,6 +88,22 @@ export interface EvalSeries {
   modes: Record<string, string>;
   /** Length → perplexity. */
   ppl: Record<string, number>;
+  /** The attention window (the crop series: C). */
+  window?: number;
+  /** Retrieval length → the records test's result (where the file has `retrieval`). */
+  retrieval?: Record<string, RetrievalPoint>;
+}
+
+/** How the records test of an eval file ran (src/eval/records.ts). */
+export interface RetrievalProtocol {
+  task: 'records';
+  format: RecordFormat;
+  /** Records per prompt. */
+  records: number;
+  text: string;
+  trials: number;
+  seed: number;
+  lengths: number[];
 }
 
 export interface EvalFile {
@@ -83,6 +115,7 @@ export interface EvalFile {
   train_ctx: number;
   lengths: number[];
   series: EvalSeries[];
+  retrieval?: RetrievalProtocol;
 }
 
 /** s = max(1, L / C_train): the factor a scaled mode uses at length L. */
@@ -105,7 +138,7 @@ export interface SeriesContext {
 export function seriesMode(kind: SeriesKind, length: number, context: SeriesContext, fixedFactor?: number): PositionMode {
   if (kind === 'none') return { kind: 'none' };
   const s = fixedFactor ?? scalingFactor(length, context.trainContext);
-  if (kind === 'rope' || s === 1) return { kind: 'rope' };
+  if (kind === 'rope' || kind === 'crop' || s === 1) return { kind: 'rope' };
   if (kind === 'yarn' && context.trainContext !== context.maxPositionEmbeddings) {
     return { kind, factor: s, originalMaxPositionEmbeddings: context.trainContext };
   }
@@ -126,10 +159,15 @@ export function parseSeriesKinds(text: string): SeriesKind[] {
   return SERIES_KINDS.filter((kind) => kinds.has(kind));
 }
 
+/** The attention window series `kind` uses: the crop series sees the last C tokens. */
+export function seriesWindow(kind: SeriesKind, trainContext: number): number | undefined {
+  return kind === 'crop' ? trainContext : undefined;
+}
+
 /**
- * The series run when `--modes` is not given: every RoPE-family mode, plus `none` when a logit
- * scale is asked for (betaCGiven) or the model was trained without positions (attention_type nope
- * or qk_norm_nope: DroPE).
+ * The series run when `--modes` is not given: every RoPE-family mode (the crop baseline among
+ * them), plus `none` when a logit scale is asked for (betaCGiven) or the model was trained
+ * without positions (attention_type nope or qk_norm_nope: DroPE).
  */
 export function defaultSeriesKinds(attentionType: string, betaCGiven: boolean): SeriesKind[] {
   const withNone = betaCGiven || attentionType !== 'rope';
@@ -143,6 +181,7 @@ export interface SeriesPlan {
   beta_c: number;
   /** The mode at each length. */
   modes: Map<number, PositionMode>;
+  window?: number;
 }
 
 /** What an evaluation runs: one plan per kind, its mode at every length. */
@@ -155,19 +194,30 @@ export function planSeries(
     const betaC = kind === 'none' ? options.betaC : 0;
     // A model trained without positions cannot tell whether it is DroPE or NoPE from scratch (both
     // say attention_type nope): --none-label names it; a RoPE model's none series is RoPE dropped.
-    const base = kind === 'none' ? (options.noneLabel ?? (options.attentionType === 'rope' ? 'RoPE dropped' : 'DroPE')) : LABELS[kind];
+    const base =
+      kind === 'none'
+        ? (options.noneLabel ?? (options.attentionType === 'rope' ? 'RoPE dropped' : 'DroPE'))
+        : kind === 'crop'
+          ? cropLabel(options.trainContext)
+          : LABELS[kind];
+    const window = seriesWindow(kind, options.trainContext);
     return {
       id: kind,
       label: betaC !== 0 ? `${base}, β c=${betaC}` : base,
-      positions: kind === 'rope' || kind === 'none' ? kind : `${kind}:L/C`,
+      positions: kind === 'rope' || kind === 'none' ? kind : kind === 'crop' ? 'rope' : `${kind}:L/C`,
       beta_c: betaC,
       modes: new Map(lengths.map((L) => [L, seriesMode(kind, L, options)])),
+      ...(window === undefined ? {} : { window }),
     };
   });
 }
 
-/** The file's series entry for a plan and its results. */
-export function seriesRecord(plan: SeriesPlan, ppl: ReadonlyMap<number, number>): EvalSeries {
+/** The file's series entry for a plan and its results (retrieval where the records test ran). */
+export function seriesRecord(
+  plan: SeriesPlan,
+  ppl: ReadonlyMap<number, number>,
+  retrieval?: ReadonlyMap<number, RetrievalPoint>,
+): EvalSeries {
   return {
     id: plan.id,
     label: plan.label,
@@ -175,6 +225,8 @@ export function seriesRecord(plan: SeriesPlan, ppl: ReadonlyMap<number, number>)
     beta_c: plan.beta_c,
     modes: Object.fromEntries([...plan.modes].map(([L, mode]) => [String(L), formatPositionMode(mode)])),
     ppl: Object.fromEntries([...plan.modes.keys()].map((L) => [String(L), ppl.get(L)!])),
+    ...(plan.window === undefined ? {} : { window: plan.window }),
+    ...(retrieval ? { retrieval: Object.fromEntries([...retrieval].map(([L, point]) => [String(L), point])) } : {}),
   };
 }
 
@@ -206,16 +258,18 @@ export function parseEvalJson(input: unknown, source = 'eval file'): EvalFile {
   if (!isObject(value)) return fail('expected a JSON object');
   if (value.format !== EVAL_FORMAT)
     return fail(`not a perplexity-curve file: "format" is ${JSON.stringify(value.format)}, expected "${EVAL_FORMAT}"`);
-  if (value.version !== EVAL_VERSION) {
+  if (value.version !== EVAL_VERSION && value.version !== 1) {
     return fail(
       typeof value.version === 'number' && Number.isInteger(value.version) && value.version > EVAL_VERSION
         ? `version ${value.version} was written by a newer version of drope-playground; this one reads version ${EVAL_VERSION}`
-        : `unsupported version ${JSON.stringify(value.version)} (expected ${EVAL_VERSION})`,
+        : `unsupported version ${JSON.stringify(value.version)} (expected 1 or ${EVAL_VERSION})`,
     );
   }
 
   const string = (v: unknown, field: string): string =>
     typeof v === 'string' && v !== '' ? v : fail(`${field} must be a non-empty string, got ${JSON.stringify(v)}`);
+  const positiveInteger = (v: unknown, field: string): number =>
+    typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : fail(`${field} must be a positive integer, got ${JSON.stringify(v)}`);
   const positiveNumber = (v: unknown, field: string): number =>
     typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fail(`${field} must be a finite number > 0, got ${JSON.stringify(v)}`);
 
@@ -252,6 +306,9 @@ export function parseEvalJson(input: unknown, source = 'eval file'): EvalFile {
     );
   };
 
+  const retrievalProtocol = value.retrieval === undefined ? undefined : readRetrievalProtocol(value.retrieval, lengths, fail);
+  const retrievalKeys = retrievalProtocol?.lengths.map(String) ?? [];
+
   if (!Array.isArray(value.series) || value.series.length === 0) fail('series must be a non-empty array');
   const ids = new Set<string>();
   const series = (value.series as unknown[]).map((entry, i): EvalSeries => {
@@ -277,8 +334,77 @@ export function parseEvalJson(input: unknown, source = 'eval file'): EvalFile {
         return mode;
       }),
       ppl: perLength(entry.ppl, `${at}.ppl`, positiveNumber),
+      ...(entry.window === undefined ? {} : { window: positiveInteger(entry.window, `${at}.window`) }),
+      ...(retrievalProtocol ? { retrieval: readRetrieval(entry.retrieval, `${at}.retrieval`) } : {}),
     };
   });
 
-  return { format: EVAL_FORMAT, version: EVAL_VERSION, model, text, tokens: tokens as number, train_ctx: trainCtx, lengths, series };
+  /** One success rate per retrieval length. */
+  function readRetrieval(v: unknown, field: string): Record<string, RetrievalPoint> {
+    if (!isObject(v)) return fail(`${field} must be an object with one entry per retrieval length`);
+    return Object.fromEntries(
+      retrievalKeys.map((key) => {
+        const where = `${field}["${key}"]`;
+        const point = v[key];
+        if (!isObject(point)) return fail(`${where} is missing`);
+        const count = (x: unknown, name: string) =>
+          typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : fail(`${where}.${name} must be a count, got ${JSON.stringify(x)}`);
+        const share = (x: unknown, name: string, allowNull: boolean): number | null =>
+          (x === null && allowNull) || (typeof x === 'number' && x >= 0 && x <= 1)
+            ? (x as number | null)
+            : fail(`${where}.${name} must be a success rate in 0..1${allowNull ? ' or null' : ''}, got ${JSON.stringify(x)}`);
+        const trials = count(point.trials, 'trials');
+        const insideTrials = count(point.inside_trials, 'inside_trials');
+        const outsideTrials = count(point.outside_trials, 'outside_trials');
+        if (trials < 1 || insideTrials + outsideTrials !== trials) fail(`${where}: inside_trials + outside_trials must equal trials ≥ 1`);
+        const inside = share(point.inside, 'inside', true);
+        const outside = share(point.outside, 'outside', true);
+        if ((inside === null) !== (insideTrials === 0) || (outside === null) !== (outsideTrials === 0)) {
+          fail(`${where}: inside / outside must be null exactly when no trial fell there`);
+        }
+        const all = share(point.all, 'all', false) as number;
+        return [key, { all, inside, outside, trials, inside_trials: insideTrials, outside_trials: outsideTrials }];
+      }),
+    );
+  }
+
+  return {
+    format: EVAL_FORMAT,
+    version: EVAL_VERSION,
+    model,
+    text,
+    tokens: tokens as number,
+    train_ctx: trainCtx,
+    lengths,
+    series,
+    ...(retrievalProtocol ? { retrieval: retrievalProtocol } : {}),
+  };
+}
+
+/** The file's `retrieval` protocol; its lengths must be among the file's lengths. */
+function readRetrievalProtocol(v: unknown, lengths: readonly number[], fail: (message: string) => never): RetrievalProtocol {
+  if (!isObject(v)) return fail('retrieval must be an object');
+  if (v.task !== 'records') fail(`retrieval.task must be "records", got ${JSON.stringify(v.task)}`);
+  if (!(RECORD_FORMATS as readonly unknown[]).includes(v.format))
+    fail(`retrieval.format must be one of ${RECORD_FORMATS.join(', ')}, got ${JSON.stringify(v.format)}`);
+  const integer = (x: unknown, name: string, min: number) =>
+    typeof x === 'number' && Number.isInteger(x) && x >= min
+      ? x
+      : fail(`retrieval.${name} must be an integer ≥ ${min}, got ${JSON.stringify(x)}`);
+  if (typeof v.text !== 'string' || v.text === '') fail('retrieval.text must be a non-empty string');
+  if (!Array.isArray(v.lengths) || v.lengths.length === 0) fail('retrieval.lengths must be a non-empty array');
+  const retrievalLengths = (v.lengths as unknown[]).map((L, i) =>
+    typeof L === 'number' && lengths.includes(L)
+      ? L
+      : fail(`retrieval.lengths[${i}] = ${JSON.stringify(L)} is not one of the file's lengths`),
+  );
+  return {
+    task: 'records',
+    format: v.format as RecordFormat,
+    records: integer(v.records, 'records', 1),
+    text: v.text as string,
+    trials: integer(v.trials, 'trials', 1),
+    seed: integer(v.seed, 'seed', 0),
+    lengths: retrievalLengths,
+  };
 }

@@ -133,6 +133,8 @@ export function scoreNeedleAnswer(generated: string, answer: string): boolean {
 export interface NeedleForward {
   positions?: PositionMode;
   beta?: number;
+  /** Attention window (the crop baseline); absent: none. */
+  window?: number;
 }
 
 /** Index of the largest value in row `row` of a [rows, V] array (the first on ties). */
@@ -199,6 +201,8 @@ export interface NeedleOptions {
   /** Trial t at any length uses seed `seed + t` (default 0). */
   seed?: number;
   positions?: PositionMode;
+  /** Attention window (the crop baseline); absent: none. */
+  window?: number;
   /** c of the logit scale beta = 1 + c ln(max(1, L / C_train)); 0 leaves attention as trained. */
   betaC?: number;
   trainContext?: number;
@@ -228,7 +232,7 @@ export async function needleByLength(
     for (let t = 0; t < trials; t++) {
       if (options.cancelled?.()) throw new Error('cancelled');
       const prompt = buildNeedlePrompt(tokenizer, fillerIds, L, seed + t);
-      const generated = await greedyDecode(model, prompt.ids, maxNewTokens, { positions: options.positions, beta });
+      const generated = await greedyDecode(model, prompt.ids, maxNewTokens, { positions: options.positions, beta, window: options.window });
       const output = tokenizer.decode(generated);
       runs.push({
         seed: seed + t,

@@ -15,6 +15,8 @@ export interface PerplexityOptions {
   positions?: PositionMode | ((length: number) => PositionMode);
   /** c of the logit scale; 0 (the default) leaves attention logits unscaled. */
   betaC?: number;
+  /** Attention window (each query sees at most this many keys: the crop baseline); absent: none. */
+  window?: number;
   /** C_train for the logit scale; defaults to the config's max_position_embeddings. */
   trainContext?: number;
   /** Tokens per forward pass; windows are batched up to this. */
@@ -51,7 +53,7 @@ export async function perplexityByLength(
       if (options.cancelled?.()) throw new Error('cancelled');
       const B = Math.min(perBatch, windows - w);
       const ids = tokens.slice(w * L, (w + B) * L);
-      const nll = await model.nll(ids, B, L, { positions, beta });
+      const nll = await model.nll(ids, B, L, { positions, beta, window: options.window });
       for (const value of nll) sum += value;
       count += nll.length;
       done += B;

@@ -52,6 +52,11 @@ export interface ForwardOptions {
   positions?: PositionMode;
   /** DroPE's attention logit scale (logits × beta); 1 leaves attention as trained. */
   beta?: number;
+  /**
+   * Keys each query attends to, its own included (an attention window): "RoPE cropped to the last
+   * C_train tokens" is RoPE with window C_train. Absent: every earlier key.
+   */
+  window?: number;
 }
 
 /** One layer's activations. Inference shares one set across layers; training keeps one per layer. */
@@ -322,7 +327,7 @@ export class LlamaModel {
     const a = this.activations(B, T, training);
     const rotary = this.rotaryTables(options.positions ?? this.defaultPositions, T);
     const rotaryShape = (heads: number) => ({ rows: B * T, T, heads, headDim: D });
-    const beta = options.beta ?? 1;
+    const attention = { beta: options.beta ?? 1, window: options.window };
     engine.write(a.ids, Uint32Array.from(ids));
 
     embeddingForward(engine, a.residual, a.ids, this.weight('model.embed_tokens.weight'));
@@ -346,9 +351,9 @@ export class LlamaModel {
         ropeForward(engine, q, rotary.cos, rotary.sin, rotaryShape(H));
         ropeForward(engine, k, rotary.cos, rotary.sin, rotaryShape(KVH));
       }
-      onAttention?.(l, q, k, { beta });
-      if (this.baselineKernels) attentionNaive(engine, s.attention, q, k, s.v, { B, T, H, KVH, D }, { beta });
-      else attentionForward(engine, s.attention, s.lse, q, k, s.v, { B, T, H, KVH, D }, { beta });
+      onAttention?.(l, q, k, attention);
+      if (this.baselineKernels) attentionNaive(engine, s.attention, q, k, s.v, { B, T, H, KVH, D }, attention);
+      else attentionForward(engine, s.attention, s.lse, q, k, s.v, { B, T, H, KVH, D }, attention);
       this.linear(a.projected, s.attention, w('self_attn.o_proj'));
       addInPlace(engine, a.residual, a.projected);
       // MLP block.
@@ -504,7 +509,7 @@ export class LlamaModel {
     const R = B * T;
     const rotary = this.rotaryTables(options.positions ?? this.defaultPositions, T);
     const rotaryShape = (heads: number) => ({ rows: R, T, heads, headDim: D });
-    const beta = options.beta ?? 1;
+    const attention = { beta: options.beta ?? 1, window: options.window };
     const accumulate = { accumulate: true };
     const dWeightOf = (dY: Tensor, x: Tensor, name: string) => matmul(engine, this.grad(name), dY, x, { transA: true, accumulate: true });
 
@@ -559,7 +564,7 @@ export class LlamaModel {
       matmul(engine, g.dAttention, g.dResidual, w('self_attn.o_proj'));
       const q = s.qNormed ?? s.q;
       const k = s.kNormed ?? s.k;
-      attentionBackward(engine, g.dq, g.dk, g.dv, g.dAttention, q, k, s.v, s.attention, s.lse, { B, T, H, KVH, D }, { beta });
+      attentionBackward(engine, g.dq, g.dk, g.dv, g.dAttention, q, k, s.v, s.attention, s.lse, { B, T, H, KVH, D }, attention);
       if (rotary) {
         ropeBackward(engine, g.dq, rotary.cos, rotary.sin, rotaryShape(H));
         ropeBackward(engine, g.dk, rotary.cos, rotary.sin, rotaryShape(KVH));

@@ -20,6 +20,8 @@ export interface StepRecord {
   lr: number;
   grad_norm: number;
   tokens_per_s: number;
+  /** The retrieval monitor's success rate at 1x, at the steps where it ran (src/cli/train.ts). */
+  retrieval?: number;
 }
 
 /** What restoreState needs from a checked state file. */
@@ -58,10 +60,12 @@ function checkLog(value: unknown, step: number): StepRecord[] {
     );
   }
   value.forEach((record, i) => {
+    const finite = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
     const fine =
       isRecord(record) &&
       record.step === i + 1 &&
-      ['loss', 'lr', 'grad_norm', 'tokens_per_s'].every((key) => typeof record[key] === 'number' && Number.isFinite(record[key]));
+      ['loss', 'lr', 'grad_norm', 'tokens_per_s'].every((key) => finite(record[key])) &&
+      (record.retrieval === undefined || finite(record.retrieval));
     if (!fine) throw new Error(`${TRAINER_STATE_FILE}: "log" record ${i + 1} is not the finite record of step ${i + 1}`);
   });
   return value as StepRecord[];
@@ -88,10 +92,12 @@ export function parseTrainerState(
   const saved = parseJson(meta.options, 'options');
   if (!isRecord(saved)) throw new Error(`${TRAINER_STATE_FILE}: "options" is not an object`);
   for (const [key, value] of Object.entries(options)) {
-    if (saved[key] !== value) {
+    // By value (the records mixture is an object); an option a state predates counts as null.
+    const [was, is] = [JSON.stringify(saved[key] ?? null), JSON.stringify(value ?? null)];
+    if (was !== is) {
       // The schedule spans the total steps, so a run continues only to the total it started with.
       const why = key === 'steps' ? ' (the learning-rate schedule spans the total steps, so a resumed run keeps its total)' : '';
-      throw new Error(`cannot resume: the saved run has ${key} = ${JSON.stringify(saved[key])}, this one ${JSON.stringify(value)}${why}`);
+      throw new Error(`cannot resume: the saved run has ${key} = ${was}, this one ${is}${why}`);
     }
   }
   const steps = Number(options.steps);

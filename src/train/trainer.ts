@@ -10,6 +10,7 @@ import type { Tensor } from '../engine/tensor.ts';
 import type { LlamaModel } from '../model/model.ts';
 import { formatPositionMode, type PositionMode } from '../model/positions.ts';
 import { writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
+import type { RecordsMixture } from '../eval/records.ts';
 import type { TokenStream } from './data.ts';
 import { learningRate } from './schedule.ts';
 import { parseTrainerState, TRAINER_STATE_FORMAT, TRAINER_STATE_VERSION, type StepRecord } from './trainer-state.ts';
@@ -25,6 +26,8 @@ export interface TrainOptions {
   warmup: number;
   seed: number;
   positions: PositionMode;
+  /** The records task mixed into the text (src/eval/records.ts); null: plain text. */
+  records?: RecordsMixture | null;
   weightDecay?: number;
   maxGradNorm?: number;
 }
@@ -40,12 +43,12 @@ export class NonFiniteError extends Error {
   }
 }
 
-const TRAIN_DEFAULTS = { weightDecay: 0.1, maxGradNorm: 1.0 };
+const TRAIN_DEFAULTS = { weightDecay: 0.1, maxGradNorm: 1.0, records: null };
 
 /** The options a saved state must have been trained with for a run with `options` to resume from it. */
 export function resumedOptions(options: TrainOptions): Record<string, unknown> {
-  const { ctx, batch, lr, warmup, seed, steps, weightDecay, maxGradNorm } = { ...TRAIN_DEFAULTS, ...options };
-  return { ctx, batch, lr, warmup, seed, steps, weightDecay, maxGradNorm, positions: formatPositionMode(options.positions) };
+  const { ctx, batch, lr, warmup, seed, steps, weightDecay, maxGradNorm, records } = { ...TRAIN_DEFAULTS, ...options };
+  return { ctx, batch, lr, warmup, seed, steps, weightDecay, maxGradNorm, records, positions: formatPositionMode(options.positions) };
 }
 
 export class Trainer {
@@ -86,9 +89,9 @@ export class Trainer {
 
   /** One optimizer step on a fresh random batch. */
   async trainStep(): Promise<StepRecord> {
-    const { ctx, batch, lr: peak, warmup, steps, positions, weightDecay, maxGradNorm } = this.options;
+    const { ctx, batch, lr: peak, warmup, steps, positions, records, weightDecay, maxGradNorm } = this.options;
     const started = performance.now();
-    const ids = this.data.sampleBatch(this.rng, batch, ctx);
+    const ids = this.data.sampleBatch(this.rng, batch, ctx, records);
     const loss = await this.model.lossAndGradients(ids, batch, ctx, { positions });
     const names = [...this.model.weights.keys()];
     names.forEach((name, slot) => sumOfSquares(this.engine, this.squares, this.model.grads.get(name)!, slot));

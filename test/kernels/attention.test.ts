@@ -15,10 +15,12 @@ import { Rng } from '../../src/engine/random.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
 import { finiteDifferences } from '../helpers/finite-differences.ts';
 import { testEngine } from '../helpers/gpu.ts';
-import { attentionProbabilitiesReference, attentionReference } from '../reference/attention.ts';
+import { attentionProbabilitiesReference, attentionReference, firstVisibleKey } from '../reference/attention.ts';
 
 interface Case extends AttentionShape {
   beta: number;
+  /** Keys each query sees (an attention window); absent: all earlier keys. */
+  window?: number;
   scale?: number;
   /** Standard deviation of q: large values give logits past exp's f32 range unless the max is subtracted. */
   qStd: number;
@@ -37,7 +39,8 @@ const HEAD_DIMS = [16, 24, 32, 64, 128];
 
 function describeCase(c: Case): string {
   const tiles = c.tiles ? ` tiles=${JSON.stringify(c.tiles)}` : '';
-  return `B=${c.B} T=${c.T} H=${c.H} KVH=${c.KVH} D=${c.D} beta=${c.beta}${c.scale ? ` scale=${c.scale}` : ''} qStd=${c.qStd}${tiles}`;
+  const window = c.window ? ` window=${c.window}` : '';
+  return `B=${c.B} T=${c.T} H=${c.H} KVH=${c.KVH} D=${c.D} beta=${c.beta}${c.scale ? ` scale=${c.scale}` : ''}${window} qStd=${c.qStd}${tiles}`;
 }
 
 describe('attention', () => {
@@ -62,6 +65,15 @@ describe('attention', () => {
     { B: 1, T: 70, H: 4, KVH: 1, D: 64, beta: 0.8, qStd: 1, tiles: forwardTiles(64, false) },
     { B: 1, T: 50, H: 4, KVH: 2, D: 32, beta: 1.6, qStd: 1, tiles: { CH: 4, NQ: 8, QB: 3, BK: 8 } },
     { B: 2, T: 33, H: 6, KVH: 2, D: 24, beta: 1.3, qStd: 1, tiles: { CH: 6, NQ: 4, QB: 2, BK: 6 } },
+    // Attention windows: shorter than a key tile, longer than a query block, of one key (out = v),
+    // as long as T and longer (plain causal), with the head dim in slices and the GPU tiles.
+    { B: 2, T: 150, H: 4, KVH: 2, D: 32, beta: 1.2, qStd: 1, window: 7 },
+    { B: 1, T: 200, H: 4, KVH: 1, D: 64, beta: 0.9, qStd: 1, window: BQ + 5 },
+    { B: 1, T: 40, H: 2, KVH: 2, D: 16, beta: 1, qStd: 1, window: 1 },
+    { B: 1, T: 45, H: 6, KVH: 2, D: 24, beta: 1.1, qStd: 1, window: 45 },
+    { B: 1, T: 30, H: 4, KVH: 2, D: 32, beta: 1.1, qStd: 1, window: 1000 },
+    { B: 1, T: 90, H: 4, KVH: 2, D: 128, beta: 1.5, qStd: 1, window: 20 },
+    { B: 2, T: 100, H: 4, KVH: 2, D: 32, beta: 1.4, qStd: 1, window: 33, tiles: forwardTiles(32, false) },
     // Seeded random shapes.
     ...Array.from({ length: 5 }, (): Case => {
       const [H, KVH] = rng.pick(HEADS);
@@ -85,7 +97,7 @@ describe('attention', () => {
       const out = engine.tensor([B * T, H * D], 'out');
       const lse = engine.tensor([B, H, T], 'lse');
       const naiveOut = engine.tensor([B * T, H * D], 'naive_out');
-      const options = { beta: c.beta, scale: c.scale };
+      const options = { beta: c.beta, scale: c.scale, window: c.window };
       attentionForward(engine, out, lse, tq, tk, tv, c, { ...options, tiles: c.tiles });
       attentionNaive(engine, naiveOut, tq, tk, tv, c, options);
 
@@ -131,13 +143,16 @@ describe('attention', () => {
       /lse \(lse3\) \[3\] should be \[B, H, T\]/,
     );
     expect(() => attentionNaive(engine, out, q, kv, kv, { ...shape, T: 0 })).toThrow(/T must be a positive integer/);
+    expect(() => attentionForward(engine, out, lse, q, kv, kv, shape, { window: 0 })).toThrow(/window must be a positive integer/);
+    expect(() => attentionForward(engine, out, lse, q, kv, kv, shape, { window: 2.5 })).toThrow(/window must be a positive integer/);
     await engine.sync();
   });
 });
 
 /**
  * Float64 CPU forward and gradients of causal GQA attention, written from the definition rather
- * than from the kernels' formulas: per (b, h, t), P = softmax over keys j <= t of L = c * q[t]·k[j]
+ * than from the kernels' formulas: per (b, h, t), P = softmax over the keys j that t sees
+ * (t - window < j <= t) of L = c * q[t]·k[j]
  * (c = beta * scale), out[t] = sum_j P[j] v[j]. For a loss with gradient dO = dout of out:
  *   dv[j] += P[j] dO[t]                        (out is linear in v)
  *   dL[j]  = P[j] (dO·v[j] - dO·out[t])         (softmax's Jacobian: diag(P) - P P^T)
@@ -150,7 +165,7 @@ function attentionGradReference(
   k: ArrayLike<number>,
   v: ArrayLike<number>,
   dout: ArrayLike<number>,
-  shape: AttentionShape,
+  shape: AttentionShape & { window?: number },
   c: number,
 ) {
   const { B, T, H, KVH, D } = shape;
@@ -165,20 +180,21 @@ function attentionGradReference(
       for (let t = 0; t < T; t++) {
         const qBase = (b * T + t) * H * D + h * D;
         const kBase = (j: number) => (b * T + j) * KVH * D + kvh * D;
+        const first = firstVisibleKey(t, shape.window);
         let max = -Infinity;
-        for (let j = 0; j <= t; j++) {
+        for (let j = first; j <= t; j++) {
           let dot = 0;
           for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase(j) + d];
           P[j] = c * dot;
           max = Math.max(max, P[j]);
         }
         let sum = 0;
-        for (let j = 0; j <= t; j++) sum += P[j] = Math.exp(P[j] - max);
-        for (let j = 0; j <= t; j++) P[j] /= sum;
-        for (let j = 0; j <= t; j++) for (let d = 0; d < D; d++) out[qBase + d] += P[j] * v[kBase(j) + d];
+        for (let j = first; j <= t; j++) sum += P[j] = Math.exp(P[j] - max);
+        for (let j = first; j <= t; j++) P[j] /= sum;
+        for (let j = first; j <= t; j++) for (let d = 0; d < D; d++) out[qBase + d] += P[j] * v[kBase(j) + d];
         let doOut = 0;
         for (let d = 0; d < D; d++) doOut += dout[qBase + d] * out[qBase + d];
-        for (let j = 0; j <= t; j++) {
+        for (let j = first; j <= t; j++) {
           let doV = 0;
           for (let d = 0; d < D; d++) doV += dout[qBase + d] * v[kBase(j) + d];
           const dL = P[j] * (doV - doOut);
@@ -196,6 +212,7 @@ function attentionGradReference(
 
 interface BackwardCase extends AttentionShape {
   beta: number;
+  window?: number;
   scale?: number;
   qStd: number;
   /** Tiles of the backward kernels other than this adapter's default. */
@@ -216,7 +233,7 @@ async function gpuGradients(c: BackwardCase, q: Float32Array, k: Float32Array, v
   const dq = engine.upload(new Float32Array(B * T * H * D).fill(NaN), [B * T, H * D], 'dq');
   const dk = engine.upload(new Float32Array(B * T * KVH * D).fill(NaN), [B * T, KVH * D], 'dk');
   const dv = engine.upload(new Float32Array(B * T * KVH * D).fill(NaN), [B * T, KVH * D], 'dv');
-  const options = { beta: c.beta, scale: c.scale };
+  const options = { beta: c.beta, scale: c.scale, window: c.window };
   attentionForward(engine, out, lse, tq, tk, tv, c, options);
   attentionBackward(engine, dq, dk, dv, tdout, tq, tk, tv, out, lse, c, { ...options, tiles: c.tiles });
   const got = { dq: await engine.read(dq), dk: await engine.read(dk), dv: await engine.read(dv) };
@@ -255,6 +272,13 @@ describe('attention backward', () => {
     { B: 2, T: 45, H: 4, KVH: 2, D: 32, beta: 1.4, qStd: 1, tiles: backwardTiles(32, false) },
     { B: 1, T: 29, H: 4, KVH: 2, D: 32, beta: 1.6, qStd: 1, tiles: { CH: 2, NQ: 8, QB: 3, BK: 8 } },
     { B: 2, T: 17, H: 4, KVH: 2, D: 16, beta: 0.6, qStd: 1, tiles: { CH: 2, NQ: 4, QB: 2, BK: 5 } },
+    // Attention windows: shorter than a tile, longer than a block of keys, one key, longer than T,
+    // and with the head dim in slices.
+    { B: 2, T: 70, H: 4, KVH: 2, D: 32, beta: 1.2, qStd: 1, window: 6 },
+    { B: 1, T: 90, H: 4, KVH: 1, D: 32, beta: 0.9, qStd: 1, window: BQ + 3 },
+    { B: 1, T: 20, H: 2, KVH: 1, D: 16, beta: 1, qStd: 1, window: 1 },
+    { B: 1, T: 25, H: 4, KVH: 2, D: 32, beta: 1.1, qStd: 1, window: 500 },
+    { B: 1, T: 40, H: 4, KVH: 2, D: 64, beta: 1.3, qStd: 1, window: 9 },
     // Seeded random shapes.
     ...Array.from({ length: 4 }, (): BackwardCase => {
       const [H, KVH] = rng.pick(HEADS_BW);
@@ -294,6 +318,7 @@ describe('attention backward', () => {
     for (const c of [
       { B: 1, T: 5, H: 4, KVH: 2, D: 16, beta: 1.3, qStd: 1 },
       { B: 2, T: 3, H: 2, KVH: 1, D: 16, beta: 0.8, scale: 0.4, qStd: 1 },
+      { B: 1, T: 6, H: 2, KVH: 1, D: 16, beta: 1.1, qStd: 1, window: 3 },
     ] as BackwardCase[]) {
       const { B, T, H, KVH, D } = c;
       const q = rng.normals(B * T * H * D);
@@ -392,6 +417,9 @@ describe('attention probabilities', () => {
     { B: 1, T: 20, H: 4, KVH: 2, D: 32, beta: 1, scale: 0.05, qStd: 1 },
     // Logits of ~100 and more: exp overflows f32 unless the max is subtracted.
     { B: 1, T: 30, H: 2, KVH: 2, D: 128, beta: 3, qStd: 12 },
+    // Attention windows: each row's keys before the window are 0 too.
+    { B: 1, T: 40, H: 4, KVH: 2, D: 32, beta: 1, qStd: 1, window: 8 },
+    { B: 2, T: 9, H: 2, KVH: 1, D: 16, beta: 1.2, qStd: 1, window: 1 },
     // Seeded random shapes.
     ...Array.from({ length: 4 }, (): Case => {
       const [H, KVH] = rng.pick(HEADS);
@@ -410,7 +438,7 @@ describe('attention probabilities', () => {
       const tk = engine.upload(k, [B * T, KVH * D], 'k');
       // Filled with a sentinel, so a position the kernel forgets to write (a masked key) shows.
       const probs = engine.upload(new Float32Array(B * H * T * T).fill(7), [B, H, T, T], 'probs');
-      attentionProbabilities(engine, probs, tq, tk, c, { beta: c.beta, scale: c.scale });
+      attentionProbabilities(engine, probs, tq, tk, c, { beta: c.beta, scale: c.scale, window: c.window });
       const got = await engine.read(probs);
       engine.release(tq, tk, probs);
 
@@ -420,12 +448,12 @@ describe('attention probabilities', () => {
       // head-mapping bug moves probabilities by O(1/T) or more.
       const what = describeCase(c);
       expectClose(got, want, { tolerance: 1e-5, minScale: 1, what: `probabilities ${what}` });
-      // Exact zeros past the diagonal, and rows that sum to 1.
+      // Exact zeros past the diagonal and before the window, and rows that sum to 1.
       for (let row = 0; row < B * H * T; row++) {
         const t = row % T;
         let sum = 0;
         for (let j = 0; j < T; j++) {
-          if (j > t) expect(got[row * T + j], `${what}: row ${row} key ${j} is masked`).toBe(0);
+          if (j > t || j < firstVisibleKey(t, c.window)) expect(got[row * T + j], `${what}: row ${row} key ${j} is masked`).toBe(0);
           sum += got[row * T + j];
         }
         expect(Math.abs(sum - 1), `${what}: row ${row} sums to ${sum}`).toBeLessThan(1e-5);

@@ -1,7 +1,8 @@
 // Float64 CPU references of the attention forward kernels (src/engine/ops/attention.ts:
 // attentionForward, attentionNaive, attentionProbabilities): Hugging Face's eager causal attention,
 // LlamaAttention's eager_attention_forward before o_proj, with grouped-query heads (repeat_kv) and
-// DroPE's logit scale beta folded into the softmax scale. Written from the definition (logits, then
+// DroPE's logit scale beta folded into the softmax scale, and an optional attention window (query t
+// sees keys t - window + 1 .. t). Written from the definition (logits, then
 // softmax with the max subtracted, then the weighted sum of v), independent of the WGSL: no online
 // softmax, no tiles, no exp2.
 //
@@ -12,18 +13,26 @@
 // multiple of KVH; query head h reads kv head floor(h / (H / KVH)), HF's repeat_kv), D head dim.
 // q [B*T, H*D], k and v [B*T, KVH*D], row-major.
 
-/** The sizes of one attention call (structurally the engine's AttentionShape). */
+/** The sizes of one attention call (structurally the engine's AttentionShape), and its window. */
 export interface AttentionReferenceShape {
   B: number;
   T: number;
   H: number;
   KVH: number;
   D: number;
+  /** Keys each query sees, its own included; absent: all earlier keys. */
+  window?: number;
+}
+
+/** The first key query t sees. */
+export function firstVisibleKey(t: number, window: number | undefined): number {
+  return window === undefined ? 0 : Math.max(0, t - window + 1);
 }
 
 /**
- * The scaled logits of query t of head h (sequence b) against keys j = 0..t, written to
- * logits[0..t] in float64 (logits_j = qkScale * q[b, t, h]·k[b, j, kvh]); returns their max.
+ * The scaled logits of query t of head h (sequence b) against the keys j it sees (first..t),
+ * written to logits[first..t] in float64 (logits_j = qkScale * q[b, t, h]·k[b, j, kvh]); returns
+ * their max.
  */
 function causalLogits(
   q: ArrayLike<number>,
@@ -39,7 +48,7 @@ function causalLogits(
   const kvh = Math.floor(h / (H / KVH));
   const qBase = (b * T + t) * H * D + h * D;
   let max = -Infinity;
-  for (let j = 0; j <= t; j++) {
+  for (let j = firstVisibleKey(t, shape.window); j <= t; j++) {
     const kBase = (b * T + j) * KVH * D + kvh * D;
     let dot = 0;
     for (let d = 0; d < D; d++) dot += q[qBase + d] * k[kBase + d];
@@ -51,7 +60,7 @@ function causalLogits(
 
 /**
  * Causal attention in float64. qkScale = beta * scale, scale being 1/sqrt(D) unless the caller
- * overrides it. Per query t of head h: P = softmax over keys j <= t of qkScale * q·k_j (max
+ * overrides it. Per query t of head h: P = softmax over the keys j it sees of qkScale * q·k_j (max
  * subtracted), out [B*T, H*D] = P·v, lse [B, H, T] = ln(sum_j exp(logit_j)) (the max added back).
  */
 export function attentionReference(
@@ -74,7 +83,7 @@ export function attentionReference(
         const max = causalLogits(q, k, shape, qkScale, b, h, t, logits);
         let sum = 0;
         acc.fill(0);
-        for (let j = 0; j <= t; j++) {
+        for (let j = firstVisibleKey(t, shape.window); j <= t; j++) {
           const w = Math.exp(logits[j] - max);
           sum += w;
           const vBase = (b * T + j) * KVH * D + kvh * D;
@@ -90,8 +99,8 @@ export function attentionReference(
 
 /**
  * The attention pattern in float64 (HF's attn_weights after softmax, output_attentions=True):
- * probs [B, H, T, T], probs[b, h, t, j] = softmax over j <= t of qkScale * q[t]·k[j] (max
- * subtracted), exactly 0 for j > t (the causal mask).
+ * probs [B, H, T, T], probs[b, h, t, j] = softmax over the keys t sees of qkScale * q[t]·k[j]
+ * (max subtracted), exactly 0 for the others (the causal mask and the window).
  */
 export function attentionProbabilitiesReference(
   q: ArrayLike<number>,
@@ -106,10 +115,11 @@ export function attentionProbabilitiesReference(
     for (let h = 0; h < H; h++) {
       for (let t = 0; t < T; t++) {
         const max = causalLogits(q, k, shape, qkScale, b, h, t, logits);
+        const first = firstVisibleKey(t, shape.window);
         let sum = 0;
-        for (let j = 0; j <= t; j++) sum += Math.exp(logits[j] - max);
+        for (let j = first; j <= t; j++) sum += Math.exp(logits[j] - max);
         const row = ((b * H + h) * T + t) * T;
-        for (let j = 0; j <= t; j++) probs[row + j] = Math.exp(logits[j] - max) / sum;
+        for (let j = first; j <= t; j++) probs[row + j] = Math.exp(logits[j] - max) / sum;
       }
     }
   }

@@ -1,5 +1,6 @@
-// Causal grouped-query attention (shaders/attention.wgsl): HF LlamaAttention's softmax(q·k) v
-// before o_proj, with DroPE's logit scale beta.
+// Causal grouped-query attention (shaders/attention.wgsl, attention_naive.wgsl,
+// attention_probabilities.wgsl): HF LlamaAttention's softmax(q·k) v before o_proj, with DroPE's
+// logit scale beta and an optional attention window.
 
 import type { Engine } from '../engine.ts';
 import { activationPrecision, ceilDiv, expectF32 } from '../kernel.ts';
@@ -20,6 +21,12 @@ export interface AttentionOptions {
   scale?: number;
   /** DroPE's logit scale, multiplied into scale; defaults to 1. */
   beta?: number;
+  /**
+   * Keys each query sees, its own included: query t attends to keys t - window + 1 .. t (an
+   * attention window; "RoPE cropped to the last C_train tokens" is RoPE with window C_train).
+   * Absent: plain causal attention over all earlier keys.
+   */
+  window?: number;
 }
 
 export interface AttentionForwardOptions extends AttentionOptions {
@@ -110,7 +117,9 @@ function validateQK(what: string, shape: AttentionShape, q: Tensor, k: Tensor, o
   // The kernels work in base 2: exp(x) = exp2(x * log2(e)).
   const qkScale = beta * scale * Math.LOG2E;
   if (!Number.isFinite(qkScale)) throw new Error(`${what}: scale ${scale} and beta ${beta} must be finite`);
-  return { B: u32(B), T: u32(T), H: u32(H), KVH: u32(KVH), qk_scale: f32(qkScale) };
+  const { window = T } = options;
+  if (!Number.isInteger(window) || window < 1) throw new Error(`${what}: window must be a positive integer, got ${window}`);
+  return { B: u32(B), T: u32(T), H: u32(H), KVH: u32(KVH), qk_scale: f32(qkScale), window: u32(Math.min(window, T)) };
 }
 
 /**
@@ -169,7 +178,7 @@ export function attentionNaive(
   expectF32('attention.naive', [out, q, k, v]);
   const { B, T, H, D } = shape;
   engine.run({
-    shader: 'attention',
+    shader: 'attention_naive',
     entryPoint: 'naive',
     constants: { HEAD_DIM: D, WG: NAIVE_WG },
     outputs: [out],
@@ -200,7 +209,7 @@ export function attentionProbabilities(
   check(what, 'probs', probs, B * H * T * T, `[B, H, T, T] = [${B}, ${H}, ${T}, ${T}]`);
   expectF32(what, [probs]);
   engine.run({
-    shader: 'attention',
+    shader: 'attention_probabilities',
     entryPoint: 'probabilities',
     precision: activationPrecision(what, [q, k]),
     constants: { HEAD_DIM: D, WG: NAIVE_WG },
