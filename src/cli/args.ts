@@ -1,7 +1,7 @@
 // What every command of the CLI shares: its options, argument checks, progress output and
 // opening a model on the Node WebGPU device.
 
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Engine } from '../engine/engine.ts';
@@ -74,8 +74,15 @@ export const OPTIONS = {
 
 export type Args = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-/** A text file's contents, or an error naming the file. */
-export async function readText(path: string): Promise<string> {
+/** A text file's contents, or an error naming the file; one larger than `maxBytes` is refused unread. */
+export async function readText(path: string, maxBytes = Infinity): Promise<string> {
+  let size;
+  try {
+    size = (await stat(path)).size;
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (size > maxBytes) throw new Error(`${path} is ${formatBytes(size)}, more than the ${formatBytes(maxBytes)} it may be`);
   try {
     return await readFile(path, 'utf8');
   } catch (e) {

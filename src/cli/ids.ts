@@ -1,11 +1,13 @@
 // Token ids for the logits and grads commands: a JSON array of equal-length arrays of integers.
 
-import { readFile } from 'node:fs/promises';
+import { MAX_JSON_BYTES } from '../model/source-hub.ts';
+import { readText } from './args.ts';
 
 export async function readIds(path: string): Promise<{ ids: number[]; B: number; T: number }> {
+  const text = await readText(path, MAX_JSON_BYTES);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (e) {
     throw new Error(`cannot read token ids from ${path}: ${(e as Error).message}`, { cause: e });
   }

@@ -82,7 +82,10 @@ async function checkWritable(out: string, folder: string): Promise<void> {
 export async function checkFileOutput(out: string, inputs: CommandInput[], allowed: string[] = []): Promise<string> {
   const target = realPath(out);
   checkNotAnInput(out, target, inputs, allowed);
-  if (statOrNull(target)?.isDirectory()) throw new UsageError(`--out ${out} is a directory: name the file to write`);
+  const existing = statOrNull(target);
+  if (existing?.isDirectory()) throw new UsageError(`--out ${out} is a directory: name the file to write`);
+  // A device or a pipe (/dev/null, /dev/stdout) would be replaced by the rename, not written to.
+  if (existing && !existing.isFile()) throw new UsageError(`--out ${out} is not a regular file (a device or a pipe): name a file`);
   const folder = dirname(target);
   if (!statOrNull(folder)?.isDirectory()) throw new UsageError(`--out ${out}: the folder ${folder} does not exist`);
   await checkWritable(out, folder);

@@ -15,6 +15,7 @@ import { formatPositionMode } from '../model/positions.ts';
 import { writeSafetensors, type WritableTensor } from '../model/safetensors.ts';
 import { serializeCheckpoint } from '../model/save.ts';
 import { saveCheckpointDirectory, writeFileAtomic } from '../model/save-node.ts';
+import { MAX_JSON_BYTES } from '../model/source-hub.ts';
 import { directorySource } from '../model/source-node.ts';
 import { tokenizerFromJson, type TextTokenizer } from '../model/tokenizer.ts';
 import { TokenStream, TRAIN_BOOKS, VALIDATION_BOOK } from '../train/data.ts';
@@ -99,8 +100,9 @@ async function startingPoint(args: Args): Promise<{ checkpoint: Checkpoint; toke
     if (args.init !== 'random') throw new UsageError(`--init takes "random", got "${args.init}"`);
     if (args.from !== undefined) throw new UsageError('give --init random --config FILE or --from DIR, not both');
     const configPath = required(args, 'config');
+    const text = await readText(configPath, MAX_JSON_BYTES);
     try {
-      raw = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
+      raw = JSON.parse(text) as Record<string, unknown>;
     } catch (e) {
       throw new Error(`cannot read --config ${configPath}: ${(e as Error).message}`, { cause: e });
     }

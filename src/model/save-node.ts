@@ -15,14 +15,15 @@
 // left as they were. A killed process cannot remove its temporaries: the next write into that
 // folder removes every temporary whose process is gone (removeStaleTemporaries).
 //
-// Fault injection, for tests only: DROPE_TEST_FAULT="enospc:NAME" makes writing the file NAME fail
-// half-way with the error a full disk gives (ENOSPC), and "kill-before-rename:NAME" kills the
-// process (SIGKILL) once NAME's temporary is flushed, just before its rename. Where a test can
-// mount a small tmpfs it fills a real disk instead (test/faults/); this hook serves where it cannot.
+// Fault injection, for tests only: DROPE_TEST_FAULT="enospc:NAME" makes writing a file whose path
+// ends in /NAME (a file name, or the last parts of a path) fail half-way with the error a full disk
+// gives (ENOSPC), and "kill-before-rename:NAME" kills the process (SIGKILL) once that file's
+// temporary is flushed, just before its rename. Where a test can mount a small tmpfs it fills a
+// real disk instead (test/faults/); this hook serves where it cannot.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { CONFIG_FILE } from './checkpoint.ts';
 
 /** ".NAME.PID-RANDOM.tmp": what this module names a file (or staging directory) before its rename. */
@@ -32,13 +33,13 @@ function temporaryName(name: string): string {
   return `.${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
 }
 
-/** DROPE_TEST_FAULT's fault for the file `name`, if any (see the header). */
-function injectedFault(name: string): 'enospc' | 'kill-before-rename' | undefined {
+/** DROPE_TEST_FAULT's fault for the file at `path`, if any (see the header). */
+function injectedFault(path: string): 'enospc' | 'kill-before-rename' | undefined {
   const spec = process.env.DROPE_TEST_FAULT;
   if (!spec) return undefined;
   const colon = spec.indexOf(':');
   const fault = spec.slice(0, colon);
-  if (spec.slice(colon + 1) !== name) return undefined;
+  if (!`/${path.split(sep).join('/')}`.endsWith(`/${spec.slice(colon + 1)}`)) return undefined;
   return fault === 'enospc' || fault === 'kill-before-rename' ? fault : undefined;
 }
 
@@ -51,12 +52,12 @@ function checkFileName(name: string): void {
 
 /**
  * Writes bytes to a new file (failing if it exists) and flushes them to disk before returning.
- * `name` is the final file name the bytes are for (for DROPE_TEST_FAULT).
+ * `target` is the path the bytes are for, once renamed (for DROPE_TEST_FAULT).
  */
-async function writeDurably(path: string, bytes: Uint8Array, name: string): Promise<void> {
+async function writeDurably(path: string, bytes: Uint8Array, target: string): Promise<void> {
   const handle = await open(path, 'wx');
   try {
-    if (injectedFault(name) === 'enospc') {
+    if (injectedFault(target) === 'enospc') {
       await handle.writeFile(bytes.subarray(0, bytes.byteLength >> 1));
       throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
     }
@@ -65,7 +66,7 @@ async function writeDurably(path: string, bytes: Uint8Array, name: string): Prom
   } finally {
     await handle.close();
   }
-  if (injectedFault(name) === 'kill-before-rename') process.kill(process.pid, 'SIGKILL');
+  if (injectedFault(target) === 'kill-before-rename') process.kill(process.pid, 'SIGKILL');
 }
 
 /** Flushes a directory's entries (the renames) to disk; not every platform can open a directory. */
@@ -150,7 +151,7 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
   const temporary = join(dir, temporaryName(name));
   const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content;
   try {
-    await writeDurably(temporary, bytes, name);
+    await writeDurably(temporary, bytes, target);
     await rename(temporary, target);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
@@ -202,7 +203,7 @@ export async function saveCheckpointDirectory(
     const staging = join(dirname(root), temporaryName(basename(root)));
     try {
       await mkdir(staging);
-      for (const name of names) await writeDurably(join(staging, name), all.get(name)!, name);
+      for (const name of names) await writeDurably(join(staging, name), all.get(name)!, join(root, name));
       await syncDirectory(staging);
       await rename(staging, root);
     } catch (error) {
@@ -216,7 +217,7 @@ export async function saveCheckpointDirectory(
   await removeStaleTemporaries(root);
   const temporary = new Map(names.map((name) => [name, join(root, temporaryName(name))]));
   try {
-    for (const name of names) await writeDurably(temporary.get(name)!, all.get(name)!, name);
+    for (const name of names) await writeDurably(temporary.get(name)!, all.get(name)!, join(root, name));
     for (const [i, name] of names.entries()) {
       // The stale files go just before the last rename (config.json's when it is saved).
       if (i === names.length - 1) for (const stale of remove) await rm(join(root, stale), { force: true });

@@ -550,11 +550,14 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
     }
   };
 
-  /** Downloads a file (one retry, one deadline for both tries) and caches it once verified. */
+  /**
+   * Downloads a file (one retry, one deadline for both tries) and caches it once verified. A cache
+   * that cannot keep it (a full disk) costs the next load a download, not this one: a warning.
+   */
   const fetchAndKeep = async (file: string, segments: string[], key: string): Promise<Uint8Array> => {
     const deadline = Date.now() + limits.deadlineMs;
     const bytes = await withRetry(() => download(file, segments, deadline));
-    await cache?.put(key, bytes);
+    await cache?.put(key, bytes).catch((error: unknown) => onWarning?.(`${what(file)} is not cached: ${(error as Error).message}`));
     return bytes;
   };
 
@@ -601,7 +604,7 @@ export function hubSource(id: string, options: HubSourceOptions = {}): ModelSour
       const absentKey = absentKeyOf(segments);
       if (await inCache(absentKey)) return false;
       const present = await withRetry(() => probe(file, segments));
-      if (!present) await cache?.put(absentKey, new Uint8Array(0));
+      if (!present) await cache?.put(absentKey, new Uint8Array(0)).catch(() => undefined); // only saves a request next time
       return present;
     },
   };

@@ -3,7 +3,7 @@
 // would zero or break the rotation; and a trainer state whose metadata was forged or damaged. Every
 // run has the harness's heap cap, so a bound that is checked too late runs out of heap and fails.
 
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { parseSafetensors, writeSafetensors, type WritableTensor } from '../../src/model/safetensors.ts';
@@ -149,6 +149,20 @@ export const BOUND_CASES: FaultArea<FaultCase<BoundFixtures>> = {
       kept: 'MODEL',
       run: (t, f) =>
         t.cli(['info', '--model', modelWithConfig(t, f, { rope_scaling: { rope_type: 'yarn', factor: 4, attention_factor: 0 } })]),
+    },
+    {
+      fault: 'an ids file of 129 MB (sparse: nothing to read)',
+      command: 'logits --model MODEL --ids HUGE --out OUT',
+      exit: 1,
+      says: 'is 129 MB, more than the 128 MB it may be',
+      kept: 'MODEL',
+      async run(t, f) {
+        const ids = t.path('ids.json');
+        writeFileSync(ids, '');
+        truncateSync(ids, 129 * 2 ** 20);
+        t.keep(f.model);
+        return t.cli(['logits', '--model', f.model, '--ids', ids, '--out', t.path('out.safetensors')]);
+      },
     },
     {
       fault: 'an 11 MB text for 128 tokens',

@@ -2,7 +2,7 @@
 // that does not exist, a full disk, a kill between write and rename, convert over a folder that
 // holds another checkpoint. Nothing the commands read or wrote before may change.
 
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { parseSafetensors } from '../../src/model/safetensors.ts';
@@ -190,6 +190,19 @@ export const FILE_CASES: FaultArea<FaultCase<FileFixtures>> = {
         t.keep(f.model);
         const run = await t.cli(evalTo(f, t.path('missing', 'eval.json')));
         expect(run.stderr, 'no progress: nothing was computed').not.toMatch(/^eval: /m);
+        return run;
+      },
+    },
+    {
+      fault: '--out is a device (/dev/null), which the rename would replace',
+      command: 'logits --model MODEL --ids IDS --out /dev/null',
+      exit: 2,
+      says: 'is not a regular file',
+      kept: 'MODEL; /dev/null is still a device',
+      async run(t, f) {
+        t.keep(f.model);
+        const run = await t.cli(logits(f, '/dev/null'));
+        expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
         return run;
       },
     },

@@ -270,6 +270,26 @@ export const HUB_CASES: FaultArea<FaultCase<HubFixtures>> = {
       },
     },
     {
+      fault: 'the Hub cache on a full disk',
+      command: 'DROPE_CACHE_DIR=FULL convert --model hf:ID --out OUT',
+      exit: 0,
+      says: 'OUT is written; a warning says the weights are not cached; the cache gains no part of them',
+      kept: 'the cache (another model)',
+      async run(t, f) {
+        const id = publish(f);
+        const disk = t.fullDisk('resolve/main/model.safetensors', (dir) => cpSync(f.warmCache, join(dir, 'cache'), { recursive: true }));
+        const cache = join(disk.dir, 'cache');
+        t.keep(cache);
+        const run = await t.cli(['convert', '--model', `hf:${id}`, '--out', t.path('out')], { ...env(f, cache), ...disk.env });
+        expect(run.stderr).toMatch(
+          /^warning: model\.safetensors of faults\/case-\d+ is not cached: cannot write the Hub cache file .*no space left on device/m,
+        );
+        expect(existsSync(cachedPath(f, cache, id, WEIGHTS)), 'no weights in the cache').toBe(false);
+        expect(readFileSync(t.path('out', WEIGHTS)).equals(tinyModelFiles().get(WEIGHTS)!)).toBe(true);
+        return run;
+      },
+    },
+    {
       fault: '--out inside the Hub cache',
       command: 'logits --model hf:ID --ids IDS --out CACHE/x.safetensors',
       exit: 2,
