@@ -170,12 +170,11 @@ export const BOUND_CASES: FaultArea<FaultCase<BoundFixtures>> = {
       exit: 0,
       says: 'reads a prefix of the text: done within the heap cap (the prefix is exact: test/cli/text-file.test.ts)',
       kept: 'MODEL, BIG',
-      async run(t, f) {
-        t.keep(f.model, f.bigText);
-        const run = await t.cli(['ppl', '--model', f.model, '--text', f.bigText, '--lengths', '64', '--tokens', '128', '--json']);
-        expect(Object.keys(JSON.parse(run.stdout))).toEqual(['64']);
-        return run;
-      },
+      run: keepAndRun(
+        (f) => [f.model, f.bigText],
+        (_, f) => ['ppl', '--model', f.model, '--text', f.bigText, '--lengths', '64', '--tokens', '128', '--json'],
+        (run) => expect(Object.keys(JSON.parse(run.stdout))).toEqual(['64']),
+      ),
     },
     {
       fault: 'a negative --beta-c',

@@ -78,12 +78,11 @@ export const FILE_CASES: FaultArea<FaultCase<FileFixtures>> = {
       exit: 2,
       says: 'lies inside --model',
       kept: 'MODEL',
-      async run(t, f) {
-        t.keep(f.model);
-        const run = await t.cli(['convert', '--model', f.model, '--out', join(f.model, 'f16')]);
-        expect(existsSync(join(f.model, 'f16'))).toBe(false);
-        return run;
-      },
+      run: keepAndRun(
+        model,
+        (_, f) => ['convert', '--model', f.model, '--out', join(f.model, 'f16')],
+        (_run, _t, f) => expect(existsSync(join(f.model, 'f16'))).toBe(false),
+      ),
     },
     {
       fault: '--out holds another checkpoint, no --force',
@@ -186,12 +185,11 @@ export const FILE_CASES: FaultArea<FaultCase<FileFixtures>> = {
       exit: 2,
       says: 'does not exist',
       kept: 'MODEL',
-      async run(t, f) {
-        t.keep(f.model);
-        const run = await t.cli(evalTo(f, t.path('missing', 'eval.json')));
-        expect(run.stderr, 'no progress: nothing was computed').not.toMatch(/^eval: /m);
-        return run;
-      },
+      run: keepAndRun(
+        model,
+        (t, f) => evalTo(f, t.path('missing', 'eval.json')),
+        (run) => expect(run.stderr, 'no progress: nothing was computed').not.toMatch(/^eval: /m),
+      ),
     },
     {
       fault: '--out is a device (/dev/null), which the rename would replace',
@@ -199,12 +197,11 @@ export const FILE_CASES: FaultArea<FaultCase<FileFixtures>> = {
       exit: 2,
       says: 'is not a regular file',
       kept: 'MODEL; /dev/null is still a device',
-      async run(t, f) {
-        t.keep(f.model);
-        const run = await t.cli(logits(f, '/dev/null'));
-        expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
-        return run;
-      },
+      run: keepAndRun(
+        model,
+        (_, f) => logits(f, '/dev/null'),
+        () => expect(statSync('/dev/null').isCharacterDevice()).toBe(true),
+      ),
     },
     {
       fault: '--out is a folder',

@@ -175,12 +175,17 @@ export class FaultRun {
   }
 }
 
-/** The run of a case that needs nothing but to keep `kept(f)` and run the CLI with `args(t, f)`. */
+/**
+ * The run of a case that needs nothing but to keep `kept(f)`, run the CLI with `args(t, f)` and
+ * check what is particular to it (`check`, after the run).
+ */
 export const keepAndRun =
-  <F>(kept: (f: F) => string[], args: (t: FaultRun, f: F) => string[]) =>
-  (t: FaultRun, f: F): Promise<Run> => {
+  <F>(kept: (f: F) => string[], args: (t: FaultRun, f: F) => string[], check?: (run: Run, t: FaultRun, f: F) => void) =>
+  async (t: FaultRun, f: F): Promise<Run> => {
     t.keep(...kept(f));
-    return t.cli(args(t, f));
+    const run = await t.cli(args(t, f));
+    check?.(run, t, f);
+    return run;
   };
 
 /** Runs one case and checks how it ended, its one error line and what it kept. */
