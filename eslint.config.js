@@ -6,7 +6,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-bench/', 'node_modules/', 'test-results/', 'playwright-report/', 'runs/', '.bench/', 'public/'] },
+  { ignores: ['dist/', 'dist-bench/', 'node_modules/', 'test-results/', 'playwright-report/', 'runs/', '.bench/', 'public/', 'tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -33,6 +33,7 @@ import {
   positions,
   progress,
   progressDone,
+  readText,
   required,
   tokensOption,
   trainContextOption,
@@ -45,6 +46,9 @@ import { convert } from './convert.ts';
 import { readIds } from './ids.ts';
 import { fitBeta, grads, train } from './train.ts';
 import { needle } from './needle.ts';
+import { basename, join, resolve } from 'node:path';
+import { parseEvalJson } from '../eval/curves.ts';
+import { perplexityTable, retrievalTable } from '../eval/report.ts';
 
 const USAGE = `usage: npm run cli -- <command> [options]
   info   --model DIR
@@ -59,6 +63,7 @@ const USAGE = `usage: npm run cli -- <command> [options]
          [--modes rope,pi,ntk,yarn,dynamic,none] [--none-label NAME] [--out EVAL.json]   (perplexity curves of every mode)
   convert --model DIR --out DIR [--dtype F16|BF16|F32] [--force]   (re-save the weights in another dtype; --force
          replaces a checkpoint already in --out)
+  report --model DIR1,DIR2,...   (markdown tables of perplexity and retrieval from each model's eval.json)
   needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--window W] [--beta-c C] [--train-ctx C] [--text FILE]
          [--seed S] [--task needle|records] [--format lookup|mqar] [--json]
          (multi-key needle in a haystack, or the records task of byte-level models with inside/outside the last
@@ -148,6 +153,19 @@ async function ppl(args: Args): Promise<void> {
   engine.destroy();
 }
 
+/** `report --model DIR1,DIR2,...`: the README's perplexity and retrieval tables from each model's eval.json. */
+async function report(args: Args): Promise<void> {
+  const dirs = required(args, 'model').split(',');
+  const models = await Promise.all(
+    dirs.map(async (dir) => ({
+      name: basename(resolve(dir)),
+      file: parseEvalJson(await readText(join(dir, 'eval.json')), join(dir, 'eval.json')),
+    })),
+  );
+  console.log(`${perplexityTable(models)}\n`);
+  if (models.some((m) => m.file.retrieval)) console.log(retrievalTable(models));
+}
+
 const COMMANDS: Record<string, (args: Args) => Promise<void>> = {
   info,
   logits,
@@ -158,6 +176,7 @@ const COMMANDS: Record<string, (args: Args) => Promise<void>> = {
   eval: evalCurves,
   convert,
   needle,
+  report,
 };
 
 async function main(argv: string[]): Promise<number> {
