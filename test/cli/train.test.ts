@@ -104,7 +104,7 @@ interface TrainLog {
   positions: string;
   options: Record<string, unknown>;
   tokens_in_training_text: number;
-  steps: { step: number; loss: number; lr: number; grad_norm: number; tokens_per_s: number }[];
+  steps: { step: number; loss: number; lr: number; grad_norm: number; tokens_per_s: number; retrieval?: number }[];
 }
 const readLog = (dir: string): TrainLog => JSON.parse(readFileSync(join(dir, 'train_log.json'), 'utf8'));
 const readConfig = (dir: string): Record<string, unknown> => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
@@ -146,7 +146,7 @@ describe('train', () => {
     expect(readdirSync(work).filter((name) => name.endsWith('.tmp'))).toEqual([]);
 
     expect(log.positions).toBe('rope');
-    expect(log.options).toEqual({ steps: 6, ctx: 16, batch: 2, lr: 0.01, warmup: 0, seed: 3, positions: 'rope' });
+    expect(log.options).toEqual({ steps: 6, ctx: 16, batch: 2, lr: 0.01, warmup: 0, seed: 3, positions: 'rope', records: null });
     // Every byte of the five books, joined by blank lines: the byte-level tokenizer's count.
     expect(log.tokens_in_training_text).toBe(BOOKS.reduce((n, text) => n + Buffer.byteLength(text), 0) + 2 * 4);
     expect(log.steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -317,6 +317,49 @@ describe('train', () => {
     const info = await cli(['info', '--model', qk, '--json']);
     expectSuccess(info);
     expect(JSON.parse(info.stdout)).toMatchObject({ positions: 'none', attention_type: 'qk_norm_nope' });
+  });
+
+  it('--records mixes the records task into the text, and the retrieval monitor logs success at 1x', async () => {
+    // The monitor reads the held-out book from --data.
+    const data = join(work, 'austen-records');
+    cpSync(dataDir, data, { recursive: true });
+    writeFileSync(join(data, 'persuasion.txt'), BOOKS.join(''));
+    const dir = join(work, 'records');
+    const recordsRun = (out: string, extra: string[]) =>
+      cli([
+        'train',
+        '--out',
+        out,
+        '--data',
+        data,
+        '--pos',
+        'rope',
+        '--steps',
+        '4',
+        '--ctx',
+        '16',
+        '--batch',
+        '2',
+        '--lr',
+        '1e-2',
+        ...fresh,
+        configPath,
+        ...extra,
+      ]);
+    const run = await recordsRun(dir, ['--records', 'lookup', '--records-max', '2', '--monitor-every', '2', '--monitor-trials', '8']);
+    expectSuccess(run);
+    const log = readLog(dir);
+    expect(log.options.records).toEqual({ format: 'lookup', plainShare: 0.2, maxRecords: 2 });
+    expect(log.steps.map((s) => s.retrieval !== undefined)).toEqual([false, true, false, true]);
+    for (const s of log.steps) if (s.retrieval !== undefined) expect(s.retrieval >= 0 && s.retrieval <= 1).toBe(true);
+    expect(run.stderr).toMatch(/train: step 2, loss \d+\.\d+, retrieval at 1x \d+\.\d%/);
+    // A window too short for the records, a format that does not exist, a monitor without records.
+    expectError(
+      await recordsRun(join(work, 'records-bad1'), ['--records', 'lookup']),
+      /4 lookup records with their queries need more than the 16-token window/,
+    );
+    expectError(await recordsRun(join(work, 'records-bad2'), ['--records', 'spiral']), /--records: unknown records format "spiral"/, 2);
+    expectError(await recordsRun(join(work, 'records-bad3'), ['--monitor-every', '2']), /--monitor-every goes with --records/, 2);
   });
 
   it('a non-finite loss or gradient stops training: with no checkpoint yet, and keeping the last good one', async () => {

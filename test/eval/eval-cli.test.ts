@@ -109,16 +109,25 @@ describe('eval', () => {
       stderr.slice(0, -1).every((line) => line.startsWith('eval: ')),
       describeRun(run),
     ).toBe(true);
-    expect(run.stderr).toMatch(/^eval: RoPE dropped, β c=0\.5 \(6\/6\), length 32, window 21\/21\b/m);
-    expect(stderr[stderr.length - 1]).toBe(`wrote 6 series × 3 lengths to ${out}`);
+    expect(run.stderr).toMatch(/^eval: RoPE dropped, β c=0\.5 \(7\/7\), length 32, window 21\/21\b/m);
+    expect(stderr[stderr.length - 1]).toBe(`wrote 7 series × 3 lengths to ${out}`);
     const table = run.stdout.trimEnd().split('\n');
     expect(table).toHaveLength(4);
-    expect(table[0].trim().split(/\s{2,}/)).toEqual(['length', 'RoPE', 'PI', 'NTK', 'YaRN', 'Dynamic NTK', 'RoPE dropped, β c=0.5']);
+    expect(table[0].trim().split(/\s{2,}/)).toEqual([
+      'length',
+      'RoPE',
+      'PI',
+      'NTK',
+      'YaRN',
+      'Dynamic NTK',
+      'RoPE, cropped to the last 16 tokens',
+      'RoPE dropped, β c=0.5',
+    ]);
 
     const file: EvalFile = parseEvalJson(readFileSync(out, 'utf8'), out);
     expect(file).toMatchObject({
       format: 'drope-playground/eval',
-      version: 1,
+      version: 2,
       model: 'tiny-rope',
       text: 'austen.txt',
       tokens: TOKENS,
@@ -131,13 +140,16 @@ describe('eval', () => {
       ['ntk', 'ntk:L/C', 0],
       ['yarn', 'yarn:L/C', 0],
       ['dynamic', 'dynamic:L/C', 0],
+      ['crop', 'rope', 0],
       ['none', 'none', 0.5],
     ]);
+    expect(file.series.map((s) => s.window)).toEqual([undefined, undefined, undefined, undefined, undefined, 16, undefined]);
     const byId = Object.fromEntries(file.series.map((s) => [s.id, s]));
     expect(byId.yarn.modes).toEqual({ '8': 'rope', '16': 'rope', '32': 'yarn:2' });
     expect(byId.none.modes).toEqual({ '8': 'none', '16': 'none', '32': 'none' });
-    // At or below C_train every scaled mode is RoPE: the same computation, the same bits.
-    for (const id of ['pi', 'ntk', 'yarn', 'dynamic']) {
+    // At or below C_train every scaled mode is RoPE (and the crop's window holds every key): the
+    // same computation, the same bits.
+    for (const id of ['pi', 'ntk', 'yarn', 'dynamic', 'crop']) {
       for (const L of ['8', '16']) expect(byId[id].ppl[L], `${id} at ${L}`).toBe(byId.rope.ppl[L]);
       expect(Math.abs(byId[id].ppl['32'] - byId.rope.ppl['32']) / byId.rope.ppl['32'], `${id} at 32 differs from RoPE`).toBeGreaterThan(
         1e-4,
@@ -152,7 +164,8 @@ describe('eval', () => {
         for (const L of file.lengths) {
           const positions = parsePositionMode(series.modes[String(L)]);
           const beta = 1 + series.beta_c * Math.log(Math.max(1, L / 16));
-          expectRelClose(series.ppl[String(L)], await referencePpl(model, L, { positions, beta }), `${series.id} at ${L}`);
+          const point = await referencePpl(model, L, { positions, beta, window: series.window });
+          expectRelClose(series.ppl[String(L)], point, `${series.id} at ${L}`);
         }
       }
       // And the modes are the intended ones (not merely self-consistent): factor L / C_train = 2 at 32.
