@@ -8,7 +8,8 @@
 //                         --steps N --ctx C --batch B --lr PEAK [--warmup W] [--seed S] [--resume] [--qk-norm]
 //   npm run cli -- fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...]
 //   npm run cli -- eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C]
-//                         [--beta-c C] [--modes rope,pi,ntk,yarn,dynamic,none] [--none-label NAME] [--out EVAL.json]
+//                         [--beta-c C] [--modes rope,pi,ntk,yarn,dynamic,crop,none] [--none-label NAME] [--out EVAL.json]
+//                         [--retrieval lookup|mqar --retrieval-lengths L1,... [--trials N] [--seed S]]
 //   npm run cli -- needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--beta-c C] [--train-ctx C]
 //                         [--text FILE] [--json]   (multi-key needle in a haystack, src/eval/needle.ts)
 // --model DIR may also be hf:ORG/NAME[@REVISION]: a model on the Hugging Face Hub (args.ts modelSource).
@@ -60,7 +61,8 @@ const USAGE = `usage: npm run cli -- <command> [options]
          [--records lookup|mqar [--records-plain P] [--records-max N] [--monitor-every S] [--monitor-trials N]]
   fit-beta --model DIR --text FILE --lengths L1,L2,... [--grid C1,C2,...] [--tokens N] [--train-ctx C] [--pos MODE]
   eval   --model DIR --text FILE --lengths L1,L2,... [--tokens N] [--train-ctx C] [--beta-c C]
-         [--modes rope,pi,ntk,yarn,dynamic,none] [--none-label NAME] [--out EVAL.json]   (perplexity curves of every mode)
+         [--modes rope,pi,ntk,yarn,dynamic,crop,none] [--none-label NAME] [--out EVAL.json]   (perplexity curves of every mode)
+         [--retrieval lookup|mqar --retrieval-lengths L1,... [--trials N] [--seed S]]   (and the records test per mode)
   convert --model DIR --out DIR [--dtype F16|BF16|F32] [--force]   (re-save the weights in another dtype; --force
          replaces a checkpoint already in --out)
   report --model DIR1,DIR2,...   (markdown tables of perplexity and retrieval from each model's eval.json)
