@@ -20,7 +20,8 @@ import { LlamaModel, type ForwardOptions } from '../../src/model/model.ts';
 import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { serializeCheckpoint } from '../../src/model/save.ts';
 import { directorySource } from '../../src/model/source-node.ts';
-import { FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { FIXTURES, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts';
 import { TINY_CONFIG } from '../helpers/tiny-config.ts';
@@ -158,7 +159,7 @@ describe('info', () => {
 
 warnIfNoFixtures('the CLI logits test against the transformers fixtures');
 
-describe.skipIf(!haveFixtures)('logits vs the transformers fixtures', () => {
+describeWithFixtures('logits vs the transformers fixtures', () => {
   const T = 48;
 
   async function logitsRun(name: string, extra: string[] = [], dir = join(FIXTURES, name)) {

@@ -5,11 +5,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
 import { describeRun, expectSuccess, runCli } from '../helpers/cli.ts';
-import { FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { FIXTURES, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
 import { LAVAPIPE_ADAPTER } from '../../src/engine/node-gpu.ts';
 
 warnIfNoFixtures('the CLI --weights f16 comparison');
@@ -41,7 +42,7 @@ async function logitsOf(extra: string[], env: Record<string, string> = {}): Prom
   return parseSafetensors(new Uint8Array(readFileSync(out)), out).getF32('logits');
 }
 
-describe.skipIf(!haveFixtures)('cli --weights f16', () => {
+describeWithFixtures('cli --weights f16', () => {
   it(
     'logits --weights f16 runs and lands within 1e-2 of the f32 logits and of transformers',
     async () => {
@@ -80,7 +81,7 @@ describe.skipIf(!haveFixtures)('cli --weights f16', () => {
   );
 });
 
-describe.skipIf(!haveFixtures)('cli --precision', () => {
+describeWithFixtures('cli --precision', () => {
   const lavapipe = { WEBGPU_ADAPTER: LAVAPIPE_ADAPTER };
 
   it(

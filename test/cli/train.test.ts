@@ -19,7 +19,8 @@ import { parseSafetensors } from '../../src/model/safetensors.ts';
 import { serializeCheckpoint } from '../../src/model/save.ts';
 import { TRAIN_BOOKS } from '../../src/train/data.ts';
 import { learningRate } from '../../src/train/schedule.ts';
-import { FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { FIXTURES, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
 import { runCli, describeRun, expectSuccess, type Run } from '../helpers/cli.ts';
 
 /** A tiny run takes a few seconds on SwiftShader, several times that on a busy machine; a hang fails. */
@@ -417,7 +418,7 @@ describe('train', () => {
 
 warnIfNoFixtures('the CLI grads test against the transformers fixtures');
 
-describe.skipIf(!haveFixtures)('grads vs the transformers fixtures', () => {
+describeWithFixtures('grads vs the transformers fixtures', () => {
   for (const name of ['llama-rope', 'llama-nope']) {
     it(`${name}: the loss and every parameter gradient match transformers`, async () => {
       const dir = join(FIXTURES, name);

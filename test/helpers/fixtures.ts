@@ -1,5 +1,6 @@
 // The Hugging Face oracle fixtures live beside the repository, at ../shared/fixtures/hf-llama.
-// Tests that need them skip, loudly, where that folder is absent.
+// Tests that need them skip, loudly, where that folder is absent; under CI (CI set) they fail
+// instead, since a run that compared nothing with the oracle must not pass.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,8 +14,18 @@ export const haveFixtures = existsSync(join(FIXTURES, 'llama-rope', 'config.json
 export const FIXTURE_CASES = ['llama-rope', 'llama-nope'] as const;
 export const FIXTURE_LENGTHS = [48, 160] as const;
 
+/** Skip the golden tests: the fixtures are absent and this is not CI. */
+export const skipWithoutFixtures = !haveFixtures && !process.env.CI;
+
+const MISSING = `${FIXTURES} does not exist (../shared/fixtures is absent)`;
+
 export function warnIfNoFixtures(what: string): void {
-  if (!haveFixtures) console.warn(`SKIPPING ${what}: ${FIXTURES} does not exist (../shared/fixtures is absent).`);
+  if (skipWithoutFixtures) console.warn(`SKIPPING ${what}: ${MISSING}.`);
+}
+
+/** Throws where the fixtures are absent: the first step of a golden test that runs under CI. */
+export function assertFixtures(): void {
+  if (!haveFixtures) throw new Error(`the golden tests need the Hugging Face oracle fixtures: ${MISSING}`);
 }
 
 /** A fixture's transformers outputs (expected.safetensors in its folder): input ids, logits, NLL and gradients per length. */

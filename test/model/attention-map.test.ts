@@ -3,12 +3,13 @@
 // the chosen layer give the reference attention pattern. Covers RoPE, RoPE dropped, and beta.
 
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
 import { LlamaModel } from '../../src/model/model.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { expectClose } from '../helpers/compare.ts';
-import { FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { FIXTURES, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the attention map against a CPU forward of the fixture model');
@@ -129,7 +130,7 @@ function cpuForward(ck: Checkpoint, ids: number[], rotate: boolean, beta: number
   return { qk, logits };
 }
 
-describe.skipIf(!haveFixtures)('LlamaModel.attentionMap', () => {
+describeWithFixtures('LlamaModel.attentionMap', () => {
   const dir = join(FIXTURES, 'llama-rope');
   const T = 19; // not a multiple of any workgroup or tile
   const load = async () => {

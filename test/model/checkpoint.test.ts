@@ -9,7 +9,8 @@ import { parseConfig } from '../../src/model/config.ts';
 import { parseSafetensors, writeSafetensors, type WritableTensor } from '../../src/model/safetensors.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { urlSource } from '../../src/model/source-url.ts';
-import { FIXTURES, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { FIXTURES, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
 
 warnIfNoFixtures('the Hugging Face fixture checkpoint tests');
 
@@ -108,7 +109,7 @@ function writeCheckpoint(
   writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }, null, 2));
 }
 
-describe.skipIf(!haveFixtures)('loadCheckpoint on the Hugging Face fixtures', () => {
+describeWithFixtures('loadCheckpoint on the Hugging Face fixtures', () => {
   for (const name of ['llama-rope', 'llama-nope']) {
     it(`${name}: config, every tensor present and equal to the file's bytes`, async () => {
       const dir = join(FIXTURES, name);

@@ -4,19 +4,20 @@
 // an adapter without shader-f16).
 
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import { LlamaModel } from '../../src/model/model.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
-import { FIXTURE_CASES, FIXTURE_LENGTHS, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureCase } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURE_LENGTHS, FIXTURES, warnIfNoFixtures, fixtureCase } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
 import { f16TestEngine, testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the f16-activations comparison with transformers');
 
 const HALF = { weights: 'f16', activations: 'f16' } as const;
 
-describe.skipIf(!haveFixtures)("LlamaModel with activations: 'f16'", () => {
+describeWithFixtures("LlamaModel with activations: 'f16'", () => {
   for (const name of FIXTURE_CASES) {
     for (const T of FIXTURE_LENGTHS) {
       it(`${name} T=${T}: logits and NLL near transformers' and the f32 engine's`, async () => {

@@ -3,7 +3,7 @@
 // an f32 model given the same rounded weights; and the memory they take.
 
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../../src/model/checkpoint.ts';
 import { LlamaModel } from '../../src/model/model.ts';
 import { directorySource } from '../../src/model/source-node.ts';
@@ -11,7 +11,8 @@ import { Trainer } from '../../src/train/trainer.ts';
 import { TokenStream } from '../../src/train/data.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
 import { roundToF16 } from '../helpers/f16.ts';
-import { FIXTURE_CASES, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureCase } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURES, warnIfNoFixtures, fixtureCase } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the f16-weights comparison with the f32 engine and transformers');
@@ -26,7 +27,7 @@ function roundedCheckpoint(checkpoint: Checkpoint): Checkpoint {
   return { config: checkpoint.config, tensors };
 }
 
-describe.skipIf(!haveFixtures)("LlamaModel with weights: 'f16'", () => {
+describeWithFixtures("LlamaModel with weights: 'f16'", () => {
   for (const name of FIXTURE_CASES) {
     it(`${name} T=${T}: logits near f32 and transformers, equal to f32 on rounded weights`, async () => {
       const engine = await testEngine();

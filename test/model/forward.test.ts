@@ -2,12 +2,13 @@
 // checkpoints (RoPE and DroPE-style NoPE), at T=48 and at T=160 (past max_position_embeddings).
 
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import { LlamaModel } from '../../src/model/model.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { expectClose, maxAbs } from '../helpers/compare.ts';
-import { FIXTURE_CASES, FIXTURE_LENGTHS, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURE_LENGTHS, FIXTURES, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the whole-model comparison with Hugging Face transformers');
@@ -19,7 +20,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-describe.skipIf(!haveFixtures)('model forward vs transformers fixtures', () => {
+describeWithFixtures('model forward vs transformers fixtures', () => {
   for (const name of FIXTURE_CASES) {
     for (const T of FIXTURE_LENGTHS) {
       it(`${name} T=${T}`, async () => {
@@ -44,7 +45,7 @@ describe.skipIf(!haveFixtures)('model forward vs transformers fixtures', () => {
   }
 });
 
-describe.skipIf(!haveFixtures)('lastLogits', () => {
+describeWithFixtures('lastLogits', () => {
   it('equals the last position of logits for every sequence', async () => {
     const engine = await testEngine();
     const dir = join(FIXTURES, 'llama-rope');

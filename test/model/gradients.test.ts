@@ -10,7 +10,8 @@ import { initializeCheckpoint } from '../../src/model/init.ts';
 import { LlamaModel } from '../../src/model/model.ts';
 import { directorySource } from '../../src/model/source-node.ts';
 import { maxAbs } from '../helpers/compare.ts';
-import { FIXTURE_CASES, FIXTURES, haveFixtures, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURES, warnIfNoFixtures, fixtureExpected } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
 import { testEngine } from '../helpers/gpu.ts';
 
 warnIfNoFixtures('the gradient comparison with Hugging Face transformers');
@@ -21,7 +22,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-describe.skipIf(!haveFixtures)('model gradients vs transformers fixtures', () => {
+describeWithFixtures('model gradients vs transformers fixtures', () => {
   for (const name of FIXTURE_CASES) {
     it(`${name} T=48: loss and every parameter gradient`, async () => {
       const engine = await testEngine();

@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   formatPositionMode,
@@ -11,6 +10,8 @@ import {
   type PositionMode,
   type RotaryParams,
 } from '../../src/model/positions.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
+import { FIXTURES } from '../helpers/fixtures.ts';
 
 // ------------------------------------------------------------------------------------------------
 // An independent float64 re-derivation of Hugging Face's formulas (transformers v5
@@ -382,13 +383,11 @@ describe('positionModeFromConfig', () => {
     }
   });
 
-  // The Hugging Face oracle fixtures live next to the repository, at ../shared/fixtures.
-  const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/hf-llama/', import.meta.url));
-  const haveFixtures = existsSync(join(FIXTURES, 'llama-rope', 'config.json'));
-  if (!haveFixtures) console.warn(`SKIPPING the fixture config checks: ${FIXTURES} does not exist (../shared/fixtures is absent).`);
-  it.skipIf(!haveFixtures)('reads the fixture checkpoints: llama-rope is default RoPE, llama-nope drops it', () => {
-    const read = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name, 'config.json'), 'utf8'));
-    expect(positionModeFromConfig(read('llama-rope'))).toEqual({ kind: 'rope' });
-    expect(positionModeFromConfig(read('llama-nope'))).toEqual({ kind: 'none' });
+  describeWithFixtures('the fixture checkpoints', () => {
+    it('reads the fixture checkpoints: llama-rope is default RoPE, llama-nope drops it', () => {
+      const read = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name, 'config.json'), 'utf8'));
+      expect(positionModeFromConfig(read('llama-rope'))).toEqual({ kind: 'rope' });
+      expect(positionModeFromConfig(read('llama-nope'))).toEqual({ kind: 'none' });
+    });
   });
 });
