@@ -381,7 +381,10 @@ export function attentionDecode(
     }
   }
   if (rotary) {
-    for (const [name, table] of Object.entries(rotary)) {
+    for (const [name, table] of [
+      ['cos', rotary.cos],
+      ['sin', rotary.sin],
+    ] as const) {
       if (table.shape.length !== 2 || table.shape[1] !== D / 2 || table.shape[0] < L) {
         throw new Error(`${what}: ${name} ${shapeString(table.shape)} must be [>= ${L}, ${D / 2}] (offset + N, D/2)`);
       }
