@@ -111,8 +111,8 @@ function validateQK(what: string, shape: AttentionShape, q: Tensor, k: Tensor, o
 
 /** The checks of the sizes, scale, beta and window; returns the base-2 logit scale and the window (T when absent). */
 function validateSizes(what: string, sizes: AttentionShape, options: AttentionOptions): { qkScale: Scalar; window: number } {
-  const { H, KVH, D, T } = sizes;
-  for (const [name, value] of Object.entries(sizes)) {
+  const { B, T, H, KVH, D } = sizes;
+  for (const [name, value] of Object.entries({ B, T, H, KVH, D })) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${value}`);
   }
   if (H % KVH !== 0) throw new Error(`${what}: KVH=${KVH} key/value heads must divide H=${H} query heads`);
