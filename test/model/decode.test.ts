@@ -1,7 +1,7 @@
 // KV-cached decoding (LlamaModel.prefill / decode) against the full forward: decoding a sequence
 // token by token gives, at every step, the logits the full forward over the whole sequence gives
 // that position, on both fixtures (RoPE and NoPE), at T = 48 and 160, for every position mode, with
-// an attention window, with QK-norm, and across a mode change mid-sequence.
+// an attention window, with QK-norm, and across a change of mode or beta mid-sequence.
 
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
@@ -124,8 +124,8 @@ describe.skipIf(!haveFixtures)('KV-cached decoding equals the full forward', () 
     model.destroy();
   });
 
-  // Across a mode change the cache's keys and values of the earlier tokens stay as they were
-  // computed; only their rotation follows the new mode. In one layer the keys and values are
+  // Across a change of mode (or beta) the cache's keys and values of the earlier tokens stay as they
+  // were computed; only their rotation (and the logit scale) follows the new setting. In one layer the keys and values are
   // projections of the embeddings alone, so a decoding that switches mode at step k must give,
   // after k, exactly the full forward in the new mode: what a cache of rotated keys would not.
   // (With more layers the later layers' keys depend on the mode each token was decoded in, so no
@@ -134,7 +134,7 @@ describe.skipIf(!haveFixtures)('KV-cached decoding equals the full forward', () 
   // its own length.
   for (const name of FIXTURE_CASES) {
     for (const T of FIXTURE_LENGTHS) {
-      it(`${name} T=${T}, one layer: a mode change mid-sequence takes effect on the next token`, async () => {
+      it(`${name} T=${T}, one layer: a change of mode or beta mid-sequence takes effect on the next token`, async () => {
         const engine = await testEngine();
         const { model, ids } = await fixtureModel(engine, name, T, 1);
         const V = model.config.vocabSize;
@@ -143,8 +143,13 @@ describe.skipIf(!haveFixtures)('KV-cached decoding equals the full forward', () 
           ['rope', 'none'],
           ['none', 'rope'],
           ['rope', 'yarn:4'],
+          ['rope', 'rope beta=1.6'],
         ]) {
-          const optionsAt = (t: number) => ({ positions: parsePositionMode(t < switchAt ? before : after) });
+          const optionsOf = (text: string) => {
+            const [mode, beta] = text.split(' beta=');
+            return { positions: parsePositionMode(mode), beta: beta === undefined ? 1 : Number(beta) };
+          };
+          const optionsAt = (t: number) => optionsOf(t < switchAt ? before : after);
           const got = await decodeAll(model, ids, optionsAt);
           const wantBefore = await model.logits(ids, 1, T, optionsAt(0));
           const wantAfter = await model.logits(ids, 1, T, optionsAt(T));
