@@ -60,14 +60,16 @@ export class KvCache {
 
   /**
    * Makes room for `rows` more tokens: when length + rows exceeds the capacity, every layer's
-   * buffers are replaced by ones of twice the capacity (or length + rows, if more) holding the
-   * same rows. Allocation fails, naming the device limit, past what one buffer may hold.
+   * buffers are replaced by ones of twice the capacity (at most what one buffer may hold, at least
+   * length + rows) holding the same rows. Past the device's buffer limits it fails, naming them.
    */
   async reserve(rows: number): Promise<void> {
     const needed = this.length + rows;
     if (needed <= this.capacity) return;
-    const capacity = Math.max(needed, 2 * this.capacity);
     const width = this.shape.numKvHeads * this.shape.headDim;
+    const { maxStorageBufferBindingSize, maxBufferSize } = this.engine.limits;
+    const maxRows = Math.floor(Math.min(maxStorageBufferBindingSize, maxBufferSize) / byteSize([width], this.dtype));
+    const capacity = Math.max(needed, Math.min(2 * this.capacity, maxRows));
     this.engine.assertFits([capacity, width], 'KV cache layer', this.dtype);
     const grown = this.allocate(capacity);
     if (this.length > 0) {
