@@ -1,5 +1,6 @@
-// Prepended to the attention families (attention, attention_naive, attention_probabilities; see
-// src/engine/shaders.ts): their uniforms and the rule that decides which keys a query sees.
+// Prepended to the attention families (attention, attention_naive, attention_probabilities,
+// attention_decode; see src/engine/shaders.ts): their uniforms and the rule that decides which
+// keys a query sees.
 //
 // Glossary: B batch, T sequence length, H query heads, KVH key/value heads (KVH divides H;
 // query head h reads kv head h / (H / KVH)), D head dim (HEAD_DIM, a multiple of 4 in 16..128).

@@ -67,6 +67,9 @@ export const OPTIONS = {
   task: { type: 'string' },
   format: { type: 'string' },
   window: { type: 'string' },
+  // generate
+  prompt: { type: 'string' },
+  'drop-at': { type: 'string' },
   // logits, ppl, eval, needle (any command that opens a model; training refuses f16)
   weights: { type: 'string' },
   precision: { type: 'string' },

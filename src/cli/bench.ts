@@ -6,6 +6,7 @@ import { Engine } from '../engine/engine.ts';
 import { nodeGpu } from '../engine/node-gpu.ts';
 import { writeFileAtomic } from '../model/save-node.ts';
 import { benchAttention } from './bench/attention.ts';
+import { benchDecode } from './bench/decode.ts';
 import { benchMatmul } from './bench/matmul.ts';
 import { benchForward, benchPrecision, benchTraining } from './bench/model.ts';
 
@@ -15,6 +16,7 @@ const SECTIONS = {
   forward: benchForward,
   training: benchTraining,
   precision: benchPrecision,
+  decode: benchDecode,
 } as const;
 
 async function main(): Promise<void> {

@@ -12,6 +12,8 @@
 //                         [--retrieval lookup|mqar --retrieval-lengths L1,... [--trials N] [--seed S]]
 //   npm run cli -- needle --model DIR --lengths L1,L2,... [--trials N] [--pos MODE] [--beta-c C] [--train-ctx C]
 //                         [--text FILE] [--json]   (multi-key needle in a haystack, src/eval/needle.ts)
+//   npm run cli -- generate --model DIR --prompt TEXT --tokens N [--pos MODE] [--drop-at K] [--window W]
+//                         [--beta B] [--json]   (greedy, with the KV cache)
 // --model DIR may also be hf:ORG/NAME[@REVISION]: a model on the Hugging Face Hub (args.ts modelSource).
 // Progress goes to stderr; any error is one line on stderr and a non-zero exit.
 
@@ -47,6 +49,7 @@ import { convert } from './convert.ts';
 import { readIds } from './ids.ts';
 import { fitBeta, grads, train } from './train.ts';
 import { needle } from './needle.ts';
+import { generate } from './generate.ts';
 import { basename, join, resolve } from 'node:path';
 import { parseEvalJson } from '../eval/curves.ts';
 import { perplexityTable, retrievalTable } from '../eval/report.ts';
@@ -70,8 +73,10 @@ const USAGE = `usage: npm run cli -- <command> [options]
          [--seed S] [--task needle|records] [--format lookup|mqar] [--json]
          (multi-key needle in a haystack, or the records task of byte-level models with inside/outside the last
          C_train tokens; text default public/data/austen/persuasion.txt)
+  generate --model DIR --prompt TEXT --tokens N [--pos MODE] [--drop-at K] [--window W] [--beta B] [--json]
+         (greedy continuation with the KV cache; --drop-at K: mode none after K generated tokens)
 MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says); needle also takes KIND:L/C
---window W (ppl, needle): each query attends to at most the last W tokens (RoPE cropped to C_train: --window C_train)
+--window W (ppl, needle, generate): each query attends to at most the last W tokens (RoPE cropped to C_train: --window C_train)
 --weights f16 (logits, ppl, eval, needle): keep the weight matrices in half precision, half the GPU memory
 --precision f16|auto (logits, ppl, eval, needle): f16 weights and activations (half the memory again; needs the
   adapter's shader-f16); auto: f16 where the adapter has shader-f16, f32 elsewhere. Default f32 (exact)
@@ -179,6 +184,7 @@ const COMMANDS: Record<string, (args: Args) => Promise<void>> = {
   convert,
   needle,
   report,
+  generate,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -16,6 +16,7 @@ import attentionParams from '../../shaders/attention_params.wgsl?raw';
 import attention from '../../shaders/attention.wgsl?raw';
 import attentionNaive from '../../shaders/attention_naive.wgsl?raw';
 import attentionProbabilities from '../../shaders/attention_probabilities.wgsl?raw';
+import attentionDecode from '../../shaders/attention_decode.wgsl?raw';
 import embedding from '../../shaders/embedding.wgsl?raw';
 import swiglu from '../../shaders/swiglu.wgsl?raw';
 import residual from '../../shaders/residual.wgsl?raw';
@@ -31,6 +32,7 @@ const families = {
   attention: [attentionParams, attention],
   attention_naive: [attentionParams, attentionNaive],
   attention_probabilities: [attentionParams, attentionProbabilities],
+  attention_decode: [attentionParams, reduce, attentionDecode],
   embedding: [embedding],
   swiglu: [swiglu],
   residual: [residual],

@@ -152,8 +152,8 @@ function argmaxRow(logits: Float32Array, row: number, V: number): number {
 }
 
 /**
- * Greedy decoding of up to `maxNew` tokens after `ids`: each step re-runs the whole forward pass
- * (LlamaModel has no KV cache) and takes the argmax of the last position's logits.
+ * Greedy decoding of `maxNew` tokens after `ids`: a prefill of the prompt into a KV cache, then one
+ * cached step per token, each taking the argmax of the last position's logits.
  */
 export async function greedyDecode(
   model: LlamaModel,
@@ -162,13 +162,17 @@ export async function greedyDecode(
   options: NeedleForward = {},
 ): Promise<number[]> {
   const V = model.config.vocabSize;
-  const sequence = [...ids];
+  const cache = model.createKvCache(ids.length + maxNew);
   const out: number[] = [];
-  for (let step = 0; step < maxNew; step++) {
-    const logits = await model.lastLogits(sequence, 1, sequence.length, options);
-    const next = argmaxRow(logits, 0, V);
-    out.push(next);
-    sequence.push(next);
+  try {
+    let logits = await model.prefill(cache, ids, options);
+    for (let step = 0; step < maxNew; step++) {
+      const next = argmaxRow(logits, 0, V);
+      out.push(next);
+      if (step + 1 < maxNew) logits = await model.decode(cache, [next], options);
+    }
+  } finally {
+    cache.destroy();
   }
   return out;
 }

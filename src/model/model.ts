@@ -9,6 +9,7 @@
 import type { Engine } from '../engine/engine.ts';
 import {
   attentionBackward,
+  attentionDecode,
   attentionForward,
   attentionNaive,
   attentionProbabilities,
@@ -24,7 +25,8 @@ import { swigluBackward, swigluForward } from '../engine/ops/swiglu.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { expectedTensorShapes, type Checkpoint } from './checkpoint.ts';
 import type { ModelConfig } from './config.ts';
-import { formatPositionMode, positionModeFromConfig, rotaryTables, type PositionMode } from './positions.ts';
+import { KvCache } from './kv-cache.ts';
+import { formatPositionMode, positionModeFromConfig, rotaryTables, tablesDependOnLength, type PositionMode } from './positions.ts';
 
 export interface ModelOptions {
   /**
@@ -130,6 +132,8 @@ export class LlamaModel {
   /** Gradients under the same names, allocated by the first backward pass. */
   readonly grads = new Map<string, Tensor>();
   private acts: Activations | null = null;
+  /** The activations of KV-cached decoding, for the few rows of one step. */
+  private decodeActs: Activations | null = null;
   private scratch: BackwardScratch | null = null;
   private rotary: { key: string; cos: Tensor; sin: Tensor } | null = null;
 
@@ -228,6 +232,21 @@ export class LlamaModel {
     const cached = this.acts;
     if (cached && cached.B === B && cached.T === T && cached.training === training) return cached;
     this.releaseActivations();
+    this.acts = this.allocateActivations(B, T, training);
+    return this.acts;
+  }
+
+  /** The activations of a decoding step of N rows (kept apart, so decoding and full forwards alternate freely). */
+  private decodeActivations(N: number): Activations {
+    const cached = this.decodeActs;
+    if (cached && cached.T === N) return cached;
+    if (cached) this.releaseActivationSet(cached);
+    this.decodeActs = null;
+    this.decodeActs = this.allocateActivations(1, N, false);
+    return this.decodeActs;
+  }
+
+  private allocateActivations(B: number, T: number, training: boolean): Activations {
     const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: I, qkNorm, numLayers } = this.config;
     const R = B * T;
     const layerShapes = {
@@ -262,7 +281,7 @@ export class LlamaModel {
       return Object.fromEntries(entries) as unknown as LayerActivations;
     };
     const shared = training ? null : allocateLayer(0);
-    this.acts = {
+    return {
       B,
       T,
       training,
@@ -273,16 +292,18 @@ export class LlamaModel {
       finalRstd: this.engine.tensor([R], 'acts.finalRstd'),
       layers: Array.from({ length: numLayers }, (_, l) => shared ?? allocateLayer(l)),
     };
-    return this.acts;
   }
 
   private releaseActivations(): void {
-    const a = this.acts;
-    if (!a) return;
-    const layerTensors = new Set(a.layers.flatMap((layer) => Object.values(layer).filter((t): t is Tensor => t !== null)));
-    this.engine.release(a.ids, a.residual, a.projected, a.finalNormed, a.finalRstd, ...layerTensors);
+    if (!this.acts) return;
+    this.releaseActivationSet(this.acts);
     this.acts = null;
     this.releaseScratch();
+  }
+
+  private releaseActivationSet(a: Activations): void {
+    const layerTensors = new Set(a.layers.flatMap((layer) => Object.values(layer).filter((t): t is Tensor => t !== null)));
+    this.engine.release(a.ids, a.residual, a.projected, a.finalNormed, a.finalRstd, ...layerTensors);
   }
 
   private releaseScratch(): void {
@@ -291,19 +312,26 @@ export class LlamaModel {
     this.scratch = null;
   }
 
-  /** cos/sin tables for this mode and length, or null when RoPE is dropped. */
-  private rotaryTables(mode: PositionMode, T: number): { cos: Tensor; sin: Tensor } | null {
+  /**
+   * cos/sin tables [>= T, D/2] for this mode at sequence length T, or null when RoPE is dropped.
+   * One set is kept, and serves every length it covers: the tables of a mode do not depend on the
+   * length (their first rows are the same), except dynamic NTK's past max_position_embeddings.
+   * `room` asks for rows up to that position at once (a KV cache's capacity).
+   */
+  private rotaryTables(mode: PositionMode, T: number, room = T): { cos: Tensor; sin: Tensor } | null {
     const { headDim, ropeTheta, maxPositionEmbeddings } = this.config;
-    const key = `${formatPositionMode(mode)}@${T}`;
-    if (this.rotary?.key === key) return this.rotary;
-    const tables = rotaryTables(mode, { headDim, ropeTheta, maxPositionEmbeddings }, T);
+    const dependsOnLength = tablesDependOnLength(mode, maxPositionEmbeddings, T);
+    const key = dependsOnLength ? `${formatPositionMode(mode)}@${T}` : formatPositionMode(mode);
+    if (this.rotary?.key === key && this.rotary.cos.shape[0] >= T) return this.rotary;
+    const rows = dependsOnLength ? T : Math.max(T, room);
+    const tables = rotaryTables(mode, { headDim, ropeTheta, maxPositionEmbeddings }, T, rows);
     if (this.rotary) this.engine.release(this.rotary.cos, this.rotary.sin);
     this.rotary = null;
     if (!tables) return null;
     this.rotary = {
       key,
-      cos: this.engine.upload(tables.cos, [T, headDim / 2], 'rotary.cos'),
-      sin: this.engine.upload(tables.sin, [T, headDim / 2], 'rotary.sin'),
+      cos: this.engine.upload(tables.cos, [rows, headDim / 2], 'rotary.cos'),
+      sin: this.engine.upload(tables.sin, [rows, headDim / 2], 'rotary.sin'),
     };
     return this.rotary;
   }
@@ -320,14 +348,41 @@ export class LlamaModel {
     training: boolean,
     /** Sees each layer's q and k exactly as they enter attention (recorded before attention runs). */
     onAttention?: (layer: number, q: Tensor, k: Tensor, options: AttentionOptions) => void,
+    /** Receives each layer's keys (unrotated) and values, for KV-cached decoding (B = 1). */
+    cache?: KvCache,
   ): Activations {
     this.checkIds(ids, B, T);
     const engine = this.engine;
-    const { numLayers, numHeads: H, numKvHeads: KVH, headDim: D, rmsNormEps: eps } = this.config;
+    const { numHeads: H, numKvHeads: KVH, headDim: D } = this.config;
     const a = this.activations(B, T, training);
     const rotary = this.rotaryTables(options.positions ?? this.defaultPositions, T);
     const rotaryShape = (heads: number) => ({ rows: B * T, T, heads, headDim: D });
     const attention = { beta: options.beta ?? 1, window: options.window };
+    this.transformer(a, ids, (l, s, q, k) => {
+      if (cache) this.appendToCache(cache, l, k, s.v, 0, T);
+      if (rotary) {
+        ropeForward(engine, q, rotary.cos, rotary.sin, rotaryShape(H));
+        ropeForward(engine, k, rotary.cos, rotary.sin, rotaryShape(KVH));
+      }
+      onAttention?.(l, q, k, attention);
+      if (this.baselineKernels) attentionNaive(engine, s.attention, q, k, s.v, { B, T, H, KVH, D }, attention);
+      else attentionForward(engine, s.attention, s.lse, q, k, s.v, { B, T, H, KVH, D }, attention);
+    });
+    return a;
+  }
+
+  /**
+   * The transformer over the rows of `a` for `ids`: the embedding, each layer, the final norm into
+   * `a.finalNormed`. `attend` is the attention step of layer l: from q and k as they leave the
+   * projections (and QK-norm), before positions, it fills s.attention. Recorded, not submitted.
+   */
+  private transformer(
+    a: Activations,
+    ids: ArrayLike<number>,
+    attend: (layer: number, s: LayerActivations, q: Tensor, k: Tensor) => void,
+  ): void {
+    const engine = this.engine;
+    const { numLayers, rmsNormEps: eps } = this.config;
     engine.write(a.ids, Uint32Array.from(ids));
 
     embeddingForward(engine, a.residual, a.ids, this.weight('model.embed_tokens.weight'));
@@ -347,13 +402,7 @@ export class LlamaModel {
         rmsnormForward(engine, s.qNormed, s.qRstd, s.q, w('self_attn.q_norm'), eps);
         rmsnormForward(engine, s.kNormed, s.kRstd, s.k, w('self_attn.k_norm'), eps);
       }
-      if (rotary) {
-        ropeForward(engine, q, rotary.cos, rotary.sin, rotaryShape(H));
-        ropeForward(engine, k, rotary.cos, rotary.sin, rotaryShape(KVH));
-      }
-      onAttention?.(l, q, k, attention);
-      if (this.baselineKernels) attentionNaive(engine, s.attention, q, k, s.v, { B, T, H, KVH, D }, attention);
-      else attentionForward(engine, s.attention, s.lse, q, k, s.v, { B, T, H, KVH, D }, attention);
+      attend(l, s, q, k);
       this.linear(a.projected, s.attention, w('self_attn.o_proj'));
       addInPlace(engine, a.residual, a.projected);
       // MLP block.
@@ -366,7 +415,81 @@ export class LlamaModel {
       addInPlace(engine, a.residual, a.projected);
     }
     rmsnormForward(engine, a.finalNormed, a.finalRstd, a.residual, this.weight('model.norm.weight'), eps);
-    return a;
+  }
+
+  /** Copies rows [rows, KVH*D] of k (unrotated) and v into the cache of layer l from row `offset`. */
+  private appendToCache(cache: KvCache, l: number, k: Tensor, v: Tensor, offset: number, rows: number): void {
+    const width = this.config.numKvHeads * this.config.headDim;
+    const range = { dstStart: offset * width, count: rows * width };
+    this.engine.copy(cache.layer(l).k, k, range);
+    this.engine.copy(cache.layer(l).v, v, range);
+  }
+
+  // ------------------------------------------------------------------------- KV-cached decoding
+
+  /** An empty KV cache for one sequence of this model, with room for `capacity` tokens (it grows past them). */
+  createKvCache(capacity: number): KvCache {
+    const { numLayers, numKvHeads, headDim } = this.config;
+    return new KvCache(this.engine, { numLayers, numKvHeads, headDim }, capacity, this.activationFormat);
+  }
+
+  private checkCache(cache: KvCache): void {
+    const { numLayers, numKvHeads, headDim } = this.config;
+    const { shape } = cache;
+    if (cache.engine !== this.engine || shape.numLayers !== numLayers || shape.numKvHeads !== numKvHeads || shape.headDim !== headDim) {
+      throw new Error('this KV cache belongs to another model: make one with model.createKvCache');
+    }
+    if (cache.dtype !== this.activationFormat) {
+      throw new Error(`the KV cache holds ${cache.dtype} rows, the model's activations are ${this.activationFormat}`);
+    }
+  }
+
+  /**
+   * Starts a sequence: runs the forward over ids [T] (one sequence) as `lastLogits` does, keeping
+   * every layer's keys (unrotated) and values in `cache` (cleared first), and returns the logits
+   * of the last position [V].
+   */
+  async prefill(cache: KvCache, ids: ArrayLike<number>, options: ForwardOptions = {}): Promise<Float32Array> {
+    this.checkCache(cache);
+    cache.clear();
+    await cache.reserve(ids.length);
+    const a = this.forward(ids, 1, ids.length, options, false, undefined, cache);
+    const logits = await this.lastRowLogits(a);
+    cache.length = ids.length;
+    return logits;
+  }
+
+  /**
+   * Appends ids [N] (usually one token) to the sequence in `cache` and returns their logits [N, V]:
+   * the rows a full forward over the whole sequence with these options gives them, without
+   * recomputing the earlier tokens. Keys are rotated as attention reads them, so the position mode,
+   * beta and window may change from one call to the next (the cache holds no rotation).
+   */
+  async decode(cache: KvCache, ids: ArrayLike<number>, options: ForwardOptions = {}): Promise<Float32Array> {
+    const N = ids.length;
+    this.checkIds(ids, 1, N);
+    this.checkCache(cache);
+    if (cache.length === 0) throw new Error('decode: the KV cache is empty; start the sequence with prefill');
+    await cache.reserve(N);
+    const { numHeads: H, numKvHeads: KVH, headDim: D, vocabSize: V } = this.config;
+    const offset = cache.length;
+    const a = this.decodeActivations(N);
+    const rotary = this.rotaryTables(options.positions ?? this.defaultPositions, offset + N, cache.capacity);
+    const attention = { beta: options.beta ?? 1, window: options.window };
+    this.transformer(a, ids, (l, s, q, k) => {
+      this.appendToCache(cache, l, k, s.v, offset, N);
+      const { k: kCache, v: vCache } = cache.layer(l);
+      attentionDecode(this.engine, s.attention, q, kCache, vCache, rotary, { N, offset, H, KVH, D }, attention);
+    });
+    const logits = this.engine.tensor([N, V], 'logits.decode', this.activationFormat);
+    try {
+      this.linear(logits, a.finalNormed, this.weight(this.lmHeadName));
+      const values = this.finite(await this.engine.read(logits), 'the decoded logits');
+      cache.length = offset + N;
+      return values;
+    } finally {
+      this.engine.release(logits);
+    }
   }
 
   /**
@@ -423,7 +546,12 @@ export class LlamaModel {
    * [B*T, V] buffer that `logits` fills (1.6 GB at T = 8192 for a 49k vocabulary).
    */
   async lastLogits(ids: ArrayLike<number>, B: number, T: number, options: ForwardOptions = {}): Promise<Float32Array> {
-    const a = this.forward(ids, B, T, options, false);
+    return this.lastRowLogits(this.forward(ids, B, T, options, false));
+  }
+
+  /** The logits [B, V] of the last row of each sequence in `a` (recorded by a forward). */
+  private async lastRowLogits(a: Activations): Promise<Float32Array> {
+    const { B, T } = a;
     const { hiddenSize: C, vocabSize: V } = this.config;
     const last = this.engine.tensor([B, C], 'finalNormed.last', this.activationFormat);
     const logits = this.engine.tensor([B, V], 'logits.last', this.activationFormat);
@@ -597,6 +725,8 @@ export class LlamaModel {
   /** Frees every GPU buffer of this model. */
   destroy(): void {
     this.releaseActivations();
+    if (this.decodeActs) this.releaseActivationSet(this.decodeActs);
+    this.decodeActs = null;
     if (this.rotary) this.engine.release(this.rotary.cos, this.rotary.sin);
     this.rotary = null;
     this.engine.release(...this.weights.values(), ...this.grads.values());

@@ -423,18 +423,37 @@ export function inverseFrequencies(
 }
 
 /**
- * cos and sin [seqLen, headDim/2] for positions 0 .. seqLen-1, HF's attention scaling multiplied in
- * (LlamaRotaryEmbedding.forward), or null for none (RoPE dropped: the rotation is the identity).
+ * Whether the tables of this mode at sequence length L differ from those at shorter lengths:
+ * only dynamic NTK past max_position_embeddings, which recomputes θ' from L. For every other mode
+ * (and dynamic up to M) the tables of a longer length hold those of a shorter one as their first rows.
  */
-export function rotaryTables(mode: PositionMode, params: RotaryParams, seqLen: number): { cos: Float32Array; sin: Float32Array } | null {
+export function tablesDependOnLength(mode: PositionMode, maxPositionEmbeddings: number, L: number): boolean {
+  return mode.kind === 'dynamic' && L > maxPositionEmbeddings;
+}
+
+/**
+ * cos and sin [positions, headDim/2] for positions 0 .. positions-1 (default seqLen) at sequence
+ * length seqLen, HF's attention scaling multiplied in (LlamaRotaryEmbedding.forward), or null for
+ * none (RoPE dropped: the rotation is the identity). More positions than seqLen is a KV cache's
+ * room for the tokens to come.
+ */
+export function rotaryTables(
+  mode: PositionMode,
+  params: RotaryParams,
+  seqLen: number,
+  positions = seqLen,
+): { cos: Float32Array; sin: Float32Array } | null {
   const frequencies = inverseFrequencies(mode, params, seqLen);
   if (!frequencies) return null;
+  if (!Number.isSafeInteger(positions) || positions < 1 || positions > 2 ** 24) {
+    throw new PositionModeError(`rotary tables: positions must be an integer in 1..2^24, got ${positions}`);
+  }
   const { invFreq, attentionScaling } = frequencies;
   const half = invFreq.length;
   const scale = f32(attentionScaling);
-  const cos = new Float32Array(seqLen * half);
-  const sin = new Float32Array(seqLen * half);
-  for (let p = 0; p < seqLen; p++) {
+  const cos = new Float32Array(positions * half);
+  const sin = new Float32Array(positions * half);
+  for (let p = 0; p < positions; p++) {
     for (let k = 0; k < half; k++) {
       const angle = f32(p * invFreq[k]);
       cos[p * half + k] = f32(f32(Math.cos(angle)) * scale);

@@ -124,7 +124,7 @@ const cli = (args: string[]) => runCli(args, {}, 120_000);
 describe('needle on a tiny random model', () => {
   const dir = writeModel();
 
-  it('greedy decoding takes the argmax of the last position, re-running the forward pass', async () => {
+  it('greedy decoding (KV-cached) takes the argmax of the last position, as one forward pass gives it', async () => {
     const engine = await testEngine();
     const model = LlamaModel.fromCheckpoint(engine, await loadCheckpoint(directorySource(dir)));
     try {

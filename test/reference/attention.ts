@@ -13,6 +13,8 @@
 // multiple of KVH; query head h reads kv head floor(h / (H / KVH)), HF's repeat_kv), D head dim.
 // q [B*T, H*D], k and v [B*T, KVH*D], row-major.
 
+import { ropeReference } from './rope.ts';
+
 /** The sizes of one attention call (structurally the engine's AttentionShape), and its window. */
 export interface AttentionReferenceShape {
   B: number;
@@ -124,4 +126,44 @@ export function attentionProbabilitiesReference(
     }
   }
   return probs;
+}
+
+/** N new rows at positions offset .. offset+N-1 of one sequence (structurally the engine's DecodeShape), and the window. */
+export interface AttentionDecodeReferenceShape {
+  N: number;
+  offset: number;
+  H: number;
+  KVH: number;
+  D: number;
+  window?: number;
+}
+
+/**
+ * KV-cached attention (the engine's attentionDecode) from its definition: the last N rows of causal
+ * attention over the whole sequence of L = offset + N tokens, with the queries (q [N, H*D], of
+ * positions offset..L-1) and the cached keys (rows 0..L-1 of kCache [>= L, KVH*D], unrotated)
+ * rotated first by HF's apply_rotary_pos_emb with cos/sin [>= L, D/2], or not at all (null:
+ * RoPE dropped). Returns out [N, H*D] in float64.
+ */
+export function attentionDecodeReference(
+  q: ArrayLike<number>,
+  kCache: ArrayLike<number>,
+  vCache: ArrayLike<number>,
+  tables: { cos: ArrayLike<number>; sin: ArrayLike<number> } | null,
+  shape: AttentionDecodeReferenceShape,
+  qkScale: number,
+): Float64Array {
+  const { N, offset, H, KVH, D, window } = shape;
+  const L = offset + N;
+  let qAll: ArrayLike<number> = Float64Array.from({ length: L * H * D }, (_, i) => (i < offset * H * D ? 0 : q[i - offset * H * D]));
+  let k: ArrayLike<number> = Array.prototype.slice.call(kCache, 0, L * KVH * D) as number[];
+  if (tables) {
+    const rotate = (x: ArrayLike<number>, heads: number) =>
+      ropeReference(x, tables.cos, tables.sin, { rows: L, T: L, heads, headDim: D, positionOffset: 0 });
+    qAll = rotate(qAll, H);
+    k = rotate(k, KVH);
+  }
+  const v = Array.prototype.slice.call(vCache, 0, L * KVH * D) as number[];
+  const { out } = attentionReference(qAll, k, v, { B: 1, T: L, H, KVH, D, window }, qkScale);
+  return out.slice(offset * H * D);
 }

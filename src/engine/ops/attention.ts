@@ -1,11 +1,11 @@
 // Causal grouped-query attention (shaders/attention.wgsl, attention_naive.wgsl,
-// attention_probabilities.wgsl): HF LlamaAttention's softmax(q·k) v before o_proj, with DroPE's
-// logit scale beta and an optional attention window.
+// attention_probabilities.wgsl, attention_decode.wgsl): HF LlamaAttention's softmax(q·k) v before
+// o_proj, with DroPE's logit scale beta and an optional attention window.
 
 import type { Engine } from '../engine.ts';
 import { activationPrecision, ceilDiv, expectF32 } from '../kernel.ts';
 import { numel, shapeString, type Tensor } from '../tensor.ts';
-import { f32, u32, type Uniforms } from '../uniforms.ts';
+import { f32, u32, type Scalar, type Uniforms } from '../uniforms.ts';
 
 /** B batch, T sequence length, H query heads, KVH key/value heads, D head dim. */
 export interface AttentionShape {
@@ -103,6 +103,15 @@ function validate(what: string, shape: AttentionShape, out: Tensor, q: Tensor, k
 /** The checks of the shape, q, k, scale and beta (what the logits need); returns the uniforms. */
 function validateQK(what: string, shape: AttentionShape, q: Tensor, k: Tensor, options: AttentionOptions): Uniforms {
   const { B, T, H, KVH, D } = shape;
+  const { qkScale, window } = validateSizes(what, shape, options);
+  check(what, 'q', q, B * T * H * D, `[B*T, H*D] = [${B * T}, ${H * D}]`);
+  check(what, 'k', k, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
+  return { B: u32(B), T: u32(T), H: u32(H), KVH: u32(KVH), qk_scale: qkScale, window: u32(Math.min(window, T)) };
+}
+
+/** The checks of the sizes, scale, beta and window; returns the base-2 logit scale and the window (T when absent). */
+function validateSizes(what: string, sizes: AttentionShape, options: AttentionOptions): { qkScale: Scalar; window: number } {
+  const { B, T, H, KVH, D } = sizes;
   for (const [name, value] of Object.entries({ B, T, H, KVH, D })) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`${what}: ${name} must be a positive integer, got ${value}`);
   }
@@ -110,8 +119,6 @@ function validateQK(what: string, shape: AttentionShape, q: Tensor, k: Tensor, o
   if (D < MIN_HEAD_DIM || D > MAX_HEAD_DIM || D % 4 !== 0) {
     throw new Error(`${what}: head dim D=${D} must be a multiple of 4 in ${MIN_HEAD_DIM}..${MAX_HEAD_DIM}`);
   }
-  check(what, 'q', q, B * T * H * D, `[B*T, H*D] = [${B * T}, ${H * D}]`);
-  check(what, 'k', k, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
   const scale = options.scale ?? 1 / Math.sqrt(D);
   const beta = options.beta ?? 1;
   // The kernels work in base 2: exp(x) = exp2(x * log2(e)).
@@ -119,7 +126,7 @@ function validateQK(what: string, shape: AttentionShape, q: Tensor, k: Tensor, o
   if (!Number.isFinite(qkScale)) throw new Error(`${what}: scale ${scale} and beta ${beta} must be finite`);
   const { window = T } = options;
   if (!Number.isInteger(window) || window < 1) throw new Error(`${what}: window must be a positive integer, got ${window}`);
-  return { B: u32(B), T: u32(T), H: u32(H), KVH: u32(KVH), qk_scale: f32(qkScale), window: u32(Math.min(window, T)) };
+  return { qkScale: f32(qkScale), window };
 }
 
 /**
@@ -322,5 +329,104 @@ export function attentionBackward(
     inputs: [q, k, v, dout, lse, delta],
     uniforms,
     workgroups: [B * KVH * blocks],
+  });
+}
+
+/** N new query rows at positions offset .. offset+N-1 against a KV cache holding keys 0 .. offset+N-1. */
+export interface DecodeShape {
+  N: number;
+  offset: number;
+  H: number;
+  KVH: number;
+  D: number;
+}
+
+/** Keys per chunk of `attention_decode.decode_partial` (its workgroup size). */
+const DECODE_KEYS_PER_CHUNK = 64;
+
+/**
+ * KV-cached attention (shaders/attention_decode.wgsl): out [N, H*D] for N new query rows q [N, H*D]
+ * at positions offset .. offset+N-1, against the cache kCache and vCache [capacity, KVH*D], whose
+ * rows 0 .. offset+N-1 hold the keys (unrotated) and values of positions 0 .. offset+N-1 (the new
+ * rows' included). q and the keys are rotated as they are read, by cos/sin [>= offset+N, D/2]
+ * (`rotary`), or not at all when rotary is null (RoPE dropped). Same logits, beta, scale and window
+ * as `attentionForward` gives those rows over the whole sequence with q and k rotated beforehand.
+ */
+export function attentionDecode(
+  engine: Engine,
+  out: Tensor,
+  q: Tensor,
+  kCache: Tensor,
+  vCache: Tensor,
+  rotary: { cos: Tensor; sin: Tensor } | null,
+  shape: DecodeShape,
+  options: AttentionOptions = {},
+): void {
+  const what = 'attention.decode';
+  const { N, offset, H, KVH, D } = shape;
+  if (!Number.isInteger(N) || N < 1) throw new Error(`${what}: N must be a positive integer, got ${N}`);
+  if (!Number.isInteger(offset) || offset < 0) throw new Error(`${what}: offset must be a non-negative integer, got ${offset}`);
+  const L = offset + N;
+  // The sizes of one sequence of L tokens; the window counts back from each row's position.
+  const { qkScale, window } = validateSizes(what, { B: 1, T: L, H, KVH, D }, options);
+  check(what, 'q', q, N * H * D, `[N, H*D] = [${N}, ${H * D}]`);
+  check(what, 'out', out, N * H * D, `[N, H*D] = [${N}, ${H * D}]`);
+  for (const [name, cache] of [
+    ['kCache', kCache],
+    ['vCache', vCache],
+  ] as const) {
+    const width = KVH * D;
+    if (cache.shape.length !== 2 || cache.shape[1] !== width || cache.shape[0] < L) {
+      throw new Error(`${what}: ${name} ${shapeString(cache.shape)} must be [>= ${L}, ${width}] (offset + N, KVH*D)`);
+    }
+  }
+  if (rotary) {
+    for (const [name, table] of [
+      ['cos', rotary.cos],
+      ['sin', rotary.sin],
+    ] as const) {
+      if (table.shape.length !== 2 || table.shape[1] !== D / 2 || table.shape[0] < L) {
+        throw new Error(`${what}: ${name} ${shapeString(table.shape)} must be [>= ${L}, ${D / 2}] (offset + N, D/2)`);
+      }
+    }
+    expectF32(what, [rotary.cos, rotary.sin]);
+  }
+  const precision = activationPrecision(what, [out, q, kCache, vCache]);
+  const WG = DECODE_KEYS_PER_CHUNK;
+  const keyStart = Math.max(0, offset - window + 1);
+  const S = ceilDiv(L - keyStart, WG);
+  const partialAcc = engine.scratch('attention.decode.partialAcc', N * H * S * D);
+  const partialMl = engine.scratch('attention.decode.partialMl', N * H * S * 2);
+  // Mode none binds a placeholder for the tables, which the kernel never reads (ROTATE = false).
+  const tables = rotary ?? { cos: engine.scratch('attention.decode.noRotation', 1), sin: engine.scratch('attention.decode.noRotation', 1) };
+  const uniforms = {
+    N: u32(N),
+    H: u32(H),
+    KVH: u32(KVH),
+    offset: u32(offset),
+    qk_scale: qkScale,
+    window: u32(Math.min(window, L)),
+    key_start: u32(keyStart),
+    S: u32(S),
+  };
+  engine.run({
+    shader: 'attention_decode',
+    entryPoint: 'decode_partial',
+    precision,
+    constants: { HEAD_DIM: D, WG, ROTATE: rotary ? 1 : 0 },
+    outputs: [partialAcc, partialMl],
+    inputs: [q, kCache, vCache, tables.cos, tables.sin],
+    uniforms,
+    workgroups: [N * H * S],
+  });
+  engine.run({
+    shader: 'attention_decode',
+    entryPoint: 'decode_merge',
+    precision,
+    constants: { HEAD_DIM: D, WG },
+    outputs: [out],
+    inputs: [partialAcc, partialMl],
+    uniforms,
+    workgroups: [ceilDiv(N * H * D, WG)],
   });
 }
