@@ -3,7 +3,7 @@
 // that position, on both fixtures (RoPE and NoPE), at T = 48 and 160, for every position mode, with
 // an attention window, with QK-norm, and across a change of mode or beta mid-sequence.
 
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
 import { type Checkpoint } from '../../src/model/checkpoint.ts';
 import { parseConfig } from '../../src/model/config.ts';
@@ -11,7 +11,8 @@ import { initializeCheckpoint } from '../../src/model/init.ts';
 import { LlamaModel, type ForwardOptions } from '../../src/model/model.ts';
 import { parsePositionMode, tablesDependOnLength } from '../../src/model/positions.ts';
 import { expectClose } from '../helpers/compare.ts';
-import { FIXTURE_CASES, FIXTURE_LENGTHS, fixtureCase, haveFixtures, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { FIXTURE_CASES, FIXTURE_LENGTHS, fixtureCase, warnIfNoFixtures } from '../helpers/fixtures.ts';
+import { describeWithFixtures } from '../helpers/describe-fixtures.ts';
 import { f16TestEngine, testEngine } from '../helpers/gpu.ts';
 import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 
@@ -62,7 +63,7 @@ async function fixtureModel(engine: Engine, name: string, T: number, layers?: nu
   return { model: LlamaModel.fromCheckpoint(engine, checkpoint), ids: Array.from(fixture.ids.subarray(0, T)) };
 }
 
-describe.skipIf(!haveFixtures)('KV-cached decoding equals the full forward', () => {
+describeWithFixtures('KV-cached decoding equals the full forward', () => {
   for (const name of FIXTURE_CASES) {
     for (const T of FIXTURE_LENGTHS) {
       it(`${name} T=${T}, every position mode`, async () => {
