@@ -3,7 +3,7 @@
 // show at once, and without WebGPU.
 //
 // A recorded series whose mode at every length is exactly what the page would run for some
-// setting (RoPE, PI, NTK, YaRN or none, with its c) is tied to that setting: a live evaluation of
+// setting (RoPE, PI, NTK, YaRN, RoPE cropped to C_train or none, with its c) is tied to that setting: a live evaluation of
 // the same setting then refines it point by point. Any other series (dynamic NTK, a different
 // YaRN original context) stays a recorded series of its own. Recorded series are per length
 // (factor L / C, plain RoPE up to C), so only the page's per-length modes can match one: a fixed
@@ -28,12 +28,16 @@ export interface RecordedCurve {
 
 export type RecordedEval = { curves: RecordedCurve[]; problem: null } | { curves: []; problem: string };
 
-const LIVE_KINDS: readonly EffectiveMode[] = ['rope', 'none', 'pi', 'ntk', 'yarn'];
+const LIVE_KINDS: readonly EffectiveMode[] = ['rope', 'none', 'pi', 'ntk', 'yarn', 'crop'];
 
 /** The live setting that reproduces a series exactly, or undefined. */
 function settingsOf(series: EvalSeries, lengths: number[], context: SeriesContext): RecordedCurve['settings'] {
   // Per-length kinds only: a mode with a fixed factor ("yarn:8") is never a recorded series' twin.
-  const kind = series.positions.split(':')[0] as EffectiveMode;
+  // A window makes RoPE the crop setting, which the page runs with a window of C_train alone.
+  const positions = series.positions.split(':')[0];
+  const kind = (
+    series.window === undefined ? positions : positions === 'rope' && series.window === context.trainContext ? 'crop' : ''
+  ) as EffectiveMode;
   if (!LIVE_KINDS.includes(kind)) return undefined;
   // The page's c slider has two decimals and applies to every mode; outside it, no live twin.
   if (!(series.beta_c >= 0 && series.beta_c <= 1) || Number(series.beta_c.toFixed(2)) !== series.beta_c) return undefined;
@@ -136,13 +140,13 @@ export function nopeKind(name: string, indexLabel: string, curveLabels: readonly
 }
 
 /** The legend name of one recorded curve of a shipped model that is not the loaded one. */
-export function shippedLabel(kind: ShippedKind, curve: RecordedCurve, model: string): string {
+export function shippedLabel(kind: ShippedKind, curve: RecordedCurve, model: string, trainContext: number): string {
   const settings = curve.settings;
   let name = curve.label;
   if (settings) {
     const suffix = settings.c > 0 ? ` · c = ${settings.c.toFixed(2)}` : '';
     if (settings.mode === 'none') name = (kind === 'rope' ? STORY_LABELS.dropped : STORY_LABELS[kind]) + suffix;
-    else if (kind === 'rope') name = (ropeModeName(settings.mode) ?? name) + suffix;
+    else if (kind === 'rope') name = (ropeModeName(settings.mode, trainContext) ?? name) + suffix;
   }
   return `${name} · ${model}`;
 }
@@ -183,7 +187,7 @@ export function readShippedModel(
       );
   const curves: ShippedCurve[] = [];
   for (const curve of read.curves) {
-    const label = shippedLabel(kind, curve, name);
+    const label = shippedLabel(kind, curve, name, trainContext);
     // Two curves under one name: the first wins, as for the loaded model's.
     if (!curves.some((c) => c.label === label)) curves.push({ label, points: curve.points });
   }

@@ -163,12 +163,12 @@ export const initialRun = {
  * The live series a recorded curve belongs to, when eval.json gives settings a live evaluation of
  * the loaded weights can reproduce: then that evaluation refines it, point by point.
  */
-function liveSeriesOf(base: VariantInfo | null, curve: RecordedCurve): { id: string; label: string } | null {
+function liveSeriesOf(base: VariantInfo | null, meta: ModelMeta | null, curve: RecordedCurve): { id: string; label: string } | null {
   const settings = curve.settings;
-  if (!base || !settings) return null;
+  if (!base || !meta || !settings) return null;
   // Without RoPE in the weights, every evaluation is mode 'none'.
   if (!base.hasRope && settings.mode !== 'none') return null;
-  return { id: seriesId(base.id, settings.mode, settings.c), label: seriesLabel(base, settings.mode, settings.c) };
+  return { id: seriesId(base.id, settings.mode, settings.c), label: seriesLabel(base, settings.mode, settings.c, meta.trainContext) };
 }
 
 /**
@@ -206,7 +206,7 @@ export const createRunSlice: StateCreator<AppState, Middlewares, [], RunSlice> =
     set((state) => {
       const series: Series[] = [];
       for (const curve of recorded) {
-        const live = liveSeriesOf(base, curve);
+        const live = liveSeriesOf(base, meta, curve);
         const id = live?.id ?? `recorded|${curve.label}`;
         // Two curves with the same settings: the first wins.
         if (series.some((s) => s.id === id)) continue;

@@ -22,7 +22,7 @@ import { cacheStorageByteCache } from '../hub-cache.ts';
 import { loadTokenizer, TOKENIZER_FILE, type TextTokenizer } from '../../model/tokenizer.ts';
 import { TokenStream } from '../../train/data.ts';
 import { NonFiniteError, Trainer } from '../../train/trainer.ts';
-import { BASE_VARIANT, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
+import { attentionWindowOf, BASE_VARIANT, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
 import type { Command, WorkerEvent } from './protocol.ts';
 import { generate, PASSAGE_START, retune, tokenLoss, type CompareHost } from '../compare/compare-worker.ts';
 import { shippedVariantId } from '../compare/shipped-variants.ts';
@@ -256,6 +256,7 @@ async function measure(
     const result = await perplexityByLength(variant.model, tokens, {
       lengths: [L],
       positions: positionModeAt(mode, L, context),
+      window: attentionWindowOf(mode, trainContext),
       betaC: settings.c,
       trainContext,
       onProgress: (done, _total, length) => {
@@ -325,6 +326,7 @@ async function needle(command: Extract<Command, { type: 'needle' }>): Promise<vo
       trials,
       seed,
       positions: positionModeAt(mode, L, context),
+      window: attentionWindowOf(mode, trainContext),
       betaC: command.settings.c,
       trainContext,
       onProgress: (done, _total, length) => report(before + done, total, length),
@@ -745,6 +747,7 @@ async function attentionMap(command: Extract<Command, { type: 'attentionMap' }>)
   const ids = validation.slice(start, start + T);
   const probs = await model.attentionMap(ids, T, layer, head, {
     positions: positionModeAt(mode, T, { trainContext, maxPositionEmbeddings: trainContext }),
+    window: attentionWindowOf(mode, trainContext),
     beta: logitScale(command.settings.c, T, trainContext),
   });
   post({ type: 'attentionMap', id, tokens: ids.map((t) => tokenizer.decode([t])), probs: Array.from(probs), layer, head, layers, heads });
