@@ -1,6 +1,7 @@
 // Recorded curves: the perplexity-by-length numbers a model folder ships in eval.json (written by
 // `npm run cli -- eval`, format and reader in src/eval/curves.ts), so the chart has something to
-// show at once, and without WebGPU.
+// show at once, and without WebGPU; and, where the file has them, the records test's results per
+// series (src/eval/records.ts), for the retrieval chart (src/ui/retrieval).
 //
 // A recorded series whose mode at every length is exactly what the page would run for some
 // setting (RoPE, PI, NTK, YaRN, RoPE cropped to C_train or none, with its c) is tied to that setting: a live evaluation of
@@ -9,7 +10,8 @@
 // (factor L / C, plain RoPE up to C), so only the page's per-length modes can match one: a fixed
 // "Scaling factor" (mode "yarn:8", …) is always a live series of its own.
 
-import { parseEvalJson, type EvalSeries, type SeriesContext } from '../eval/curves.ts';
+import { parseEvalJson, type EvalSeries, type RetrievalProtocol, type SeriesContext } from '../eval/curves.ts';
+import type { RetrievalPoint } from '../eval/records.ts';
 import { parseConfig, type ModelConfig } from '../model/config.ts';
 import { formatPositionMode, positionModeFromConfig } from '../model/positions.ts';
 import { positionModeAt, ropeModeName, type EffectiveMode } from './settings.ts';
@@ -19,14 +21,24 @@ export interface RecordedPoint {
   ppl: number;
 }
 
+/** The records test's result at one length. */
+export interface RecordedRetrieval extends RetrievalPoint {
+  length: number;
+}
+
 export interface RecordedCurve {
   label: string;
   /** The setting it was measured with, when the page can reproduce it exactly. */
   settings?: { mode: EffectiveMode; c: number };
   points: RecordedPoint[];
+  /** eval.json's series id ("rope", "yarn", "crop", "none", …). */
+  series: string;
+  /** The records test per retrieval length; absent when the file has no retrieval results. */
+  retrieval?: RecordedRetrieval[];
 }
 
-export type RecordedEval = { curves: RecordedCurve[]; problem: null } | { curves: []; problem: string };
+export type RecordedEval =
+  { curves: RecordedCurve[]; problem: null; retrieval: RetrievalProtocol | null } | { curves: []; problem: string; retrieval: null };
 
 const LIVE_KINDS: readonly EffectiveMode[] = ['rope', 'none', 'pi', 'ntk', 'yarn', 'crop'];
 
@@ -50,19 +62,25 @@ function settingsOf(series: EvalSeries, lengths: number[], context: SeriesContex
  * read as the format gives no curves and a one-line problem to show.
  */
 export function readRecordedEval(json: unknown, context: SeriesContext, source = 'eval.json'): RecordedEval {
-  if (json === undefined) return { curves: [], problem: null };
+  if (json === undefined) return { curves: [], problem: null, retrieval: null };
   let file;
   try {
     file = parseEvalJson(json, source);
   } catch (error) {
-    return { curves: [], problem: (error as Error).message };
+    return { curves: [], problem: (error as Error).message, retrieval: null };
   }
-  const curves = file.series.map((series) => ({
-    label: series.label,
-    settings: settingsOf(series, file.lengths, context),
-    points: file.lengths.map((length) => ({ length, ppl: series.ppl[String(length)] })),
-  }));
-  return { curves, problem: null };
+  const retrievalLengths = file.retrieval?.lengths ?? [];
+  const curves = file.series.map((series): RecordedCurve => {
+    const retrieval = series.retrieval;
+    return {
+      label: series.label,
+      settings: settingsOf(series, file.lengths, context),
+      points: file.lengths.map((length) => ({ length, ppl: series.ppl[String(length)] })),
+      series: series.id,
+      ...(retrieval ? { retrieval: retrievalLengths.map((length) => ({ length, ...retrieval[String(length)] })) } : {}),
+    };
+  });
+  return { curves, problem: null, retrieval: file.retrieval ?? null };
 }
 
 // ------------------------------------------------------------------------------ shipped models
@@ -80,7 +98,10 @@ export type ShippedKind = 'rope' | 'drope' | 'nope';
 export interface ShippedCurve {
   /** The legend name, ending in " · " and the model's folder name. */
   label: string;
+  /** eval.json's series id ("rope", "yarn", "crop", "none", …): what the retrieval explanations compare. */
+  series: string;
   points: RecordedPoint[];
+  retrieval?: RecordedRetrieval[];
 }
 
 /**
@@ -108,6 +129,8 @@ export interface ShippedModel {
   /** C_train: config.json's max_position_embeddings, as the loaded model's is read. */
   trainContext: number;
   curves: ShippedCurve[];
+  /** How its eval.json's records test ran; null when the file has no retrieval results. */
+  retrieval: RetrievalProtocol | null;
 }
 
 export type ShippedRead = { model: ShippedModel; problem: null } | { model: null; problem: string };
@@ -140,7 +163,12 @@ export function nopeKind(name: string, indexLabel: string, curveLabels: readonly
 }
 
 /** The legend name of one recorded curve of a shipped model that is not the loaded one. */
-export function shippedLabel(kind: ShippedKind, curve: RecordedCurve, model: string, trainContext: number): string {
+export function shippedLabel(
+  kind: ShippedKind,
+  curve: Pick<RecordedCurve, 'label' | 'settings'>,
+  model: string,
+  trainContext: number,
+): string {
   const settings = curve.settings;
   let name = curve.label;
   if (settings) {
@@ -189,9 +217,11 @@ export function readShippedModel(
   for (const curve of read.curves) {
     const label = shippedLabel(kind, curve, name, trainContext);
     // Two curves under one name: the first wins, as for the loaded model's.
-    if (!curves.some((c) => c.label === label)) curves.push({ label, points: curve.points });
+    if (!curves.some((c) => c.label === label)) {
+      curves.push({ label, series: curve.series, points: curve.points, ...(curve.retrieval ? { retrieval: curve.retrieval } : {}) });
+    }
   }
-  return { model: { name, label: entry.label, kind, shapes, trainContext, curves }, problem: null };
+  return { model: { name, label: entry.label, kind, shapes, trainContext, curves, retrieval: read.retrieval }, problem: null };
 }
 
 /**

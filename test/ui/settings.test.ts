@@ -197,7 +197,7 @@ describe('recorded curves (eval.json)', () => {
   });
 
   it('no file is no curves; a bad file is no curves and a reason', () => {
-    expect(readRecordedEval(undefined, context)).toEqual({ curves: [], problem: null });
+    expect(readRecordedEval(undefined, context)).toEqual({ curves: [], problem: null, retrieval: null });
     const bad = readRecordedEval('{"format": "something else"}', context, 'tiny/eval.json');
     expect(bad.curves).toEqual([]);
     expect(bad.problem).toMatch(/^tiny\/eval.json: not a perplexity-curve file/);

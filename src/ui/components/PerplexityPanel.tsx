@@ -11,7 +11,7 @@ import { PERPLEXITY_CHART_TITLE, PerplexityChart } from './PerplexityChart.tsx';
 import { LengthTable } from './LengthTable.tsx';
 
 /** Chart height: shorter on a phone, where the legend wraps below it. */
-function useChartHeight(): number {
+export function useChartHeight(): number {
   const query = '(max-width: 640px)';
   const [narrow, setNarrow] = useState(() => window.matchMedia(query).matches);
   useEffect(() => {
@@ -32,9 +32,21 @@ function Swatch({ style }: { style: number }) {
   );
 }
 
-function Legend({ series, currentId, trainContext }: { series: Series[]; currentId: string | null; trainContext: number | null }) {
+/** The series' names and looks, the current one tagged, and the training length's mark. */
+export function Legend({
+  name = 'Legend',
+  series,
+  currentId,
+  trainContext,
+}: {
+  /** Its accessible name, when a page holds more than one. */
+  name?: string;
+  series: Series[];
+  currentId: string | null;
+  trainContext: number | null;
+}) {
   return (
-    <ul className="legend" aria-label="Legend">
+    <ul className="legend" aria-label={name}>
       {series.map((s) => (
         <li key={s.id} className={s.id === currentId ? 'current' : undefined}>
           <Swatch style={s.style} />
@@ -138,7 +150,7 @@ export function PerplexityPanel({ controller }: { controller: Controller }) {
   const chartCurrentId = useDeferredValue(currentId);
 
   return (
-    <section className="card results" aria-labelledby="results-heading">
+    <section className="card" aria-labelledby="results-heading">
       <div className="card-head">
         <h2 id="results-heading">{PERPLEXITY_CHART_TITLE}</h2>
         <button type="button" className="toggle" aria-pressed={showData} onClick={toggleShowData}>
