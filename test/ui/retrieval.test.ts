@@ -1,6 +1,6 @@
 // The retrieval chart's data: eval.json's `retrieval` entries read per series (crop among them),
-// into the store's series beside their perplexity, measured points added, chart rows, the "Show
-// data" cells, and the explanations computed from the recorded numbers.
+// into the store's series beside their perplexity, measured points added, chart rows, the data
+// table's cells, and the explanations computed from the recorded numbers.
 
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RetrievalPoint } from '../../src/eval/records.ts';
@@ -8,6 +8,7 @@ import { readRecordedEval, readShippedModel, type ShippedModel } from '../../src
 import { plannedLengths } from '../../src/ui/retrieval/actions.ts';
 import {
   retrievalCell,
+  retrievalChartLengths,
   retrievalFindings,
   retrievalLengths,
   retrievalRows,
@@ -221,23 +222,25 @@ describe('the store: retrieval beside perplexity, same series', () => {
     store.getState().setRetrievalChoices({ retrievalUpTo: 128 });
     expect(plannedLengths(store.getState())).toEqual([64, 128]);
     expect(retrievalLengths(32, null)).toEqual([32, 64, 128, 256]);
+    // The chart adds the lengths a series has results at.
+    expect(retrievalChartLengths(seriesWithRetrieval(store.getState().series), [32, 1024])).toEqual([32, ...RETRIEVAL_LENGTHS, 1024]);
   });
 
   it('chart rows: percent per series, nothing where the measured part has no trial, the source kept', () => {
     const series = seriesWithRetrieval(store.getState().series);
     const cropIndex = series.findIndex((s) => s.id === 'base|crop|0.00');
-    const all = retrievalRows(series, 'all');
+    const all = retrievalRows(series, 'all', RETRIEVAL_LENGTHS);
     expect(all.map((r) => r.length)).toEqual(RETRIEVAL_LENGTHS);
     expect(all[0][`s${cropIndex}`]).toBe(100);
     expect(all[0][`s${cropIndex}_source`]).toBe('recorded');
-    const outside = retrievalRows(series, 'outside');
+    const outside = retrievalRows(series, 'outside', RETRIEVAL_LENGTHS);
     // At L = C every record is inside the window: no outside value to plot.
     expect(outside[0][`s${cropIndex}`]).toBeUndefined();
     expect(outside[2][`s${cropIndex}`]).toBeCloseTo(13);
   });
 });
 
-describe('the "Show data" cell', () => {
+describe('the data table’s data" cell', () => {
   it('lists all, inside and outside with their trial counts, – where none fell, * when recorded', () => {
     expect(retrievalCell({ length: 64, ...point(64, 0.955, 0), source: 'recorded' })).toBe('96% of 200 · 96% of 200 · –*');
     expect(

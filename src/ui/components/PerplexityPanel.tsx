@@ -39,7 +39,7 @@ export function Legend({
   currentId,
   trainContext,
 }: {
-  /** Its accessible name, when a page holds more than one. */
+  /** Its accessible name, when a page holds more than one (e2e specs find the main one as "Legend"). */
   name?: string;
   series: Series[];
   currentId: string | null;

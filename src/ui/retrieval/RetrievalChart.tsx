@@ -24,6 +24,7 @@ const DESC =
 
 export const RetrievalChart = memo(function RetrievalChart({
   series,
+  lengths,
   measure,
   trainContext,
   currentId,
@@ -31,13 +32,14 @@ export const RetrievalChart = memo(function RetrievalChart({
 }: {
   /** Series with retrieval results, in the perplexity chart's order. */
   series: Series[];
+  /** The x axis's ticks, in order (retrievalChartLengths). */
+  lengths: number[];
   measure: RetrievalMeasure;
   trainContext: number | null;
   currentId: string | null;
   height: number;
 }) {
-  const rows = retrievalRows(series, measure);
-  const lengths = rows.map((row) => Number(row.length));
+  const rows = retrievalRows(series, measure, lengths);
   const xDomain: [number, number] = lengths.length ? [lengths[0], lengths[lengths.length - 1]] : [1, 2];
   const nameOf = (key: string) => series[Number(key.slice(1))]?.label ?? key;
 

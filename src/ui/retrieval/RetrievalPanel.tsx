@@ -1,6 +1,6 @@
 // The retrieval card, beside "Perplexity vs sequence length": the records test's success against
 // length for the same series in the same styles (recorded in eval.json at first paint, refined
-// live by "Measure retrieval"), its own "Show data" table, and what the two charts together show,
+// live by "Measure retrieval"), its own data table ("Show retrieval data"), and what the two charts together show,
 // computed from the shipped models' recorded numbers.
 
 import { useMemo, useState } from 'react';
@@ -9,7 +9,7 @@ import { LengthTable } from '../components/LengthTable.tsx';
 import { Legend, useChartHeight } from '../components/PerplexityPanel.tsx';
 import { SHIPPED_PREFIX } from '../store/run-slice.ts';
 import { currentSeriesId, useApp, useAppShallow } from '../store/store.ts';
-import { canMeasureRetrieval, measureRetrieval, plannedLengths, stopRetrieval } from './actions.ts';
+import { canMeasureRetrieval, measureRetrieval, modelRetrievalLengths, plannedLengths, stopRetrieval } from './actions.ts';
 import {
   CHANCE,
   MAX_TRIALS,
@@ -17,8 +17,8 @@ import {
   percent,
   RETRIEVAL_MEASURES,
   retrievalCell,
+  retrievalChartLengths,
   retrievalFindings,
-  retrievalLengths,
   seriesWithRetrieval,
   type RetrievalMeasure,
 } from './logic.ts';
@@ -64,9 +64,7 @@ function RetrievalStatus({ controller }: { controller: Controller }) {
   const upTo = useApp((s) => s.retrievalUpTo);
   const measure = useApp((s) => s.retrievalMeasure);
   const setChoices = useApp((s) => s.setRetrievalChoices);
-  const allLengths = useAppShallow((s) =>
-    s.meta ? retrievalLengths(s.meta.trainContext, s.shipped.find((m) => m.name === s.meta?.name)?.retrieval ?? null) : [],
-  );
+  const allLengths = useAppShallow(modelRetrievalLengths);
   const planned = useAppShallow(plannedLengths);
   const recordedTrials = useApp((s) => s.shipped.find((m) => m.name === s.meta?.name)?.retrieval?.trials ?? null);
 
@@ -171,14 +169,15 @@ export function RetrievalPanel({ controller }: { controller: Controller }) {
   const height = useChartHeight();
   // The loaded model's own recorded results: its series are the ones not from another shipped model.
   const ownRecorded = series.some((s) => !s.id.startsWith(SHIPPED_PREFIX) && s.retrieval?.some((p) => p.source === 'recorded'));
-  const lengths = [...new Set(shown.flatMap((s) => s.retrieval?.map((p) => p.length) ?? []))].sort((a, b) => a - b);
+  const planned = useAppShallow(modelRetrievalLengths);
+  const lengths = useMemo(() => retrievalChartLengths(shown, planned), [shown, planned]);
 
   return (
     <section className="card" aria-labelledby="retrieval-heading">
       <div className="card-head">
         <h2 id="retrieval-heading">{RETRIEVAL_CHART_TITLE}</h2>
         <button type="button" className="toggle" aria-pressed={showData} onClick={() => setChoices({ showRetrievalData: !showData })}>
-          Show data
+          Show retrieval data
         </button>
       </div>
       {model !== null && !ownRecorded && (
@@ -189,15 +188,23 @@ export function RetrievalPanel({ controller }: { controller: Controller }) {
       )}
       <RetrievalStatus controller={controller} />
       <figure className="chart" aria-label={RETRIEVAL_CHART_TITLE}>
-        {shown.length > 0 ? (
-          <RetrievalChart series={shown} measure={measure} trainContext={trainContext} currentId={currentId} height={height} />
+        {lengths.length > 0 ? (
+          <RetrievalChart
+            series={shown}
+            lengths={lengths}
+            measure={measure}
+            trainContext={trainContext}
+            currentId={currentId}
+            height={height}
+          />
         ) : (
           <div className="chart-empty" style={{ height }}>
-            <p className="muted">No retrieval results yet: no eval.json has them, and none was measured here.</p>
+            <p className="muted">No model chosen yet.</p>
           </div>
         )}
         <figcaption>
-          <Legend name="Retrieval legend" series={shown} currentId={currentId} trainContext={trainContext} />
+          <Legend name="Series on the retrieval chart" series={shown} currentId={currentId} trainContext={trainContext} />
+          {shown.length === 0 && <p className="small">No retrieval results yet: no eval.json has them, and none was measured here.</p>}
           <p className="muted small">
             Same series and styles as the perplexity chart. Filled dots: measured here; hollow dots: recorded in eval.json. The dashed
             horizontal line is chance ({percent(CHANCE)}). Higher is better.

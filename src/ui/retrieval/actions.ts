@@ -8,13 +8,17 @@ import { effectiveMode, seriesLabel } from '../settings.ts';
 import { activeVariant, appStore, currentSeriesId, type AppState } from '../store/store.ts';
 import { retrievalLengths, RETRIEVAL_SEED } from './logic.ts';
 
-/** The lengths "Measure retrieval" runs now: the loaded model's retrieval lengths up to the chosen longest. */
-export function plannedLengths(state: AppState): number[] {
+/** Every length a live run can measure for the loaded model (logic.ts retrievalLengths). */
+export function modelRetrievalLengths(state: AppState): number[] {
   if (!state.meta) return [];
   const { name, trainContext } = state.meta;
-  const recorded = state.shipped.find((m) => m.name === name)?.retrieval ?? null;
-  const all = retrievalLengths(trainContext, recorded);
+  return retrievalLengths(trainContext, state.shipped.find((m) => m.name === name)?.retrieval ?? null);
+}
+
+/** The lengths "Measure retrieval" runs now: the loaded model's, up to the chosen longest. */
+export function plannedLengths(state: AppState): number[] {
   const upTo = state.retrievalUpTo;
+  const all = modelRetrievalLengths(state);
   return upTo === null ? all : all.filter((L) => L <= upTo);
 }
 

@@ -1,4 +1,4 @@
-// The retrieval chart's numbers, its "Show data" table and its explanations: pure functions over
+// The retrieval chart's numbers, its data table and its explanations: pure functions over
 // the records test's results (src/eval/records.ts), recorded in each model's eval.json or
 // measured in this page.
 //
@@ -57,12 +57,16 @@ export type RetrievalRow = Record<string, number | string | undefined>;
 
 export const retrievalDataKey = (i: number) => `s${i}`;
 
+/** The chart's and table's lengths: those a live run measures, and every length a series has a result at. */
+export function retrievalChartLengths(series: readonly Series[], planned: readonly number[]): number[] {
+  return [...new Set([...planned, ...series.flatMap((s) => s.retrieval?.map((p) => p.length) ?? [])])].sort((a, b) => a - b);
+}
+
 /**
  * One chart row per length: for series i, its success in percent under `s{i}` (absent where it has
  * no point, or no trial fell in the measured part) and the point's source under `s{i}_source`.
  */
-export function retrievalRows(series: readonly Series[], measure: RetrievalMeasure): RetrievalRow[] {
-  const lengths = [...new Set(series.flatMap((s) => s.retrieval?.map((p) => p.length) ?? []))].sort((a, b) => a - b);
+export function retrievalRows(series: readonly Series[], measure: RetrievalMeasure, lengths: readonly number[]): RetrievalRow[] {
   return lengths.map((length) => {
     const row: RetrievalRow = { length };
     series.forEach((s, i) => {

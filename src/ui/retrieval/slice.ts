@@ -1,5 +1,5 @@
 // The retrieval slice of the app's store: the live records test in progress, its choices (trials,
-// longest length, which success rate the chart plots, "Show data") and the results it adds to the
+// longest length, which success rate the chart plots, "Show retrieval data") and the results it adds to the
 // chart's series. Results go into the run slice's series (Series.retrieval) beside their
 // perplexity points, so both charts share one series list, its names and its styles. Nothing here
 // is persisted or in the URL.
@@ -26,7 +26,7 @@ export interface RetrievalChoices {
   /** The longest length a live run measures; null: every length. */
   retrievalUpTo: number | null;
   retrievalMeasure: RetrievalMeasure;
-  /** The retrieval chart's own "Show data". */
+  /** "Show retrieval data": the retrieval chart's own table. */
   showRetrievalData: boolean;
 }
 
