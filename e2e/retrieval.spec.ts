@@ -1,6 +1,6 @@
 // "Retrieval vs sequence length" on the shipped models (byte-level, trained at C = 64), with
 // `?live=0` so no perplexity evaluation shares the worker: both charts at first paint, each with
-// the training length marked (and chance on the retrieval chart); the crop setting offered in
+// the training length marked (and chance on the retrieval chart, with its legend entry); the crop setting offered in
 // Position scaling and in side by side; a short live refinement of the crop setting (2 trials at
 // 64 tokens) that runs to completion and puts a measured point in "Show retrieval data".
 //
@@ -31,7 +31,7 @@ test('retrieval: both charts at first paint with C_train marked, crop offered, a
   const retrieval = card.getByRole('figure', { name: 'Retrieval vs sequence length' });
   await expect(perplexity.getByText(`training length ${C}`)).toBeVisible();
   await expect(retrieval.getByText(`training length ${C}`)).toBeVisible();
-  await expect(retrieval.getByText('chance 10%')).toBeVisible();
+  await expect(retrieval.getByRole('list', { name: 'Series on the retrieval chart' }).getByText('Chance (10%)')).toBeVisible();
   await expect(card.getByRole('heading', { name: 'What the two charts show' })).toBeVisible();
 
   // The crop setting, named as eval.json names it, in Position scaling and in side by side.
@@ -44,16 +44,18 @@ test('retrieval: both charts at first paint with C_train marked, crop offered, a
   await card.getByRole('combobox', { name: 'Longest length' }).selectOption({ label: `${C} tokens` });
   await expect(card.getByRole('status')).toHaveText(new RegExp(`^Measures the current settings at ${C} tokens, 2 trials per length\\b`));
   await card.getByRole('button', { name: 'Show retrieval data' }).click();
+  await expect(retrieval.locator('circle:not([fill="var(--card)"])')).toHaveCount(0);
   await card.getByRole('button', { name: 'Measure retrieval' }).click();
 
   // The point arrives, measured (no *), in the table: at C every record is inside the window.
   const row = card.getByRole('table').getByRole('row', { name: new RegExp(`^${CROP} `) });
-  await expect(row).toContainText(/\b(0|50|100)% of 2 · (0|50|100)% of 2 · –(?!\*)/, { timeout: 120_000 });
+  await expect(row).toHaveText(new RegExp(`^${CROP}(0|50|100)% of 2 · (0|50|100)% of 2 · –(?!\\*)`), { timeout: 120_000 });
   await expect(card.getByRole('progressbar', { name: 'Retrieval progress' })).toHaveCount(0);
   await expect(card.getByRole('button', { name: 'Measure retrieval' })).toBeEnabled();
-  // And on the chart: the crop series in the retrieval chart's own list of series, with a line.
+  // And on the chart: the crop series in the retrieval chart's own list of series, and one filled
+  // (measured) dot, where before the run every dot was hollow (recorded).
   await expect(card.getByRole('list', { name: 'Series on the retrieval chart' }).getByText(CROP, { exact: true })).toHaveCount(1);
-  await expect(retrieval.locator('.recharts-line').first()).toBeVisible();
+  await expect(retrieval.locator('circle:not([fill="var(--card)"])')).toHaveCount(1);
   expect(errors).toEqual([]);
 });
 

@@ -233,6 +233,7 @@ describe('the store: retrieval beside perplexity, same series', () => {
     expect(all.map((r) => r.length)).toEqual(RETRIEVAL_LENGTHS);
     expect(all[0][`s${cropIndex}`]).toBe(100);
     expect(all[0][`s${cropIndex}_source`]).toBe('recorded');
+    expect(all.every((row) => row.chance === 10)).toBe(true);
     const outside = retrievalRows(series, 'outside', RETRIEVAL_LENGTHS);
     // At L = C every record is inside the window: no outside value to plot.
     expect(outside[0][`s${cropIndex}`]).toBeUndefined();

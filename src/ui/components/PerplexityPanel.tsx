@@ -1,7 +1,7 @@
 // The results column: the chart with its legend, what is being measured (progress, Cancel), and
 // the "Show data" table of the same numbers.
 
-import { useDeferredValue, useEffect, useState } from 'react';
+import { useDeferredValue, useEffect, useState, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
 import { evaluationLengths } from '../settings.ts';
 import type { Series } from '../store/run-slice.ts';
@@ -32,18 +32,20 @@ function Swatch({ style }: { style: number }) {
   );
 }
 
-/** The series' names and looks, the current one tagged, and the training length's mark. */
+/** The series' names and looks, the current one tagged, the training length's mark, then `children` (more marks). */
 export function Legend({
   name = 'Legend',
   series,
   currentId,
   trainContext,
+  children,
 }: {
   /** Its accessible name, when a page holds more than one (e2e specs find the main one as "Legend"). */
   name?: string;
   series: Series[];
   currentId: string | null;
   trainContext: number | null;
+  children?: ReactNode;
 }) {
   return (
     <ul className="legend" aria-label={name}>
@@ -62,6 +64,7 @@ export function Legend({
           <span>Training length ({trainContext} tokens)</span>
         </li>
       )}
+      {children}
     </ul>
   );
 }

@@ -15,12 +15,15 @@ import {
 } from '../components/chart-style.ts';
 import { renderDot } from '../components/PerplexityChart.tsx';
 import type { Series } from '../store/run-slice.ts';
-import { CHANCE, MEASURE_LABELS, retrievalDataKey, retrievalRows, type RetrievalMeasure } from './logic.ts';
+import { CHANCE_KEY, MEASURE_LABELS, retrievalDataKey, retrievalRows, type RetrievalMeasure } from './logic.ts';
 
 export const RETRIEVAL_CHART_TITLE = 'Retrieval vs sequence length';
 
+/** The chance line's dash pattern (the legend's swatch draws it too). */
+export const CHANCE_DASH = '6 3';
+
 const DESC =
-  'Share of records test prompts answered correctly, in percent, against the prompt length in tokens (log scale), one line per model variant and setting; the vertical line marks the training length, the horizontal one chance (10%).';
+  'Share of records test prompts answered correctly, in percent, against the prompt length in tokens (log scale), one line per model variant and setting; the vertical line marks the training length, the dashed grey one chance (10%).';
 
 export const RetrievalChart = memo(function RetrievalChart({
   series,
@@ -89,11 +92,19 @@ export const RetrievalChart = memo(function RetrievalChart({
         contentStyle={TOOLTIP_CONTENT_STYLE}
         wrapperStyle={TOOLTIP_WRAPPER_STYLE}
       />
-      <ReferenceLine
-        y={CHANCE * 100}
+      {/* Chance is a line of the data, not a reference line: with it the axes and the training
+          length's mark are drawn before any result is in (Recharts draws neither without a line). */}
+      <Line
+        dataKey={CHANCE_KEY}
+        name={CHANCE_KEY}
+        type="linear"
         stroke="var(--muted)"
-        strokeDasharray="6 3"
-        label={{ value: `chance ${CHANCE * 100}%`, position: 'insideBottomRight', fill: 'var(--muted)', fontSize: 13 }}
+        strokeDasharray={CHANCE_DASH}
+        strokeWidth={1.5}
+        dot={false}
+        activeDot={false}
+        tooltipType="none"
+        isAnimationActive={false}
       />
       {trainContext !== null && (
         <ReferenceLine

@@ -22,7 +22,7 @@ import {
   seriesWithRetrieval,
   type RetrievalMeasure,
 } from './logic.ts';
-import { RETRIEVAL_CHART_TITLE, RetrievalChart } from './RetrievalChart.tsx';
+import { CHANCE_DASH, RETRIEVAL_CHART_TITLE, RetrievalChart } from './RetrievalChart.tsx';
 
 function TrialsField() {
   const trials = useApp((s) => s.retrievalTrials);
@@ -49,7 +49,7 @@ function TrialsField() {
         }}
       />
       <span id="retrieval-trials-hint" className={valid ? 'hint' : 'hint invalid'}>
-        {valid ? 'Prompts per length; each is right or wrong, so few trials give coarse steps.' : `A whole number from 1 to ${MAX_TRIALS}.`}
+        {valid ? 'Each prompt is right or wrong: few give coarse steps.' : `A whole number from 1 to ${MAX_TRIALS}.`}
       </span>
     </div>
   );
@@ -203,11 +203,18 @@ export function RetrievalPanel({ controller }: { controller: Controller }) {
           </div>
         )}
         <figcaption>
-          <Legend name="Series on the retrieval chart" series={shown} currentId={currentId} trainContext={trainContext} />
+          <Legend name="Series on the retrieval chart" series={shown} currentId={currentId} trainContext={trainContext}>
+            <li>
+              <svg className="swatch" width="36" height="12" aria-hidden="true">
+                <line x1="1" y1="6" x2="35" y2="6" stroke="var(--muted)" strokeWidth="1.5" strokeDasharray={CHANCE_DASH} />
+              </svg>
+              <span>Chance ({percent(CHANCE)})</span>
+            </li>
+          </Legend>
           {shown.length === 0 && <p className="small">No retrieval results yet: no eval.json has them, and none was measured here.</p>}
           <p className="muted small">
-            Same series and styles as the perplexity chart. Filled dots: measured here; hollow dots: recorded in eval.json. The dashed
-            horizontal line is chance ({percent(CHANCE)}). Higher is better.
+            Same series and styles as the perplexity chart. Filled dots: measured here; hollow dots: recorded in eval.json. Higher is
+            better.
           </p>
         </figcaption>
       </figure>

@@ -62,13 +62,17 @@ export function retrievalChartLengths(series: readonly Series[], planned: readon
   return [...new Set([...planned, ...series.flatMap((s) => s.retrieval?.map((p) => p.length) ?? [])])].sort((a, b) => a - b);
 }
 
+/** The chance line's key in a chart row. */
+export const CHANCE_KEY = 'chance';
+
 /**
- * One chart row per length: for series i, its success in percent under `s{i}` (absent where it has
- * no point, or no trial fell in the measured part) and the point's source under `s{i}_source`.
+ * One chart row per length: chance in percent under CHANCE_KEY; for series i, its success in
+ * percent under `s{i}` (absent where it has no point, or no trial fell in the measured part) and
+ * the point's source under `s{i}_source`.
  */
 export function retrievalRows(series: readonly Series[], measure: RetrievalMeasure, lengths: readonly number[]): RetrievalRow[] {
   return lengths.map((length) => {
-    const row: RetrievalRow = { length };
+    const row: RetrievalRow = { length, [CHANCE_KEY]: CHANCE * 100 };
     series.forEach((s, i) => {
       const point = s.retrieval?.find((p) => p.length === length);
       const value = point?.[measure];
