@@ -1,7 +1,7 @@
 // The retrieval card, beside "Perplexity vs sequence length": the records test's success against
 // length for the same series in the same styles (recorded in eval.json at first paint, refined
-// live by "Measure retrieval"), its own data table ("Show retrieval data"), and what the two charts together show,
-// computed from the shipped models' recorded numbers.
+// live by "Measure retrieval"), its own data table ("Show retrieval data"), and what the two
+// charts together show, computed from the shipped models' recorded numbers.
 
 import { useMemo, useState } from 'react';
 import type { Controller } from '../controller.ts';
@@ -12,6 +12,7 @@ import { currentSeriesId, useApp, useAppShallow } from '../store/store.ts';
 import { canMeasureRetrieval, measureRetrieval, modelRetrievalLengths, plannedLengths, stopRetrieval } from './actions.ts';
 import {
   CHANCE,
+  isTrialCount,
   MAX_TRIALS,
   MEASURE_LABELS,
   percent,
@@ -28,8 +29,7 @@ function TrialsField() {
   const trials = useApp((s) => s.retrievalTrials);
   const setChoices = useApp((s) => s.setRetrievalChoices);
   const [text, setText] = useState(String(trials));
-  const value = Number(text);
-  const valid = Number.isInteger(value) && value >= 1 && value <= MAX_TRIALS;
+  const valid = isTrialCount(Number(text));
   return (
     <div className="field">
       <label htmlFor="retrieval-trials">Trials per length</label>
@@ -45,7 +45,7 @@ function TrialsField() {
         onChange={(e) => {
           setText(e.target.value);
           const n = Number(e.target.value);
-          if (Number.isInteger(n) && n >= 1 && n <= MAX_TRIALS) setChoices({ retrievalTrials: n });
+          if (isTrialCount(n)) setChoices({ retrievalTrials: n });
         }}
       />
       <span id="retrieval-trials-hint" className={valid ? 'hint' : 'hint invalid'}>

@@ -17,6 +17,11 @@ export const CHANCE = 0.1;
 export const DEFAULT_TRIALS = 24;
 export const MAX_TRIALS = 200;
 
+/** A trial count a live run takes: a whole number from 1 to MAX_TRIALS. */
+export function isTrialCount(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= MAX_TRIALS;
+}
+
 /**
  * The seed of live runs: the CLI's default, so a live run's trials are the first trials of the
  * recorded ones (records.ts trialSeed depends on seed, length and trial index alone).
