@@ -67,7 +67,8 @@ export const EVAL_VERSION = 2;
 export const SERIES_KINDS = ['rope', 'pi', 'ntk', 'yarn', 'dynamic', 'crop', 'none'] as const;
 export type SeriesKind = (typeof SERIES_KINDS)[number];
 
-const LABELS: Record<Exclude<SeriesKind, 'none' | 'crop'>, string> = {
+/** The legend names of the series whose name needs no context (crop's needs C, none's the model). */
+export const SERIES_LABELS: Record<Exclude<SeriesKind, 'none' | 'crop'>, string> = {
   rope: 'RoPE',
   pi: 'PI',
   ntk: 'NTK',
@@ -75,8 +76,8 @@ const LABELS: Record<Exclude<SeriesKind, 'none' | 'crop'>, string> = {
   dynamic: 'Dynamic NTK',
 };
 
-/** The crop series' label at training context C. */
-export const cropLabel = (trainContext: number) => `RoPE, cropped to the last ${trainContext} tokens`;
+/** The crop series' label at training context C (the page says "C_train" before it knows C). */
+export const cropLabel = (trainContext: number | 'C_train') => `RoPE, cropped to the last ${trainContext} tokens`;
 
 export interface EvalSeries {
   id: string;
@@ -199,7 +200,7 @@ export function planSeries(
         ? (options.noneLabel ?? (options.attentionType === 'rope' ? 'RoPE dropped' : 'DroPE'))
         : kind === 'crop'
           ? cropLabel(options.trainContext)
-          : LABELS[kind];
+          : SERIES_LABELS[kind];
     const window = seriesWindow(kind, options.trainContext);
     return {
       id: kind,

@@ -1,5 +1,5 @@
-// The playground page: the model and its controls on the left, perplexity against sequence length
-// on the right. State lives in one zustand store (src/ui/store); the engine runs in a Web Worker
+// The playground page: the model and its controls on the left, perplexity and retrieval against
+// sequence length on the right. State lives in one zustand store (src/ui/store); the engine runs in a Web Worker
 // (src/ui/worker), driven by the controller (src/ui/controller.ts), so the page never touches the
 // GPU and stays responsive while the model evaluates or trains.
 
@@ -9,6 +9,7 @@ import { AdapterFacts, GpuAlert } from './components/GpuStatus.tsx';
 import { HubModelCard } from './components/HubModel.tsx';
 import { LongContextPanel } from './components/LongContextPanel.tsx';
 import { PerplexityPanel } from './components/PerplexityPanel.tsx';
+import { RetrievalPanel } from './retrieval/RetrievalPanel.tsx';
 import { AttentionHeatmap } from './components/AttentionHeatmap.tsx';
 import { SavedVariants } from './components/SavedVariants.tsx';
 import { useApp } from './store/store.ts';
@@ -59,7 +60,10 @@ export function App({ controller }: { controller: Controller }) {
           <DropeCard controller={controller} />
           {!presenting && <SavedVariants controller={controller} />}
         </div>
-        <PerplexityPanel controller={controller} />
+        <div className="results">
+          <PerplexityPanel controller={controller} />
+          <RetrievalPanel controller={controller} />
+        </div>
       </main>
       <div className="below">
         <RopeTeaching />

@@ -515,7 +515,7 @@ export class Controller {
     const s = this.state;
     const variant = activeVariant(s);
     const id = currentSeriesId(s);
-    if (s.gpu.kind !== 'ready' || s.weights.kind !== 'ready' || !variant || !id || recalibrating(s) || fitting(s)) return;
+    if (s.gpu.kind !== 'ready' || s.weights.kind !== 'ready' || !s.meta || !variant || !id || recalibrating(s) || fitting(s)) return;
     if (s.evaluation?.seriesId === id) return;
     if (!byHand && !this.live) return;
     if (byHand) this.held.delete(id);
@@ -524,7 +524,7 @@ export class Controller {
     if (lengths.length === 0) return;
     if (s.evaluation) this.send({ type: 'cancel', target: s.evaluation.requestId });
     const mode = effectiveMode(s.config, variant.hasRope);
-    const label = seriesLabel(variant, mode, s.config.c);
+    const label = seriesLabel(variant, mode, s.config.c, s.meta.trainContext);
     const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
     const requestId = this.send(
       { type: 'evaluate', variant: variant.id, settings, lengths, tokens: s.config.tokens },

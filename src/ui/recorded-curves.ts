@@ -1,15 +1,17 @@
 // Recorded curves: the perplexity-by-length numbers a model folder ships in eval.json (written by
 // `npm run cli -- eval`, format and reader in src/eval/curves.ts), so the chart has something to
-// show at once, and without WebGPU.
+// show at once, and without WebGPU; and, where the file has them, the records test's results per
+// series (src/eval/records.ts), for the retrieval chart (src/ui/retrieval).
 //
 // A recorded series whose mode at every length is exactly what the page would run for some
-// setting (RoPE, PI, NTK, YaRN or none, with its c) is tied to that setting: a live evaluation of
+// setting (RoPE, PI, NTK, YaRN, RoPE cropped to C_train or none, with its c) is tied to that setting: a live evaluation of
 // the same setting then refines it point by point. Any other series (dynamic NTK, a different
 // YaRN original context) stays a recorded series of its own. Recorded series are per length
 // (factor L / C, plain RoPE up to C), so only the page's per-length modes can match one: a fixed
 // "Scaling factor" (mode "yarn:8", …) is always a live series of its own.
 
-import { parseEvalJson, type EvalSeries, type SeriesContext } from '../eval/curves.ts';
+import { parseEvalJson, type EvalSeries, type RetrievalProtocol, type SeriesContext } from '../eval/curves.ts';
+import type { RetrievalPoint } from '../eval/records.ts';
 import { parseConfig, type ModelConfig } from '../model/config.ts';
 import { formatPositionMode, positionModeFromConfig } from '../model/positions.ts';
 import { positionModeAt, ropeModeName, type EffectiveMode } from './settings.ts';
@@ -19,21 +21,35 @@ export interface RecordedPoint {
   ppl: number;
 }
 
+/** The records test's result at one length. */
+export interface RecordedRetrieval extends RetrievalPoint {
+  length: number;
+}
+
 export interface RecordedCurve {
   label: string;
   /** The setting it was measured with, when the page can reproduce it exactly. */
   settings?: { mode: EffectiveMode; c: number };
   points: RecordedPoint[];
+  /** eval.json's series id ("rope", "yarn", "crop", "none", …). */
+  series: string;
+  /** The records test per retrieval length; absent when the file has no retrieval results. */
+  retrieval?: RecordedRetrieval[];
 }
 
-export type RecordedEval = { curves: RecordedCurve[]; problem: null } | { curves: []; problem: string };
+export type RecordedEval =
+  { curves: RecordedCurve[]; problem: null; retrieval: RetrievalProtocol | null } | { curves: []; problem: string; retrieval: null };
 
-const LIVE_KINDS: readonly EffectiveMode[] = ['rope', 'none', 'pi', 'ntk', 'yarn'];
+const LIVE_KINDS: readonly EffectiveMode[] = ['rope', 'none', 'pi', 'ntk', 'yarn', 'crop'];
 
 /** The live setting that reproduces a series exactly, or undefined. */
 function settingsOf(series: EvalSeries, lengths: number[], context: SeriesContext): RecordedCurve['settings'] {
   // Per-length kinds only: a mode with a fixed factor ("yarn:8") is never a recorded series' twin.
-  const kind = series.positions.split(':')[0] as EffectiveMode;
+  // A window makes RoPE the crop setting, which the page runs with a window of C_train alone.
+  const positions = series.positions.split(':')[0];
+  const kind = (
+    series.window === undefined ? positions : positions === 'rope' && series.window === context.trainContext ? 'crop' : ''
+  ) as EffectiveMode;
   if (!LIVE_KINDS.includes(kind)) return undefined;
   // The page's c slider has two decimals and applies to every mode; outside it, no live twin.
   if (!(series.beta_c >= 0 && series.beta_c <= 1) || Number(series.beta_c.toFixed(2)) !== series.beta_c) return undefined;
@@ -46,19 +62,25 @@ function settingsOf(series: EvalSeries, lengths: number[], context: SeriesContex
  * read as the format gives no curves and a one-line problem to show.
  */
 export function readRecordedEval(json: unknown, context: SeriesContext, source = 'eval.json'): RecordedEval {
-  if (json === undefined) return { curves: [], problem: null };
+  if (json === undefined) return { curves: [], problem: null, retrieval: null };
   let file;
   try {
     file = parseEvalJson(json, source);
   } catch (error) {
-    return { curves: [], problem: (error as Error).message };
+    return { curves: [], problem: (error as Error).message, retrieval: null };
   }
-  const curves = file.series.map((series) => ({
-    label: series.label,
-    settings: settingsOf(series, file.lengths, context),
-    points: file.lengths.map((length) => ({ length, ppl: series.ppl[String(length)] })),
-  }));
-  return { curves, problem: null };
+  const retrievalLengths = file.retrieval?.lengths ?? [];
+  const curves = file.series.map((series): RecordedCurve => {
+    const retrieval = series.retrieval;
+    return {
+      label: series.label,
+      settings: settingsOf(series, file.lengths, context),
+      points: file.lengths.map((length) => ({ length, ppl: series.ppl[String(length)] })),
+      series: series.id,
+      ...(retrieval ? { retrieval: retrievalLengths.map((length) => ({ length, ...retrieval[String(length)] })) } : {}),
+    };
+  });
+  return { curves, problem: null, retrieval: file.retrieval ?? null };
 }
 
 // ------------------------------------------------------------------------------ shipped models
@@ -76,7 +98,10 @@ export type ShippedKind = 'rope' | 'drope' | 'nope';
 export interface ShippedCurve {
   /** The legend name, ending in " · " and the model's folder name. */
   label: string;
+  /** eval.json's series id ("rope", "yarn", "crop", "none", …): what the retrieval explanations compare. */
+  series: string;
   points: RecordedPoint[];
+  retrieval?: RecordedRetrieval[];
 }
 
 /**
@@ -104,6 +129,8 @@ export interface ShippedModel {
   /** C_train: config.json's max_position_embeddings, as the loaded model's is read. */
   trainContext: number;
   curves: ShippedCurve[];
+  /** How its eval.json's records test ran; null when the file has no retrieval results. */
+  retrieval: RetrievalProtocol | null;
 }
 
 export type ShippedRead = { model: ShippedModel; problem: null } | { model: null; problem: string };
@@ -136,13 +163,18 @@ export function nopeKind(name: string, indexLabel: string, curveLabels: readonly
 }
 
 /** The legend name of one recorded curve of a shipped model that is not the loaded one. */
-export function shippedLabel(kind: ShippedKind, curve: RecordedCurve, model: string): string {
+export function shippedLabel(
+  kind: ShippedKind,
+  curve: Pick<RecordedCurve, 'label' | 'settings'>,
+  model: string,
+  trainContext: number,
+): string {
   const settings = curve.settings;
   let name = curve.label;
   if (settings) {
     const suffix = settings.c > 0 ? ` · c = ${settings.c.toFixed(2)}` : '';
     if (settings.mode === 'none') name = (kind === 'rope' ? STORY_LABELS.dropped : STORY_LABELS[kind]) + suffix;
-    else if (kind === 'rope') name = (ropeModeName(settings.mode) ?? name) + suffix;
+    else if (kind === 'rope') name = (ropeModeName(settings.mode, trainContext) ?? name) + suffix;
   }
   return `${name} · ${model}`;
 }
@@ -183,11 +215,13 @@ export function readShippedModel(
       );
   const curves: ShippedCurve[] = [];
   for (const curve of read.curves) {
-    const label = shippedLabel(kind, curve, name);
+    const label = shippedLabel(kind, curve, name, trainContext);
     // Two curves under one name: the first wins, as for the loaded model's.
-    if (!curves.some((c) => c.label === label)) curves.push({ label, points: curve.points });
+    if (!curves.some((c) => c.label === label)) {
+      curves.push({ label, series: curve.series, points: curve.points, ...(curve.retrieval ? { retrieval: curve.retrieval } : {}) });
+    }
   }
-  return { model: { name, label: entry.label, kind, shapes, trainContext, curves }, problem: null };
+  return { model: { name, label: entry.label, kind, shapes, trainContext, curves, retrieval: read.retrieval }, problem: null };
 }
 
 /**

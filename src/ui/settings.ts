@@ -5,15 +5,24 @@
 // max_position_embeddings), F a fixed scaling factor (the "Scaling factor" select), c DroPE's
 // logit-scale coefficient (beta = 1 + c·ln(L / C) past C).
 
-import { seriesMode, type SeriesContext } from '../eval/curves.ts';
+import { cropLabel, SERIES_LABELS, seriesMode, seriesWindow, type SeriesContext, type SeriesKind } from '../eval/curves.ts';
 import type { PositionMode } from '../model/positions.ts';
 
-/** The "Position scaling" choices; each stretches RoPE by its factor (see SCALING_FACTORS). */
-export const SCALINGS = ['none', 'pi', 'ntk', 'yarn'] as const;
+/**
+ * The "Position scaling" choices: PI, NTK and YaRN stretch RoPE by their factor (see
+ * SCALING_FACTORS); 'crop' is plain RoPE with an attention window of C_train keys, the paper's
+ * crop baseline (src/eval/curves.ts), with no factor.
+ */
+export const SCALINGS = ['none', 'pi', 'ntk', 'yarn', 'crop'] as const;
 export type Scaling = (typeof SCALINGS)[number];
-export type ScaledKind = Exclude<Scaling, 'none'>;
+export type ScaledKind = Exclude<Scaling, 'none' | 'crop'>;
 
-export const SCALING_LABELS: Record<Scaling, string> = { none: 'None', pi: 'PI', ntk: 'NTK', yarn: 'YaRN' };
+/** A scaling's name in the selects: the series' names of src/eval/curves.ts (C unknown: "C_train"). */
+export function scalingLabel(scaling: Scaling, trainContext: number | null): string {
+  if (scaling === 'none') return 'None';
+  if (scaling === 'crop') return cropLabel(trainContext ?? 'C_train');
+  return SERIES_LABELS[scaling];
+}
 
 /**
  * The "Scaling factor" choices: 'length' is s = max(1, L / C) at each evaluated length L (plain
@@ -52,23 +61,27 @@ export const BASE_VARIANT = 'base';
 
 /**
  * How positions enter attention in an evaluation: 'none' when RoPE is off or dropped, 'rope' when
- * unscaled, the scaling's kind when its factor is L / C per length, and "kind:F" (e.g. "yarn:8")
- * for a fixed factor F. It names the series (seriesId), so a fixed factor is a series of its own
- * and never matches a recorded per-length one (recorded-curves.ts compares modes exactly).
+ * unscaled, 'crop' for RoPE cropped to the last C_train tokens, the scaling's kind when its factor
+ * is L / C per length, and "kind:F" (e.g. "yarn:8") for a fixed factor F. It names the series
+ * (seriesId), so a fixed factor is a series of its own and never matches a recorded per-length one
+ * (recorded-curves.ts compares modes exactly).
  */
-export type EffectiveMode = 'rope' | 'none' | ScaledKind | `${ScaledKind}:${FixedFactor}`;
+export type EffectiveMode = 'rope' | 'none' | 'crop' | ScaledKind | `${ScaledKind}:${FixedFactor}`;
 
 export function effectiveMode(settings: EvalSettings, hasRope: boolean): EffectiveMode {
   if (!hasRope || !settings.rope) return 'none';
   if (settings.scaling === 'none') return 'rope';
+  if (settings.scaling === 'crop') return 'crop';
   const factor = settings.factor ?? 'length';
   return factor === 'length' ? settings.scaling : `${settings.scaling}:${factor}`;
 }
 
+type ModeKind = 'rope' | 'none' | 'crop' | ScaledKind;
+
 /** A mode's position kind and its fixed factor (undefined: per length, or no scaling). */
-export function splitMode(mode: EffectiveMode): { kind: 'rope' | 'none' | ScaledKind; factor?: FixedFactor } {
+export function splitMode(mode: EffectiveMode): { kind: ModeKind; factor?: FixedFactor } {
   const colon = mode.indexOf(':');
-  if (colon < 0) return { kind: mode as 'rope' | 'none' | ScaledKind };
+  if (colon < 0) return { kind: mode as ModeKind };
   return { kind: mode.slice(0, colon) as ScaledKind, factor: Number(mode.slice(colon + 1)) as FixedFactor };
 }
 
@@ -81,6 +94,11 @@ export function splitMode(mode: EffectiveMode): { kind: 'rope' | 'none' | Scaled
 export function positionModeAt(mode: EffectiveMode, L: number, context: SeriesContext): PositionMode {
   const { kind, factor } = splitMode(mode);
   return seriesMode(kind, L, context, factor);
+}
+
+/** The attention window of a mode: C_train keys for 'crop', none (undefined) otherwise. */
+export function attentionWindowOf(mode: EffectiveMode, trainContext: number): number | undefined {
+  return seriesWindow(splitMode(mode).kind as SeriesKind, trainContext);
 }
 
 /** The evaluated lengths: C/2, C, 2C, 4C, 8C, 16C. */
@@ -100,25 +118,27 @@ export function seriesId(variant: string, mode: EffectiveMode, c: number): strin
   return `${variant}|${mode}|${formatC(c)}`;
 }
 
-const KIND_SUFFIX: Record<ScaledKind, string> = { pi: ' + PI', ntk: ' + NTK', yarn: ' + YaRN' };
-
-/** What the positions of a RoPE model are called: "RoPE", "RoPE + YaRN", "RoPE + YaRN ×8"; undefined for 'none'. */
-export function ropeModeName(mode: EffectiveMode): string | undefined {
+/**
+ * What the positions of a RoPE model trained at C_train are called: "RoPE", "RoPE + YaRN",
+ * "RoPE + YaRN ×8", "RoPE, cropped to the last 64 tokens"; undefined for 'none'.
+ */
+export function ropeModeName(mode: EffectiveMode, trainContext: number): string | undefined {
   const { kind, factor } = splitMode(mode);
   if (kind === 'none') return undefined;
   if (kind === 'rope') return 'RoPE';
-  return `RoPE${KIND_SUFFIX[kind]}${factor === undefined ? '' : ` ×${factor}`}`;
+  if (kind === 'crop') return cropLabel(trainContext);
+  return `RoPE + ${SERIES_LABELS[kind]}${factor === undefined ? '' : ` ×${factor}`}`;
 }
 
 /**
- * The legend name of a series. The loaded model's own curves are named after their positions
- * ("RoPE", "RoPE + YaRN", "RoPE + YaRN ×8", "RoPE switched off"); a variant made in the page by
- * its label.
+ * The legend name of a series of a model trained at C_train. The loaded model's own curves are
+ * named after their positions ("RoPE", "RoPE + YaRN", "RoPE + YaRN ×8", "RoPE switched off"); a
+ * variant made in the page by its label.
  */
-export function seriesLabel(variant: VariantInfo, mode: EffectiveMode, c: number): string {
+export function seriesLabel(variant: VariantInfo, mode: EffectiveMode, c: number, trainContext: number): string {
   let label: string;
   if (variant.kind !== 'base') label = variant.label;
   else if (!variant.hasRope) label = variant.label;
-  else label = ropeModeName(mode) ?? 'RoPE switched off';
+  else label = ropeModeName(mode, trainContext) ?? 'RoPE switched off';
   return c > 0 ? `${label} · c = ${formatC(c)}` : label;
 }

@@ -147,12 +147,12 @@ describe('Hub variants in the slots', () => {
   });
 
   it('slot labels: the id, with the positions where it has RoPE, and c', () => {
-    expect(slotLabel(settings(drope), drope)).toBe('SakanaAI/SmolLM-360M-DroPE');
-    expect(slotLabel(settings(drope, { c: 0.1 }), drope)).toBe('SakanaAI/SmolLM-360M-DroPE · c = 0.10');
-    expect(slotLabel(settings(rope), rope)).toBe('HuggingFaceTB/SmolLM-360M · RoPE');
-    expect(slotLabel(settings(rope, { scaling: 'yarn' }), rope)).toBe('HuggingFaceTB/SmolLM-360M · RoPE + YaRN');
-    expect(slotLabel(settings(rope, { rope: false }), rope)).toBe('HuggingFaceTB/SmolLM-360M · RoPE switched off');
-    expect(hubSlotLabel(rope, 'rope', 0)).toBe('HuggingFaceTB/SmolLM-360M · RoPE');
+    expect(slotLabel(settings(drope), drope, 64)).toBe('SakanaAI/SmolLM-360M-DroPE');
+    expect(slotLabel(settings(drope, { c: 0.1 }), drope, 64)).toBe('SakanaAI/SmolLM-360M-DroPE · c = 0.10');
+    expect(slotLabel(settings(rope), rope, 64)).toBe('HuggingFaceTB/SmolLM-360M · RoPE');
+    expect(slotLabel(settings(rope, { scaling: 'yarn' }), rope, 64)).toBe('HuggingFaceTB/SmolLM-360M · RoPE + YaRN');
+    expect(slotLabel(settings(rope, { rope: false }), rope, 64)).toBe('HuggingFaceTB/SmolLM-360M · RoPE switched off');
+    expect(hubSlotLabel(rope, 'rope', 0, 64)).toBe('HuggingFaceTB/SmolLM-360M · RoPE');
   });
 
   describe('what the slots send', () => {

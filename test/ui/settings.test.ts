@@ -4,9 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { logTicks } from '../../src/ui/components/chart-style.ts';
 import { readRecordedEval } from '../../src/ui/recorded-curves.ts';
 import {
+  attentionWindowOf,
   effectiveMode,
   evaluationLengths,
   positionModeAt,
+  scalingLabel,
   seriesId,
   seriesLabel,
   splitMode,
@@ -66,18 +68,18 @@ describe('settings', () => {
     expect(seriesId('base', 'yarn:8', 0)).toBe('base|yarn:8|0.00');
     expect(seriesId('base', 'yarn:8', 0)).not.toBe(seriesId('base', 'yarn', 0));
     expect(seriesId('base', 'yarn:8', 0)).not.toBe(seriesId('base', 'yarn:4', 0));
-    expect(seriesLabel(base, 'yarn:8', 0)).toBe('RoPE + YaRN ×8');
-    expect(seriesLabel(base, 'pi:2', 0.2)).toBe('RoPE + PI ×2 · c = 0.20');
-    expect(seriesLabel(base, 'ntk:16', 0)).toBe('RoPE + NTK ×16');
-    expect(seriesLabel(base, 'ntk', 0)).toBe('RoPE + NTK');
+    expect(seriesLabel(base, 'yarn:8', 0, 64)).toBe('RoPE + YaRN ×8');
+    expect(seriesLabel(base, 'pi:2', 0.2, 64)).toBe('RoPE + PI ×2 · c = 0.20');
+    expect(seriesLabel(base, 'ntk:16', 0, 64)).toBe('RoPE + NTK ×16');
+    expect(seriesLabel(base, 'ntk', 0, 64)).toBe('RoPE + NTK');
     const dropped: VariantInfo = { id: 'd', label: 'RoPE dropped', kind: 'dropped', hasRope: false, detail: '' };
-    expect(seriesLabel(dropped, 'none', 0)).toBe('RoPE dropped');
+    expect(seriesLabel(dropped, 'none', 0, 64)).toBe('RoPE dropped');
   });
 
   it('names series after positions for the loaded model and after the variant otherwise', () => {
-    expect(seriesLabel(base, 'rope', 0)).toBe('RoPE');
-    expect(seriesLabel(base, 'yarn', 0.2)).toBe('RoPE + YaRN · c = 0.20');
-    expect(seriesLabel(base, 'none', 0)).toBe('RoPE switched off');
+    expect(seriesLabel(base, 'rope', 0, 64)).toBe('RoPE');
+    expect(seriesLabel(base, 'yarn', 0.2, 64)).toBe('RoPE + YaRN · c = 0.20');
+    expect(seriesLabel(base, 'none', 0, 64)).toBe('RoPE switched off');
     const recalibrated: VariantInfo = {
       id: 'r',
       label: 'Recalibrated (3 steps, LR 1e-3)',
@@ -85,8 +87,25 @@ describe('settings', () => {
       hasRope: false,
       detail: '',
     };
-    expect(seriesLabel(recalibrated, 'none', 0)).toBe('Recalibrated (3 steps, LR 1e-3)');
+    expect(seriesLabel(recalibrated, 'none', 0, 64)).toBe('Recalibrated (3 steps, LR 1e-3)');
     expect(seriesId('r', 'none', 0.1 + 0.2)).toBe('r|none|0.30');
+  });
+
+  it('crop is plain RoPE with a window of C_train keys, named as the eval CLI names it, with no factor', () => {
+    const context = { trainContext: 64, maxPositionEmbeddings: 64 };
+    expect(effectiveMode({ rope: true, scaling: 'crop', c: 0 }, true)).toBe('crop');
+    // A factor means nothing to crop; RoPE off or absent is still 'none'.
+    expect(effectiveMode({ rope: true, scaling: 'crop', factor: 8, c: 0 }, true)).toBe('crop');
+    expect(effectiveMode({ rope: false, scaling: 'crop', c: 0 }, true)).toBe('none');
+    expect(effectiveMode({ rope: true, scaling: 'crop', c: 0 }, false)).toBe('none');
+    for (const L of [32, 64, 512]) expect(positionModeAt('crop', L, context)).toEqual({ kind: 'rope' });
+    expect(attentionWindowOf('crop', 64)).toBe(64);
+    for (const mode of ['rope', 'none', 'yarn', 'yarn:8'] as const) expect(attentionWindowOf(mode, 64)).toBeUndefined();
+    expect(seriesLabel(base, 'crop', 0, 64)).toBe('RoPE, cropped to the last 64 tokens');
+    expect(seriesId('base', 'crop', 0)).not.toBe(seriesId('base', 'rope', 0));
+    expect(scalingLabel('crop', 64)).toBe('RoPE, cropped to the last 64 tokens');
+    expect(scalingLabel('crop', null)).toBe('RoPE, cropped to the last C_train tokens');
+    expect(scalingLabel('yarn', 64)).toBe('YaRN');
   });
 
   it('puts 1-2-5 log ticks around the data', () => {
@@ -144,6 +163,24 @@ describe('recorded curves (eval.json)', () => {
     ]);
   });
 
+  it('ties the crop series (RoPE with a window of C_train) to the crop setting, and no other window', () => {
+    const rope = ['rope', 'rope', 'rope'];
+    const read = readRecordedEval(
+      file([
+        series('rope', 'rope', rope, [5, 4, 9]),
+        { ...series('crop', 'rope', rope, [5, 4, 4.1]), label: 'RoPE, cropped to the last 64 tokens', window: 64 },
+        { ...series('crop-32', 'rope', rope, [6, 5, 5]), window: 32 },
+      ]),
+      context,
+    );
+    expect(read.problem).toBeNull();
+    expect(read.curves.map((c) => [c.label, c.settings])).toEqual([
+      ['rope', { mode: 'rope', c: 0 }],
+      ['RoPE, cropped to the last 64 tokens', { mode: 'crop', c: 0 }],
+      ['crop-32', undefined],
+    ]);
+  });
+
   it('never ties a recorded per-length series to a fixed factor', () => {
     const read = readRecordedEval(
       file([
@@ -160,7 +197,7 @@ describe('recorded curves (eval.json)', () => {
   });
 
   it('no file is no curves; a bad file is no curves and a reason', () => {
-    expect(readRecordedEval(undefined, context)).toEqual({ curves: [], problem: null });
+    expect(readRecordedEval(undefined, context)).toEqual({ curves: [], problem: null, retrieval: null });
     const bad = readRecordedEval('{"format": "something else"}', context, 'tiny/eval.json');
     expect(bad.curves).toEqual([]);
     expect(bad.problem).toMatch(/^tiny\/eval.json: not a perplexity-curve file/);

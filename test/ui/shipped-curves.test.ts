@@ -244,7 +244,11 @@ describe('the store keeps the shipped curves beside the loaded model’s', () =>
 
   it('shipped curves that arrive after the model: appended, the loaded model’s own left out', () => {
     const s = store.getState();
-    s.startModel(metaOf('austen-rope'), [{ label: 'RoPE', settings: { mode: 'rope', c: 0 }, points: [{ length: 64, ppl: 4 }] }], base);
+    s.startModel(
+      metaOf('austen-rope'),
+      [{ label: 'RoPE', series: 'rope', settings: { mode: 'rope', c: 0 }, points: [{ length: 64, ppl: 4 }] }],
+      base,
+    );
     s.setShipped(shipped, []);
     expect(labels()).toEqual(['RoPE', `${STORY_LABELS.drope} · austen-drope`, `${STORY_LABELS.nope} · austen-nope`]);
     const [own, drope, nope] = store.getState().series;
@@ -279,7 +283,7 @@ describe('the store keeps the shipped curves beside the loaded model’s', () =>
     const nopeBase: VariantInfo = { ...base, label: 'austen-drope (DroPE)', hasRope: false };
     s.startModel(
       metaOf('austen-drope', false),
-      [{ label: 'DroPE', settings: { mode: 'none', c: 0 }, points: [{ length: 64, ppl: 6.5 }] }],
+      [{ label: 'DroPE', series: 'none', settings: { mode: 'none', c: 0 }, points: [{ length: 64, ppl: 6.5 }] }],
       nopeBase,
     );
     expect(labels()).toEqual([

@@ -118,7 +118,7 @@ describe('the default slots', () => {
   const resolve = (loaded: string, settings: SlotSettings, base: VariantInfo = ropeBase) => {
     const offers = shippedOffers(shipped, loaded);
     const variant = slotVariant(settings, slotChoices([base], offers));
-    return { id: variant?.id, label: slotLabel(settings, variant, offers) };
+    return { id: variant?.id, label: slotLabel(settings, variant, 64, offers) };
   };
 
   it('A is the loaded model with RoPE; B is austen-drope where it is offered (RoPE vs DroPE at once)', () => {
@@ -141,11 +141,11 @@ describe('the default slots', () => {
     const offers = shippedOffers(shipped, 'austen-drope');
     const rope = offers.find((o) => o.name === 'austen-rope')!.info;
     const settings = (patch: Partial<SlotSettings>): SlotSettings => ({ variant: rope.id, rope: true, scaling: 'none', c: 0, ...patch });
-    expect(slotLabel(settings({}), rope, offers)).toBe('RoPE · austen-rope');
-    expect(slotLabel(settings({ scaling: 'yarn' }), rope, offers)).toBe('RoPE + YaRN · austen-rope');
-    expect(slotLabel(settings({ rope: false }), rope, offers)).toBe(`${STORY_LABELS.dropped} · austen-rope`);
+    expect(slotLabel(settings({}), rope, 64, offers)).toBe('RoPE · austen-rope');
+    expect(slotLabel(settings({ scaling: 'yarn' }), rope, 64, offers)).toBe('RoPE + YaRN · austen-rope');
+    expect(slotLabel(settings({ rope: false }), rope, 64, offers)).toBe(`${STORY_LABELS.dropped} · austen-rope`);
     const nope = offers.find((o) => o.name === 'austen-nope')!.info;
-    expect(slotLabel({ variant: nope.id, rope: true, scaling: 'none', c: 0.2 }, nope, offers)).toBe(
+    expect(slotLabel({ variant: nope.id, rope: true, scaling: 'none', c: 0.2 }, nope, 64, offers)).toBe(
       `${STORY_LABELS.nope} · c = 0.20 · austen-nope`,
     );
   });
@@ -206,7 +206,7 @@ describe('loading a shipped model into the worker', () => {
     // While it loads, and once it is there, nothing more is sent for it.
     const load = sent[1];
     sent.length = 0;
-    measureLosses(controller, 256);
+    measureLosses(controller, 256, 64);
     expect(sent.map((s) => s.command.type)).toEqual(['tokenLoss', 'tokenLoss']);
     expect(sent[1].command).toMatchObject({ variant: 'shipped:austen-drope' });
     expect(compareStore().getState().losses.B?.label).toBe(`${STORY_LABELS.drope} · austen-drope, 256 tokens`);

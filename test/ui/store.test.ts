@@ -26,14 +26,15 @@ const meta = { name: 'austen-rope', trainContext: 64, hasRope: true, summary: ''
 const recorded: RecordedCurve[] = [
   {
     label: 'RoPE',
+    series: 'rope',
     settings: { mode: 'rope', c: 0 },
     points: [
       { length: 64, ppl: 4.2 },
       { length: 128, ppl: 5.5 },
     ],
   },
-  { label: 'RoPE + YaRN', settings: { mode: 'yarn', c: 0 }, points: [{ length: 128, ppl: 11.3 }] },
-  { label: 'DroPE (recalibrated run)', points: [{ length: 64, ppl: 6.05 }] },
+  { label: 'RoPE + YaRN', series: 'yarn', settings: { mode: 'yarn', c: 0 }, points: [{ length: 128, ppl: 11.3 }] },
+  { label: 'DroPE (recalibrated run)', series: 'none', points: [{ length: 64, ppl: 6.05 }] },
 ];
 
 let store: AppStore;
@@ -77,8 +78,8 @@ describe('run slice', () => {
   it('for a model without RoPE, maps only "none" curves onto live series', () => {
     const nope: VariantInfo = { ...base, label: 'Austen NoPE', hasRope: false };
     const curves: RecordedCurve[] = [
-      { label: 'NoPE', settings: { mode: 'none', c: 0.2 }, points: [{ length: 64, ppl: 6 }] },
-      { label: 'with rope?', settings: { mode: 'rope', c: 0 }, points: [{ length: 64, ppl: 9 }] },
+      { label: 'NoPE', series: 'none', settings: { mode: 'none', c: 0.2 }, points: [{ length: 64, ppl: 6 }] },
+      { label: 'with rope?', series: 'rope', settings: { mode: 'rope', c: 0 }, points: [{ length: 64, ppl: 9 }] },
     ];
     store.getState().startModel({ ...meta, hasRope: false }, curves, nope);
     expect(store.getState().series.map((s) => [s.id, s.label])).toEqual([

@@ -18,7 +18,7 @@
 
 import { useEffect, useId, useMemo, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
-import { SCALING_LABELS, SCALINGS, type Scaling } from '../settings.ts';
+import { scalingLabel, SCALINGS, type Scaling } from '../settings.ts';
 import { useApp } from '../store/store.ts';
 import {
   appOffers,
@@ -184,7 +184,7 @@ function Slot({ slot, controller, trainContext }: { slot: SlotId; controller: Co
   return (
     <fieldset className="slot">
       <legend>Model {slot}</legend>
-      <p className="small slot-label">{slotLabel(settings, variant, offers)}</p>
+      <p className="small slot-label">{trainContext === null ? '–' : slotLabel(settings, variant, trainContext, offers)}</p>
       <div className="slot-fields">
         <div className="field">
           <label htmlFor={`${id}-variant`}>Weights</label>
@@ -224,7 +224,7 @@ function Slot({ slot, controller, trainContext }: { slot: SlotId; controller: Co
           >
             {SCALINGS.map((s) => (
               <option key={s} value={s}>
-                {SCALING_LABELS[s]}
+                {scalingLabel(s, trainContext)}
               </option>
             ))}
           </select>
@@ -309,7 +309,7 @@ export function ComparePanel({ controller }: { controller: Controller }) {
           <button
             type="button"
             disabled={!ready || !trainContext || measuring}
-            onClick={() => trainContext && measureLosses(controller, lossLength(trainContext))}
+            onClick={() => trainContext && measureLosses(controller, lossLength(trainContext), trainContext)}
           >
             Measure per-token loss
           </button>

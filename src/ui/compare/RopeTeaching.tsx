@@ -8,7 +8,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import { parseConfig } from '../../model/config.ts';
 import type { RotaryParams } from '../../model/positions.ts';
-import { SCALING_LABELS } from '../settings.ts';
+import { scalingLabel } from '../settings.ts';
 import { useApp } from '../store/store.ts';
 import { lossLength } from './ComparePanel.tsx';
 import { usePresentation } from './presentation.ts';
@@ -65,7 +65,7 @@ function FrequencyChart({ params, trainContext, height }: { params: RotaryParams
   const names: Record<string, string> = {
     train: `Within C_train = ${trainContext}`,
     plain: `Within L = ${L}, plain RoPE`,
-    scaled: `Within L = ${L}, ${SCALING_LABELS[scaling]}`,
+    scaled: `Within L = ${L}, ${scalingLabel(scaling, trainContext)}`,
   };
   return (
     <LineChart

@@ -35,12 +35,19 @@ function evalSettings(settings: SlotSettings): EvalSettings {
  * The slot's name for what it runs, as the chart's legend names a series: a shipped model by its
  * recorded series' name ("DroPE (recalibrated) · austen-drope"), a Hub model by its id.
  */
-export function slotLabel(settings: SlotSettings, variant: VariantInfo | null, offers: readonly ShippedOffer[] = []): string {
+export function slotLabel(
+  settings: SlotSettings,
+  variant: VariantInfo | null,
+  trainContext: number,
+  offers: readonly ShippedOffer[] = [],
+): string {
   if (!variant) return '–';
   const mode = effectiveMode(settings, variant.hasRope);
   const offer = offers.find((o) => o.info.id === variant.id);
-  if (offer) return offerLabel(offer, mode, settings.c);
-  return hubVariantName(variant.id) !== null ? hubSlotLabel(variant, mode, settings.c) : seriesLabel(variant, mode, settings.c);
+  if (offer) return offerLabel(offer, mode, settings.c, trainContext);
+  return hubVariantName(variant.id) !== null
+    ? hubSlotLabel(variant, mode, settings.c, trainContext)
+    : seriesLabel(variant, mode, settings.c, trainContext);
 }
 
 /** The site's URL of a shipped model's folder, absolute (the worker fetches from its own location). */
@@ -154,8 +161,8 @@ export function dropRopeInGenerations(controller: Controller, variantId: string)
   }
 }
 
-/** Per-token loss of both slots over the first `length` tokens of the validation text. */
-export function measureLosses(controller: Controller, length: number): void {
+/** Per-token loss of both slots over the first `length` tokens of the validation text (C_train: trainContext). */
+export function measureLosses(controller: Controller, length: number, trainContext: number): void {
   const compare = compareStore().getState();
   const { choices, offers } = appChoices();
   for (const slot of SLOTS) {
@@ -163,7 +170,7 @@ export function measureLosses(controller: Controller, length: number): void {
     const variant = slotVariant(settings, choices);
     if (!variant) continue;
     ensureShippedVariant(controller, variant.id);
-    const label = `${slotLabel(settings, variant, offers)}, ${length} tokens`;
+    const label = `${slotLabel(settings, variant, trainContext, offers)}, ${length} tokens`;
     const requestId = controller.request({ type: 'tokenLoss', variant: variant.id, settings: evalSettings(settings), length }, (event) => {
       const store = compareStore().getState();
       if (event.type === 'tokenLoss') store.updateLoss(slot, requestId, { start: event.start, tokens: event.tokens, losses: event.losses });

@@ -19,7 +19,7 @@
 import { logitScale } from '../../eval/perplexity.ts';
 import type { LlamaModel } from '../../model/model.ts';
 import type { TextTokenizer } from '../../model/tokenizer.ts';
-import { effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
+import { attentionWindowOf, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
 import type { Command, WorkerEvent } from '../worker/protocol.ts';
 
 /** Where the per-token loss passage starts in the validation text (tokens). */
@@ -55,14 +55,17 @@ const generations = new Map<number, Generation>();
 /** Settings from a retune that arrived while its generate still waited in the queue. */
 const earlyRetunes = new Map<number, EvalSettings>();
 
-/** Position mode and logit scale for a forward over T tokens, as an evaluation at length T uses. */
+/** Position mode, attention window and logit scale for a forward over T tokens, as an evaluation at length T uses. */
 function forwardOptions(host: CompareHost, settings: EvalSettings, hasRope: boolean, T: number) {
   const trainContext = host.trainContext();
   const mode = effectiveMode(settings, hasRope);
   return {
     rope: mode !== 'none',
-    positions: positionModeAt(mode, T, { trainContext, maxPositionEmbeddings: trainContext }),
-    beta: logitScale(settings.c, T, trainContext),
+    forward: {
+      positions: positionModeAt(mode, T, { trainContext, maxPositionEmbeddings: trainContext }),
+      window: attentionWindowOf(mode, trainContext),
+      beta: logitScale(settings.c, T, trainContext),
+    },
   };
 }
 
@@ -81,7 +84,7 @@ async function step(host: CompareHost, id: number): Promise<void> {
     const { info, model } = host.variant(g.variant);
     const T = g.ids.length;
     const options = forwardOptions(host, g.settings, info.hasRope, T);
-    const logits = await model.logits(g.ids, 1, T, { positions: options.positions, beta: options.beta });
+    const logits = await model.logits(g.ids, 1, T, options.forward);
     if (host.isCancelled(id)) throw host.cancelledError();
     g.ids.push(argmaxLastRow(logits, T, logits.length / T));
     const count = g.ids.length - g.promptLength;
@@ -131,7 +134,7 @@ export function tokenLoss(host: CompareHost, command: Extract<Command, { type: '
     const start = Math.max(0, Math.min(PASSAGE_START, validation.length - L));
     const ids = validation.slice(start, start + L);
     const options = forwardOptions(host, command.settings, info.hasRope, L);
-    const nll = await model.nll(ids, 1, L, { positions: options.positions, beta: options.beta });
+    const nll = await model.nll(ids, 1, L, options.forward);
     const tokenizer = host.tokenizer();
     host.post({ type: 'tokenLoss', id: command.id, start, tokens: ids.map((t) => tokenizer.decode([t])), losses: Array.from(nll) });
     host.post({ type: 'done', id: command.id });

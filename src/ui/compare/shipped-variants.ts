@@ -83,6 +83,6 @@ export function slotChoices(
 }
 
 /** A shipped model's name in a slot: its recorded series' legend name in the main chart. */
-export function offerLabel(offer: ShippedOffer, mode: EffectiveMode, c: number): string {
-  return shippedLabel(offer.kind, { label: offer.info.label, settings: { mode, c }, points: [] }, offer.name);
+export function offerLabel(offer: ShippedOffer, mode: EffectiveMode, c: number, trainContext: number): string {
+  return shippedLabel(offer.kind, { label: offer.info.label, settings: { mode, c } }, offer.name, trainContext);
 }

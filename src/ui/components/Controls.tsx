@@ -5,7 +5,7 @@
 
 import { useId, useState, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
-import { formatC, SCALING_FACTORS, SCALING_LABELS, SCALINGS, type Scaling } from '../settings.ts';
+import { formatC, SCALING_FACTORS, scalingLabel, SCALINGS, type Scaling } from '../settings.ts';
 import { activeVariant, fitting, recalibrating, useApp } from '../store/store.ts';
 import { coerceField, EVAL_TOKEN_CHOICES, type ShareableConfig } from '../store/url-state.ts';
 import { LossChart } from './LossChart.tsx';
@@ -183,14 +183,16 @@ export function PositionsCard({ controller }: { controller: Controller }) {
         >
           {SCALINGS.map((s) => (
             <option key={s} value={s}>
-              {SCALING_LABELS[s]}
+              {scalingLabel(s, trainContext)}
             </option>
           ))}
         </select>
         <span id="scaling-hint" className="hint">
-          {factor === 'length'
-            ? `Factor L / ${trainContext ?? 'C_train'} at each length L past training.`
-            : `Factor ${factor} at every length.`}
+          {scaling === 'crop'
+            ? `Plain RoPE; each token attends to the last ${trainContext ?? 'C_train'} tokens only.`
+            : factor === 'length'
+              ? `Factor L / ${trainContext ?? 'C_train'} at each length L past training.`
+              : `Factor ${factor} at every length.`}
         </span>
       </div>
       <div className="field">
@@ -198,7 +200,7 @@ export function PositionsCard({ controller }: { controller: Controller }) {
         <select
           id="factor-select"
           value={String(factor)}
-          disabled={!on || scaling === 'none'}
+          disabled={!on || scaling === 'none' || scaling === 'crop'}
           onChange={(e) => {
             const chosen = SCALING_FACTORS.find((f) => String(f) === e.target.value);
             if (chosen !== undefined) setSetting('factor', chosen);
@@ -218,7 +220,8 @@ export function PositionsCard({ controller }: { controller: Controller }) {
       </div>
       <Note>
         RoPE turns each query and key by an angle that grows with position. Past the training length the model meets angles it never saw. PI
-        squeezes positions back into the trained range; NTK and YaRN stretch the slow frequencies and keep the fast ones.
+        squeezes positions back into the trained range; NTK and YaRN stretch the slow frequencies and keep the fast ones. Cropping keeps
+        RoPE as trained and lets each token see only the last C_train tokens: never a new angle, but nothing older either.
       </Note>
       <div className="field">
         <div className="label-row">

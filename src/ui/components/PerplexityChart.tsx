@@ -8,7 +8,16 @@
 import { memo } from 'react';
 import { CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
 import type { Series } from '../store/run-slice.ts';
-import { formatPpl, logTicks, seriesStyle } from './chart-style.ts';
+import {
+  formatPpl,
+  lengthHeading,
+  LENGTH_AXIS_LABEL,
+  logTicks,
+  seriesStyle,
+  TOOLTIP_CONTENT_STYLE,
+  TOOLTIP_WRAPPER_STYLE,
+  trainingLengthLabel,
+} from './chart-style.ts';
 
 export const PERPLEXITY_CHART_TITLE = 'Perplexity vs sequence length';
 
@@ -36,7 +45,8 @@ interface DotProps {
   stroke?: string;
 }
 
-function renderDot(props: DotProps) {
+/** A point: filled when measured here, hollow when recorded (its row's `<key>_source`). */
+export function renderDot(props: DotProps) {
   const key = `${String(props.dataKey)}-${props.index}`;
   const value = props.payload?.[String(props.dataKey)];
   if (props.cx === undefined || props.cy === undefined || value === undefined || value === null) return <g key={key} />;
@@ -108,7 +118,7 @@ export const PerplexityChart = memo(function PerplexityChart({
         allowDataOverflow
         tick={{ fill: 'var(--muted)', fontSize: 13 }}
         stroke="var(--axis)"
-        label={{ value: 'Sequence length (tokens, log scale)', position: 'insideBottom', offset: -18, fill: 'var(--fg)', fontSize: 14 }}
+        label={LENGTH_AXIS_LABEL}
       />
       <YAxis
         type="number"
@@ -133,14 +143,9 @@ export const PerplexityChart = memo(function PerplexityChart({
       <Tooltip
         isAnimationActive={false}
         formatter={(value, name) => [typeof value === 'number' ? formatPpl(value) : String(value), nameOf(String(name))]}
-        labelFormatter={(label) => {
-          const L = Number(label);
-          return trainContext
-            ? `${L} tokens (${(L / trainContext).toLocaleString('en-US', { maximumFractionDigits: 2 })}× training length)`
-            : `${L} tokens`;
-        }}
-        contentStyle={{ background: 'var(--card)', border: '1px solid var(--border)', borderRadius: 6, color: 'var(--fg)', fontSize: 14 }}
-        wrapperStyle={{ maxWidth: 'min(22rem, 80vw)', whiteSpace: 'normal', zIndex: 2 }}
+        labelFormatter={(label) => lengthHeading(Number(label), trainContext)}
+        contentStyle={TOOLTIP_CONTENT_STYLE}
+        wrapperStyle={TOOLTIP_WRAPPER_STYLE}
       />
       {trainContext !== null && (
         <ReferenceLine
@@ -148,15 +153,7 @@ export const PerplexityChart = memo(function PerplexityChart({
           stroke="var(--fg)"
           strokeDasharray="2 2"
           ifOverflow="extendDomain"
-          // Anchored at the line and running right, clear of the y axis's tick labels.
-          label={{
-            value: `training length ${trainContext}`,
-            position: 'top',
-            textAnchor: 'start',
-            dx: -4,
-            fill: 'var(--fg)',
-            fontSize: 13,
-          }}
+          label={trainingLengthLabel(trainContext)}
         />
       )}
       {series.map((s, i) => {

@@ -1,7 +1,7 @@
 // The results column: the chart with its legend, what is being measured (progress, Cancel), and
 // the "Show data" table of the same numbers.
 
-import { useDeferredValue, useEffect, useState } from 'react';
+import { useDeferredValue, useEffect, useState, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
 import { evaluationLengths } from '../settings.ts';
 import type { Series } from '../store/run-slice.ts';
@@ -11,7 +11,7 @@ import { PERPLEXITY_CHART_TITLE, PerplexityChart } from './PerplexityChart.tsx';
 import { LengthTable } from './LengthTable.tsx';
 
 /** Chart height: shorter on a phone, where the legend wraps below it. */
-function useChartHeight(): number {
+export function useChartHeight(): number {
   const query = '(max-width: 640px)';
   const [narrow, setNarrow] = useState(() => window.matchMedia(query).matches);
   useEffect(() => {
@@ -32,9 +32,23 @@ function Swatch({ style }: { style: number }) {
   );
 }
 
-function Legend({ series, currentId, trainContext }: { series: Series[]; currentId: string | null; trainContext: number | null }) {
+/** The series' names and looks, the current one tagged, the training length's mark, then `children` (more marks). */
+export function Legend({
+  name = 'Legend',
+  series,
+  currentId,
+  trainContext,
+  children,
+}: {
+  /** Its accessible name, when a page holds more than one (e2e specs find the main one as "Legend"). */
+  name?: string;
+  series: Series[];
+  currentId: string | null;
+  trainContext: number | null;
+  children?: ReactNode;
+}) {
   return (
-    <ul className="legend" aria-label="Legend">
+    <ul className="legend" aria-label={name}>
       {series.map((s) => (
         <li key={s.id} className={s.id === currentId ? 'current' : undefined}>
           <Swatch style={s.style} />
@@ -50,6 +64,7 @@ function Legend({ series, currentId, trainContext }: { series: Series[]; current
           <span>Training length ({trainContext} tokens)</span>
         </li>
       )}
+      {children}
     </ul>
   );
 }
@@ -138,7 +153,7 @@ export function PerplexityPanel({ controller }: { controller: Controller }) {
   const chartCurrentId = useDeferredValue(currentId);
 
   return (
-    <section className="card results" aria-labelledby="results-heading">
+    <section className="card" aria-labelledby="results-heading">
       <div className="card-head">
         <h2 id="results-heading">{PERPLEXITY_CHART_TITLE}</h2>
         <button type="button" className="toggle" aria-pressed={showData} onClick={toggleShowData}>

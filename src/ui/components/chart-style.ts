@@ -35,3 +35,41 @@ export function formatPpl(ppl: number): string {
   if (ppl >= 1000) return Math.round(ppl).toLocaleString('en-US');
   return ppl >= 100 ? ppl.toFixed(0) : ppl >= 10 ? ppl.toFixed(1) : ppl.toFixed(2);
 }
+
+// ------------------------------------------------------------------- parts the length charts share
+
+/** The tooltip's heading for a length: tokens, and the multiple of the training length. */
+export function lengthHeading(length: number, trainContext: number | null): string {
+  return trainContext
+    ? `${length} tokens (${(length / trainContext).toLocaleString('en-US', { maximumFractionDigits: 2 })}× training length)`
+    : `${length} tokens`;
+}
+
+export const TOOLTIP_CONTENT_STYLE = {
+  background: 'var(--card)',
+  border: '1px solid var(--border)',
+  borderRadius: 6,
+  color: 'var(--fg)',
+  fontSize: 14,
+};
+export const TOOLTIP_WRAPPER_STYLE = { maxWidth: 'min(22rem, 80vw)', whiteSpace: 'normal', zIndex: 2 } as const;
+
+export const LENGTH_AXIS_LABEL = {
+  value: 'Sequence length (tokens, log scale)',
+  position: 'insideBottom',
+  offset: -18,
+  fill: 'var(--fg)',
+  fontSize: 14,
+} as const;
+
+/** The training length's mark: its label anchored at the line and running right, clear of the y axis's tick labels. */
+export function trainingLengthLabel(trainContext: number) {
+  return {
+    value: `training length ${trainContext}`,
+    position: 'top',
+    textAnchor: 'start',
+    dx: -4,
+    fill: 'var(--fg)',
+    fontSize: 13,
+  } as const;
+}

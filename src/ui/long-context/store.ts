@@ -172,9 +172,11 @@ function selectedJobs(): Job[] {
   const extras = longContextStore().getState().extraVariants;
   const variants = app.variants.filter((v) => v.id === current?.id || extras.includes(v.id));
   if (current) variants.sort((a, b) => (a.id === current.id ? -1 : b.id === current.id ? 1 : 0));
+  const trainContext = app.meta?.trainContext;
+  if (trainContext === undefined) return [];
   return variants.map((v) => {
     const mode = effectiveMode(app.config, v.hasRope);
-    return { variant: v.id, seriesId: seriesId(v.id, mode, app.config.c), label: seriesLabel(v, mode, app.config.c) };
+    return { variant: v.id, seriesId: seriesId(v.id, mode, app.config.c), label: seriesLabel(v, mode, app.config.c, trainContext) };
   });
 }
 

@@ -4,7 +4,8 @@
 // dead GPU object in the store.
 
 import type { StateCreator } from 'zustand';
-import type { RecordedCurve, ShippedModel, ShippedProblem } from '../recorded-curves.ts';
+import type { RecordedCurve, RecordedRetrieval, ShippedModel, ShippedProblem } from '../recorded-curves.ts';
+import type { RetrievalSeriesPoint } from '../retrieval/logic.ts';
 import { BASE_VARIANT, seriesId, seriesLabel, type VariantInfo } from '../settings.ts';
 import type { AdapterInfo, ModelSummary } from '../worker/protocol.ts';
 import type { AppState, Middlewares } from './store.ts';
@@ -56,6 +57,8 @@ export interface Series {
   /** Index into the chart's dash patterns and colours, fixed when the series is created. */
   style: number;
   points: SeriesPoint[];
+  /** The records test by length (src/ui/retrieval): recorded in eval.json or measured here. */
+  retrieval?: RetrievalSeriesPoint[];
   /**
    * Set on a shipped model's recorded series (not the loaded model's): its own C_train, which the
    * tooltip names when it differs from the loaded model's training length.
@@ -163,12 +166,12 @@ export const initialRun = {
  * The live series a recorded curve belongs to, when eval.json gives settings a live evaluation of
  * the loaded weights can reproduce: then that evaluation refines it, point by point.
  */
-function liveSeriesOf(base: VariantInfo | null, curve: RecordedCurve): { id: string; label: string } | null {
+function liveSeriesOf(base: VariantInfo | null, meta: ModelMeta | null, curve: RecordedCurve): { id: string; label: string } | null {
   const settings = curve.settings;
-  if (!base || !settings) return null;
+  if (!base || !meta || !settings) return null;
   // Without RoPE in the weights, every evaluation is mode 'none'.
   if (!base.hasRope && settings.mode !== 'none') return null;
-  return { id: seriesId(base.id, settings.mode, settings.c), label: seriesLabel(base, settings.mode, settings.c) };
+  return { id: seriesId(base.id, settings.mode, settings.c), label: seriesLabel(base, settings.mode, settings.c, meta.trainContext) };
 }
 
 /**
@@ -188,10 +191,16 @@ export function shippedSeries(models: readonly ShippedModel[], loaded: string | 
         style: firstStyle + series.length,
         trainContext: model.trainContext,
         points: curve.points.map((p) => ({ ...p, source: 'recorded' as const })),
+        ...recordedRetrieval(curve.retrieval),
       });
     }
   }
   return series;
+}
+
+/** A curve's recorded retrieval points as a series holds them (none: the key is left out). */
+function recordedRetrieval(retrieval: RecordedRetrieval[] | undefined): Pick<Series, 'retrieval'> {
+  return retrieval ? { retrieval: retrieval.map((p) => ({ ...p, source: 'recorded' as const })) } : {};
 }
 
 function upsertPoint(points: SeriesPoint[], point: SeriesPoint): SeriesPoint[] {
@@ -206,7 +215,7 @@ export const createRunSlice: StateCreator<AppState, Middlewares, [], RunSlice> =
     set((state) => {
       const series: Series[] = [];
       for (const curve of recorded) {
-        const live = liveSeriesOf(base, curve);
+        const live = liveSeriesOf(base, meta, curve);
         const id = live?.id ?? `recorded|${curve.label}`;
         // Two curves with the same settings: the first wins.
         if (series.some((s) => s.id === id)) continue;
@@ -215,6 +224,7 @@ export const createRunSlice: StateCreator<AppState, Middlewares, [], RunSlice> =
           label: live?.label ?? curve.label,
           style: series.length,
           points: curve.points.map((p) => ({ ...p, source: 'recorded' as const })),
+          ...recordedRetrieval(curve.retrieval),
         });
       }
       // The other shipped models' curves stay: the story needs them whichever model is loaded.

@@ -1,6 +1,6 @@
-// The app's one bound store, built from three slices (zustand's slices pattern): config (the
-// shareable settings, mirrored in the URL), run (GPU, models, variants, measured numbers) and ui
-// (view preferences). Middleware wraps only the combined store: persist keeps the ui preferences
+// The app's one bound store, built from four slices (zustand's slices pattern): config (the
+// shareable settings, mirrored in the URL), run (GPU, models, variants, measured numbers), ui
+// (view preferences) and retrieval (the live records test, src/ui/retrieval). Middleware wraps only the combined store: persist keeps the ui preferences
 // alone, versioned, in localStorage.
 
 import { createStore, useStore } from 'zustand';
@@ -10,8 +10,9 @@ import { effectiveMode, seriesId, type VariantInfo } from '../settings.ts';
 import { createConfigSlice, type ConfigSlice } from './config-slice.ts';
 import { createRunSlice, type RunSlice } from './run-slice.ts';
 import { createUiSlice, DEFAULT_UI, type UiPreferences, type UiSlice } from './ui-slice.ts';
+import { createRetrievalSlice, type RetrievalSlice } from '../retrieval/slice.ts';
 
-export type AppState = ConfigSlice & RunSlice & UiSlice;
+export type AppState = ConfigSlice & RunSlice & UiSlice & RetrievalSlice;
 export type Middlewares = [['zustand/persist', unknown]];
 
 export const PERSIST_KEY = 'drope-playground:ui';
@@ -55,6 +56,7 @@ export function createAppStore(storage: StateStorage = defaultStorage()) {
         ...createConfigSlice(...a),
         ...createRunSlice(...a),
         ...createUiSlice(...a),
+        ...createRetrievalSlice(...a),
       }),
       {
         name: PERSIST_KEY,

@@ -11,6 +11,7 @@
 import { Engine, EngineError } from '../../engine/engine.ts';
 import { logitScale, perplexityByLength } from '../../eval/perplexity.ts';
 import { needleByLength } from '../../eval/needle.ts';
+import { retrievalByLength } from '../../eval/records.ts';
 import { needleFits } from '../long-context/logic.ts';
 import { expectedTensorShapes, loadCheckpoint, loadConfig, type ModelSource } from '../../model/checkpoint.ts';
 import type { ModelConfig } from '../../model/config.ts';
@@ -22,7 +23,7 @@ import { cacheStorageByteCache } from '../hub-cache.ts';
 import { loadTokenizer, TOKENIZER_FILE, type TextTokenizer } from '../../model/tokenizer.ts';
 import { TokenStream } from '../../train/data.ts';
 import { NonFiniteError, Trainer } from '../../train/trainer.ts';
-import { BASE_VARIANT, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
+import { attentionWindowOf, BASE_VARIANT, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
 import type { Command, WorkerEvent } from './protocol.ts';
 import { generate, PASSAGE_START, retune, tokenLoss, type CompareHost } from '../compare/compare-worker.ts';
 import { shippedVariantId } from '../compare/shipped-variants.ts';
@@ -256,6 +257,7 @@ async function measure(
     const result = await perplexityByLength(variant.model, tokens, {
       lengths: [L],
       positions: positionModeAt(mode, L, context),
+      window: attentionWindowOf(mode, trainContext),
       betaC: settings.c,
       trainContext,
       onProgress: (done, _total, length) => {
@@ -325,6 +327,7 @@ async function needle(command: Extract<Command, { type: 'needle' }>): Promise<vo
       trials,
       seed,
       positions: positionModeAt(mode, L, context),
+      window: attentionWindowOf(mode, trainContext),
       betaC: command.settings.c,
       trainContext,
       onProgress: (done, _total, length) => report(before + done, total, length),
@@ -332,6 +335,39 @@ async function needle(command: Extract<Command, { type: 'needle' }>): Promise<vo
     });
     before += trials;
     post({ type: 'needlePoint', id, length: L, successes: result.trials.filter((t) => t.correct).length, trials });
+  }
+  post({ type: 'done', id });
+}
+
+/**
+ * The records test at each length on the validation text (src/eval/records.ts), one retrievalPoint
+ * per length as it finishes; progress counts trials over all lengths.
+ */
+async function retrieval(command: Extract<Command, { type: 'retrieval' }>): Promise<void> {
+  const { id, lengths, trials, seed } = command;
+  const variant = variantOf(command.variant);
+  const { validation, config } = requireModel();
+  const trainContext = config.maxPositionEmbeddings;
+  const context = { trainContext, maxPositionEmbeddings: trainContext };
+  const mode = effectiveMode(command.settings, variant.info.hasRope);
+  const report = throttledProgress(id);
+  const total = lengths.length * trials;
+  let before = 0;
+  for (const L of lengths) {
+    const result = await retrievalByLength(variant.model, validation, {
+      lengths: [L],
+      trials,
+      seed,
+      format: 'lookup',
+      positions: positionModeAt(mode, L, context),
+      window: attentionWindowOf(mode, trainContext),
+      betaC: command.settings.c,
+      trainContext,
+      onProgress: (done, _total, length) => report(before + done, total, length),
+      cancelled: () => cancelled.has(id),
+    });
+    before += trials;
+    post({ type: 'retrievalPoint', id, length: L, point: result.get(L)! });
   }
   post({ type: 'done', id });
 }
@@ -745,6 +781,7 @@ async function attentionMap(command: Extract<Command, { type: 'attentionMap' }>)
   const ids = validation.slice(start, start + T);
   const probs = await model.attentionMap(ids, T, layer, head, {
     positions: positionModeAt(mode, T, { trainContext, maxPositionEmbeddings: trainContext }),
+    window: attentionWindowOf(mode, trainContext),
     beta: logitScale(command.settings.c, T, trainContext),
   });
   post({ type: 'attentionMap', id, tokens: ids.map((t) => tokenizer.decode([t])), probs: Array.from(probs), layer, head, layers, heads });
@@ -818,6 +855,8 @@ self.onmessage = (event: MessageEvent<Command>) => {
       return;
     case 'needle':
       return enqueue(command.id, () => needle(command));
+    case 'retrieval':
+      return enqueue(command.id, () => retrieval(command));
     case 'fitC':
       return enqueue(command.id, () => fitC(command));
     case 'dropRope':

@@ -9,6 +9,8 @@
 //   countTokens  → tokenCount {tokens}, done | error (answered at once, not queued behind GPU work)
 //   needle       → progress* (one step per trial), needlePoint* (one per length; tooShort when four needles
 //                  and the question do not fit), done | cancelled | error   (src/eval/needle.ts)
+//   retrieval    → progress* (one step per trial), retrievalPoint* (one per length), done | cancelled | error
+//                  (the records test, src/eval/records.ts, on the validation text)
 //   fitC         → progress*, fitted {c, scores} | cancelled | error
 //   dropRope     → variant {a new variant "RoPE dropped": same weights, no rotary embedding}
 //   recalibrate  → status {preparing}, step* {loss}, checkpointed*, paused/resumed, variant + done | cancelled | error
@@ -26,6 +28,7 @@
 // A lost device, or a GPU error no request caught, is one `gpuFailure` event (id 0).
 //   loseDevice   (tests only) destroys the worker's GPU device at once, mid-request: a real loss
 
+import type { RetrievalPoint } from '../../eval/records.ts';
 import type { EvalSettings, VariantInfo } from '../settings.ts';
 
 export interface AdapterInfo {
@@ -82,6 +85,12 @@ export type Command =
    * uses seed + t); the filler is `text` when given, else the validation text.
    */
   | { type: 'needle'; id: number; variant: string; settings: EvalSettings; lengths: number[]; trials: number; seed: number; text?: string }
+  /**
+   * The records test at each length (src/eval/records.ts retrievalByLength: format lookup, four
+   * records per prompt, greedy exact match), `trials` prompts per length from `seed`, built from
+   * the validation text; inside / outside split at C_train.
+   */
+  | { type: 'retrieval'; id: number; variant: string; settings: EvalSettings; lengths: number[]; trials: number; seed: number }
   | { type: 'fitC'; id: number; variant: string; settings: EvalSettings; lengths: number[]; tokens: number; grid: number[] }
   | { type: 'dropRope'; id: number; from: string }
   | {
@@ -151,6 +160,8 @@ export type WorkerEvent =
   | { type: 'tokenCount'; id: number; tokens: number }
   /** needle: one length's result; tooShort (successes 0) when a prompt of `length` cannot hold four needles and the question. */
   | { type: 'needlePoint'; id: number; length: number; successes: number; trials: number; tooShort?: boolean }
+  /** retrieval: one length's result. */
+  | { type: 'retrievalPoint'; id: number; length: number; point: RetrievalPoint }
   | { type: 'fitted'; id: number; c: number; lengths: number[]; scores: { c: number; score: number }[] }
   | {
       type: 'variant';
