@@ -363,15 +363,26 @@ export class Engine {
   /** Records one kernel call; it runs at the next `flush()` or `read()`. */
   run(call: KernelCall): void {
     const label = `${call.shader}.${call.entryPoint}`;
-    for (const t of [...call.outputs, ...call.inputs]) {
+    const bindings = [...call.outputs, ...call.inputs];
+    for (const t of bindings) {
       if (!t?.buffer) throw new EngineError(`${label}: a binding is missing`);
+    }
+    // WebGPU rejects a buffer bound writable together with any other binding of itself, but only
+    // when the pass is validated, far from here: name the tensors instead. (Ops whose calls share
+    // tensors across several dispatches check those pairs themselves.)
+    for (const [i, out] of call.outputs.entries()) {
+      const j = bindings.findIndex((t, k) => k !== i && t.buffer === out.buffer);
+      if (j >= 0) {
+        const role = j < call.outputs.length ? 'output' : 'input';
+        throw new EngineError(`${label}: the output ${out.label} must not alias the ${role} ${bindings[j].label}`);
+      }
     }
     const encoder = this.recorder();
     const hasUniforms = call.uniforms !== undefined;
     const layoutKey = `${call.outputs.length}:${call.inputs.length}:${hasUniforms}`;
     const layout = this.layout(call.outputs.length, call.inputs.length, hasUniforms);
     const pipeline = this.pipeline(call, layout.pipeline, layoutKey);
-    const entries: GPUBindGroupEntry[] = [...call.outputs, ...call.inputs].map((t, i) => ({ binding: i, resource: { buffer: t.buffer } }));
+    const entries: GPUBindGroupEntry[] = bindings.map((t, i) => ({ binding: i, resource: { buffer: t.buffer } }));
     if (call.uniforms) {
       const data = packUniforms(call.uniforms);
       const buffer = this.device.createBuffer({

@@ -92,6 +92,7 @@ export function sumOfSquares(engine: Engine, squares: Tensor, x: Tensor, slot: n
   const S = numel(squares.shape);
   if (!Number.isInteger(slot) || slot < 0 || slot >= S)
     throw new Error(`adamw: slot ${slot} is outside squares ${shapeString(squares.shape)}`);
+  // x and squares are bound in different dispatches (through the partials), so Engine.run cannot see it.
   if (squares.buffer === x.buffer) throw new Error('adamw: squares must not alias x');
   const n = numel(x.shape);
   const P = Math.min(MAX_PARTIALS, Math.max(1, ceilDiv(n, WG * ITEMS)));

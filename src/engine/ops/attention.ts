@@ -285,7 +285,7 @@ export function attentionBackward(
   check(what, 'dk', dk, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
   check(what, 'dv', dv, B * T * KVH * D, `[B*T, KVH*D] = [${B * T}, ${KVH * D}]`);
   expectF32(what, [dq, dk, dv, dout, q, k, v, out, lse]);
-  // WebGPU rejects a buffer bound both writable and read-only in one dispatch; say which.
+  // Three dispatches (delta, dq, dk and dv) share these tensors: checked across them, before any is recorded.
   const outputs = { dq, dk, dv };
   const inputs = { dout, q, k, v, out, lse };
   for (const [oName, o] of Object.entries(outputs)) {

@@ -65,6 +65,7 @@ export function embeddingBackward(engine: Engine, dtable: Tensor, dout: Tensor, 
   }
   if (ids.dtype !== 'u32') throw new Error(`embedding: ids must be u32, got ${ids.dtype}`);
   if (dtable.dtype !== 'f32' || dout.dtype !== 'f32') throw new Error('embedding: dtable and dout must be f32');
+  // Checked before backward_zero clears dtable: Engine.run would refuse only the later call.
   if (dtable.buffer === dout.buffer) throw new Error('embedding: dtable must not alias dout');
   // The links keep bit 31 for a flag (see backward_links).
   if (rows >= 2 ** 31) throw new Error(`embedding: ${rows} rows are too many for one backward call`);

@@ -12,10 +12,6 @@ export function addInPlace(engine: Engine, x: Tensor, y: Tensor): void {
   if (x.shape.length !== y.shape.length || x.shape.some((d, i) => d !== y.shape[i])) {
     throw new Error(`residual: ${x.label} ${shapeString(x.shape)} and ${y.label} ${shapeString(y.shape)} differ in shape`);
   }
-  if (x.buffer === y.buffer) {
-    // WebGPU rejects one buffer bound both writable and read-only in a bind group.
-    throw new Error(`residual: cannot add ${x.label} to itself in place`);
-  }
   const n = numel(x.shape);
   engine.run({
     shader: 'residual',

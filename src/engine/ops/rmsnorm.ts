@@ -57,8 +57,8 @@ export function rmsnormBackward(
     throw new Error(`rmsnorm: dx ${shapeString(dx.shape)} and dy ${shapeString(dy.shape)} do not match x ${shapeString(x.shape)}`);
   }
   if (numel(rstd.shape) !== rows) throw new Error(`rmsnorm: rstd ${shapeString(rstd.shape)} does not match the ${rows} rows of x`);
+  // Two dispatches (dx, then dweight): checked here, before the first is recorded, not by Engine.run.
   for (const out of [dx, dweight]) {
-    // WebGPU rejects one buffer bound both writable and read-only in a bind group.
     if ([dy, x, weight, rstd].some((t) => t.buffer === out.buffer)) throw new Error(`rmsnorm: ${out.label} must not alias an input`);
   }
   if (dx.buffer === dweight.buffer) throw new Error('rmsnorm: dx and dweight must be different buffers');
