@@ -46,7 +46,7 @@ test('side by side: austen-drope picked in Model B beside austen-rope, generatio
   // Trained without RoPE: the rotary controls of B are off.
   await expect(slot(page, 'B').getByRole('checkbox', { name: 'Rotary embeddings' })).toBeDisabled();
 
-  // A few greedy tokens each (SwiftShader: each token re-runs the whole sequence).
+  // A few greedy tokens each (a prefill of the prompt, then one KV-cached step per token).
   await page.getByRole('spinbutton', { name: 'New tokens' }).fill('4');
   await generate.click();
   for (const name of ['A', 'B'] as const) {

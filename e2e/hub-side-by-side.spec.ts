@@ -119,7 +119,7 @@ test('a Hub model and its DroPE twin side by side: memory line, progress, Model 
   await expect(slot(page, 'A').getByRole('checkbox', { name: 'Rotary embeddings' })).toBeChecked();
   expect(await page.evaluate(() => window.scrollY)).toBe(scrolled);
 
-  // A few greedy tokens each (SwiftShader: each token re-runs the whole sequence).
+  // A few greedy tokens each (a prefill of the prompt, then one KV-cached step per token).
   await page.getByRole('spinbutton', { name: 'New tokens' }).fill('4');
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   for (const name of ['A', 'B'] as const) {

@@ -2,21 +2,18 @@
 // engine-worker.ts, which hands in what it owns (the request queue, the variants, the tokenizer, the
 // validation tokens) through a CompareHost.
 //
-// Generation is greedy and has no KV cache: each new token re-runs the forward over the whole
-// sequence (prompt + tokens so far), which costs little at these model sizes and keeps one code
-// path. Each step is its own job on the worker's queue, so two slots generating at once interleave
-// token by token, and a cancel or retune lands between two tokens.
+// Generation is greedy, with a KV cache (src/model/kv-cache.ts): a prefill of the prompt, then one
+// token per step. Each step is its own job on the worker's queue, so two slots generating at once
+// interleave token by token, and a cancel or retune lands between two tokens.
 //
-// Drop RoPE mid-generation (retune with rope off): the next step's forward runs without rotary
-// embeddings. Because we recompute the whole sequence, every key of every earlier token is also
-// recomputed unrotated, and so is every hidden state of the prefix in every layer: after the switch
-// the continuation is exactly what the dropped model gives for that prefix. A KV-cached decoder (as
-// in the DroPE code) cannot recompute the prefix, which is why it keeps keys *before* rotation (an
-// unrotated-key cache) so that it can stop applying RoPE to them; its cached keys and values of
-// layers past the first were still computed from RoPE-era attention outputs, so a cached switch
-// is a mix of the two models for the old tokens, where ours is the dropped model throughout.
+// Drop RoPE mid-generation (retune with rope off), or a change of scaling or of c, takes effect on
+// the next token with no recompute: the cache keeps keys *before* rotation and attention rotates
+// them as it reads them, at the current mode, as the DroPE code does by passing an identity
+// rotation. The cached keys and values of layers past the first were computed from attention
+// outputs of the earlier mode, so after a switch the old tokens are seen as that model left them.
 
 import { logitScale } from '../../eval/perplexity.ts';
+import type { KvCache } from '../../model/kv-cache.ts';
 import type { LlamaModel } from '../../model/model.ts';
 import type { TextTokenizer } from '../../model/tokenizer.ts';
 import { attentionWindowOf, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
@@ -49,6 +46,8 @@ interface Generation {
   ids: number[];
   promptLength: number;
   maxTokens: number;
+  /** Keys (unrotated) and values of every token so far, and the model whose prefill made them. */
+  cache: { kv: KvCache; model: LlamaModel } | null;
 }
 
 const generations = new Map<number, Generation>();
@@ -69,11 +68,15 @@ function forwardOptions(host: CompareHost, settings: EvalSettings, hasRope: bool
   };
 }
 
-function argmaxLastRow(logits: Float32Array, T: number, V: number): number {
+function argmax(logits: Float32Array): number {
   let best = 0;
-  const start = (T - 1) * V;
-  for (let v = 1; v < V; v++) if (logits[start + v] > logits[start + best]) best = v;
+  for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
   return best;
+}
+
+function finish(id: number): void {
+  generations.get(id)?.cache?.kv.destroy();
+  generations.delete(id);
 }
 
 async function step(host: CompareHost, id: number): Promise<void> {
@@ -84,18 +87,26 @@ async function step(host: CompareHost, id: number): Promise<void> {
     const { info, model } = host.variant(g.variant);
     const T = g.ids.length;
     const options = forwardOptions(host, g.settings, info.hasRope, T);
-    const logits = await model.logits(g.ids, 1, T, options.forward);
+    let logits: Float32Array;
+    if (g.cache?.model === model) {
+      logits = await model.decode(g.cache.kv, [g.ids[T - 1]], options.forward);
+    } else {
+      // The first step, or the variant's weights were replaced: start over from the whole sequence.
+      g.cache?.kv.destroy();
+      g.cache = { kv: model.createKvCache(Math.min(MAX_GENERATION_LENGTH, g.promptLength + g.maxTokens)), model };
+      logits = await model.prefill(g.cache.kv, g.ids, options.forward);
+    }
     if (host.isCancelled(id)) throw host.cancelledError();
-    g.ids.push(argmaxLastRow(logits, T, logits.length / T));
+    g.ids.push(argmax(logits));
     const count = g.ids.length - g.promptLength;
     host.post({ type: 'token', id, slot: g.slot, count, text: host.tokenizer().decode(g.ids.slice(g.promptLength)), rope: options.rope });
     if (count >= g.maxTokens || g.ids.length >= MAX_GENERATION_LENGTH) {
-      generations.delete(id);
+      finish(id);
       host.post({ type: 'done', id });
       return;
     }
   } catch (error) {
-    generations.delete(id);
+    finish(id);
     throw error;
   }
   host.enqueue(id, () => step(host, id));
@@ -111,7 +122,15 @@ export function generate(host: CompareHost, command: Extract<Command, { type: 'g
     const maxTokens = Math.max(1, Math.floor(command.maxTokens));
     const settings = earlyRetunes.get(command.id) ?? command.settings;
     earlyRetunes.delete(command.id);
-    generations.set(command.id, { slot: command.slot, variant: command.variant, settings, ids, promptLength: ids.length, maxTokens });
+    generations.set(command.id, {
+      slot: command.slot,
+      variant: command.variant,
+      settings,
+      ids,
+      promptLength: ids.length,
+      maxTokens,
+      cache: null,
+    });
     await step(host, command.id);
   });
 }
