@@ -5,6 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { Engine } from '../engine/engine.ts';
 import { nodeGpu } from '../engine/node-gpu.ts';
 import { writeFileAtomic } from '../model/save-node.ts';
+import { UsageError } from './args.ts';
 import { benchAttention } from './bench/attention.ts';
 import { benchDecode } from './bench/decode.ts';
 import { benchMatmul } from './bench/matmul.ts';
@@ -21,8 +22,16 @@ const SECTIONS = {
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !(name in SECTIONS));
+  if (unknown.length > 0)
+    throw new UsageError(`unknown section ${unknown.join(', ')}; the sections are ${Object.keys(SECTIONS).join(', ')}`);
   const engine = await Engine.create(nodeGpu());
-  const figures: Record<string, unknown> = { adapter: engine.adapterName, date: new Date().toISOString() };
+  const { maxStorageBufferBindingSize, maxBufferSize, maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup } = engine.limits;
+  const figures: Record<string, unknown> = {
+    adapter: engine.adapterName,
+    limits: { maxStorageBufferBindingSize, maxBufferSize, maxComputeWorkgroupStorageSize, maxComputeInvocationsPerWorkgroup },
+    date: new Date().toISOString(),
+  };
   for (const [name, bench] of Object.entries(SECTIONS)) {
     if (only.length > 0 && !only.includes(name)) continue;
     process.stderr.write(`bench: ${name}...\n`);
@@ -39,6 +48,6 @@ main().then(
   () => process.exit(0),
   (e) => {
     process.stderr.write(`error: ${(e as Error).message}\n`);
-    process.exit(1);
+    process.exit(e instanceof UsageError ? 2 : 1);
   },
 );

@@ -17,9 +17,14 @@ export interface Run {
 }
 
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Run> {
+  return runNode(['--import', 'tsx', '--import', './src/cli/register-raw.mjs', 'src/cli/main.ts', ...args], ROOT, env, timeoutMs);
+}
+
+/** `node ...argv` in `cwd`, killed after `timeoutMs`. */
+export function runNode(argv: string[], cwd: string, env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/cli/register-raw.mjs', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
+    const child = spawn(process.execPath, argv, {
+      cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
