@@ -39,7 +39,7 @@ interface SeriesSpec {
   window?: number;
 }
 
-function evalFile(model: string, specs: SeriesSpec[], withRetrieval = true): string {
+function evalFile(model: string, specs: SeriesSpec[], withRetrieval = true, inside = 1): string {
   return JSON.stringify({
     format: 'drope-playground/eval',
     version: 2,
@@ -57,7 +57,7 @@ function evalFile(model: string, specs: SeriesSpec[], withRetrieval = true): str
       ppl: Object.fromEntries(LENGTHS.map((L) => [String(L), s.ppl(L)])),
       ...(s.window === undefined ? {} : { window: s.window }),
       ...(withRetrieval
-        ? { retrieval: Object.fromEntries(RETRIEVAL_LENGTHS.map((L) => [String(L), point(L, 1, s.outside?.(L) ?? 0)])) }
+        ? { retrieval: Object.fromEntries(RETRIEVAL_LENGTHS.map((L) => [String(L), point(L, inside, s.outside?.(L) ?? 0)])) }
         : {}),
     })),
     ...(withRetrieval
@@ -118,9 +118,8 @@ const ROPE_SPECS: SeriesSpec[] = [
   },
 ];
 const ROPE_EVAL = evalFile('austen-rope', ROPE_SPECS);
-const DROPE_EVAL = evalFile('austen-drope', [
-  { id: 'none', label: 'DroPE', positions: 'none', mode: none, ppl: () => 4.4, outside: () => 1 },
-]);
+const DROPE_SPECS: SeriesSpec[] = [{ id: 'none', label: 'DroPE', positions: 'none', mode: none, ppl: () => 4.4, outside: () => 1 }];
+const DROPE_EVAL = evalFile('austen-drope', DROPE_SPECS);
 const LONG_EVAL = evalFile('austen-drope-long', [
   { id: 'none', label: 'DroPE', positions: 'none', mode: none, ppl: () => 4.2, outside: () => 0.8 },
 ]);
@@ -287,6 +286,23 @@ describe('the explanations, computed from the recorded numbers', () => {
     );
     expect(findings[0]).toMatch(/has perplexity 9\.00 \(YaRN 5\.00, NTK 6\.00, Dynamic NTK 7\.00 and DroPE 4\.40\), yet finds 10%/);
     expect(findings[0]).not.toContain('cannot judge');
+  });
+
+  it('models that never learned the task: says so instead of comparing noise, and keeps the price', () => {
+    const noneOutside = (specs: SeriesSpec[]) => specs.map((x) => ({ ...x, outside: () => 0 }));
+    const findings = retrievalFindings(
+      shipped(
+        ['austen-rope', 'rope', evalFile('austen-rope', noneOutside(ROPE_SPECS), true, 0)],
+        ['austen-drope', 'nope', evalFile('austen-drope', noneOutside(DROPE_SPECS), true, 0.05)],
+      ),
+    );
+    expect(findings).toHaveLength(2);
+    expect(findings[0]).toBe(
+      'Within the training context (64 tokens) RoPE finds 0% and DroPE finds 5% of the records, no better than guessing (10%): ' +
+        'these models did not learn the records task, so this chart cannot tell the methods apart. The perplexity chart still ' +
+        'shows the crop baseline lowest past the training length.',
+    );
+    expect(findings[1]).toMatch(/^The price: /);
   });
 
   it('nothing to say without retrieval results', () => {

@@ -149,8 +149,23 @@ export function retrievalFindings(models: readonly ShippedModel[]): string[] {
   const beyond = rope.retrieval.lengths.filter((L) => L > C);
   const findings: string[] = [];
 
+  // A model that does not retrieve inside its training context never learned the task: comparing
+  // methods beyond the window would only compare noise around chance.
+  const atContext = [...(plain ? [{ name: 'RoPE', curve: plain }] : []), ...drope].flatMap(({ name, curve }) => {
+    const all = retrievalAt(curve, C)?.all;
+    return all === undefined ? [] : [{ name, all }];
+  });
+  const learned = atContext.length === 0 || atContext.some(({ all }) => all > 2 * CHANCE);
+  if (!learned) {
+    findings.push(
+      `Within the training context (${C} tokens) ${list(atContext.map(({ name, all }) => `${name} finds ${percent(all)}`))} ` +
+        `of the records, no better than guessing (${percent(CHANCE)}): these models did not learn the records task, so this chart ` +
+        'cannot tell the methods apart. The perplexity chart still shows the crop baseline lowest past the training length.',
+    );
+  }
+
   // Cropping: perplexity against retrieval beyond the window, at the longest length.
-  const longest = beyond[beyond.length - 1];
+  const longest = learned ? beyond[beyond.length - 1] : undefined;
   const cropPpl = crop && longest !== undefined ? pplAt(crop, longest) : undefined;
   const cropOutside = crop && longest !== undefined ? retrievalAt(crop, longest)?.outside : undefined;
   if (crop && longest !== undefined && cropPpl !== undefined && cropOutside !== undefined && cropOutside !== null) {
@@ -172,7 +187,7 @@ export function retrievalFindings(models: readonly ShippedModel[]): string[] {
 
   // Retrieval beyond the window, setting by setting.
   const contenders = [...scaled, ...drope, ...(crop ? [{ name: 'crop', curve: crop }] : [])];
-  const perLength = beyond.flatMap((L) => {
+  const perLength = (learned ? beyond : []).flatMap((L) => {
     const values = contenders.flatMap(({ name, curve }) => {
       const outside = retrievalAt(curve, L)?.outside;
       return outside === undefined || outside === null ? [] : [`${name} ${percent(outside)}`];
