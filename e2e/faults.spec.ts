@@ -136,12 +136,23 @@ test('bad imports, picked or dropped: a clear message, and the kept variants unc
 test('a full storage quota while keeping an import: the message says so, the variants kept before stay', async ({ page }) => {
   test.setTimeout(150_000);
   const before = await withOneKeptImport(page);
-  const cdp = await page.context().newCDPSession(page);
-  const origin = new URL(page.url()).origin;
-  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
-  // Just above what the page stores now: the next variant (about 110 KB) cannot be kept. IndexedDB
-  // reads the quota when the page opens it, so the page is reloaded to see the new one.
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: usage + 4096 });
+  // Chromium here does not enforce Storage.overrideQuotaForOrigin on IndexedDB, and the real quota
+  // is a share of the disk, so the fault is injected where the browser reports it: the write's
+  // transaction aborts with a QuotaExceededError, as a full quota makes it. Armed through
+  // sessionStorage, so the reload that follows can disarm it.
+  await page.addInitScript(() => {
+    if (sessionStorage.getItem('drope-test-fault') !== 'QuotaExceededError') return;
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
+      const request = put.apply(this, args);
+      if (this.name === 'variants') {
+        Object.defineProperty(this.transaction, 'error', { value: new DOMException('The quota has been exceeded.', 'QuotaExceededError') });
+        this.transaction.abort();
+      }
+      return request;
+    };
+  });
+  await page.evaluate(() => sessionStorage.setItem('drope-test-fault', 'QuotaExceededError'));
   await page.reload();
   await expect(page.getByText('Every length of the current settings is measured.')).toBeVisible({ timeout: 60_000 });
   await importFiles(page, goodFiles(5), 'pick');
@@ -149,7 +160,7 @@ test('a full storage quota while keeping an import: the message says so, the var
   await expect(page.getByRole('alert')).toContainText(`Import failed: ${c.says}`, { timeout: 20_000 });
   await expect(page.getByRole('alert')).toContainText('the variants kept before are unchanged');
   expect(await keptVariants(page)).toEqual(before);
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+  await page.evaluate(() => sessionStorage.removeItem('drope-test-fault'));
   await page.reload();
   await expect(page.getByRole('list', { name: 'Kept variants' }).getByRole('listitem')).toHaveCount(1, { timeout: 30_000 });
   expect(await keptVariants(page)).toEqual(before);

@@ -19,8 +19,9 @@ test('weights too big as f32 but not as f16: the card offers "Load with f16 weig
     const adapter = await navigator.gpu.requestAdapter();
     return Math.min(adapter!.limits.maxBufferSize, adapter!.limits.maxStorageBufferBindingSize);
   });
-  // Embedding table [V, 64]: V·64·4 bytes just over the limit, half of that well under it.
-  const C = 64;
+  // Embedding table [V, 512]: V·512·4 bytes just over the limit, half of that well under it (a
+  // hidden size of 512 keeps V within the vocabulary the engine accepts, 2^22).
+  const C = 512;
   const V = 2 * Math.ceil(limit / (4 * C) / 2) + 2;
   const config = {
     model_type: 'llama',
@@ -28,7 +29,7 @@ test('weights too big as f32 but not as f16: the card offers "Load with f16 weig
     hidden_size: C,
     intermediate_size: 128,
     num_hidden_layers: 1,
-    num_attention_heads: 2,
+    num_attention_heads: 8,
     num_key_value_heads: 1,
     max_position_embeddings: 16,
     rms_norm_eps: 1e-5,

@@ -65,7 +65,7 @@ export const APP_CASES: FaultArea<AppCase> = {
     {
       id: 'quota',
       fault: 'the storage quota is full when an import is kept',
-      command: 'Import checkpoint (quota set just above the usage)',
+      command: 'Import checkpoint (its IndexedDB write aborted with QuotaExceededError)',
       exit: 'page',
       says: "the browser's storage for this page is full",
       kept: `${KEPT_VARIANTS}, also after a reload`,
