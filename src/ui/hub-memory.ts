@@ -13,6 +13,7 @@
 import { expectedTensorShapes } from '../model/checkpoint.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { formatBytes } from '../model/format-bytes.ts';
+import { KvCache } from '../model/kv-cache.ts';
 import {
   F16_STORAGE,
   F16_WEIGHTS_STORAGE,
@@ -37,13 +38,18 @@ export interface MemoryEstimate {
   format: StorageFormat;
   weightBytes: number;
   activationBytes: number;
+  /** A generation's KV cache of `length` tokens (keys and values of every layer), as KvCache allocates it. */
+  kvCacheBytes: number;
   totalBytes: number;
   /** The largest single buffer and what it holds. */
   largestBytes: number;
   largestName: string;
 }
 
-/** The weights plus the inference buffers of a forward pass over `length` tokens (one sequence), stored as `format`. */
+/**
+ * The weights plus the inference buffers of a forward pass over `length` tokens (one sequence) and
+ * the KV cache a generation of that length keeps beside them, stored as `format`.
+ */
 export function estimateGpuMemory(config: ModelConfig, length: number, format: StorageFormat = F32_STORAGE): MemoryEstimate {
   let weightBytes = 0;
   let largestBytes = 0;
@@ -85,7 +91,10 @@ export function estimateGpuMemory(config: ModelConfig, length: number, format: S
     activationBytes += count * elements * bytesPerValue;
     if (elements * bytesPerValue > largestBytes) [largestBytes, largestName] = [elements * bytesPerValue, name];
   }
-  return { length, format, weightBytes, activationBytes, totalBytes: weightBytes + activationBytes, largestBytes, largestName };
+  const { numLayers } = config;
+  const kvCacheBytes = KvCache.bytesFor({ numLayers, numKvHeads: KVH, headDim: D }, length, format.activations);
+  const totalBytes = weightBytes + activationBytes + kvCacheBytes;
+  return { length, format, weightBytes, activationBytes, kvCacheBytes, totalBytes, largestBytes, largestName };
 }
 
 export interface AdapterLimits {
@@ -139,7 +148,8 @@ export function checkFit(config: ModelConfig, length: number, limits: AdapterLim
       : 'It fits with f16 weights (half the memory, slightly rounded logits).';
   const needs =
     `about ${formatBytes(estimate.totalBytes)} of GPU memory at ${length.toLocaleString('en-US')} tokens as ${describeStorage(format)} ` +
-    `(weights ${formatBytes(estimate.weightBytes)}, activations ${formatBytes(estimate.activationBytes)}); ` +
+    `(weights ${formatBytes(estimate.weightBytes)}, activations ${formatBytes(estimate.activationBytes)}, ` +
+    `KV cache ${formatBytes(estimate.kvCacheBytes)}); ` +
     `largest buffer ${formatBytes(estimate.largestBytes)} (${estimate.largestName})`;
   const limitText = `this GPU allows ${formatBytes(limit)} per buffer (maxBufferSize ${formatBytes(limits.maxBufferSize)}, maxStorageBufferBindingSize ${formatBytes(limits.maxStorageBinding)})`;
   let message: string;

@@ -47,7 +47,9 @@ describe('estimateGpuMemory', () => {
     expect(e.format).toEqual(F32_STORAGE);
     expect(e.weightBytes).toBe(weights);
     expect(e.activationBytes).toBe(smolActivationBytes(4096, 4));
-    expect(e.totalBytes).toBe(e.weightBytes + e.activationBytes);
+    // The KV cache of a 4096-token generation: keys and values of 30 layers, 3 KV heads of 64, f32.
+    expect(e.kvCacheBytes).toBe(2 * 30 * 4096 * 3 * 64 * 4);
+    expect(e.totalBytes).toBe(e.weightBytes + e.activationBytes + e.kvCacheBytes);
     // The embedding table (113 MB) is the largest buffer at 4096 tokens; an [R, I] activation at 32768.
     expect(e.largestName).toBe('model.embed_tokens.weight');
     expect(estimateGpuMemory(SMOL, 32768)).toMatchObject({ largestBytes: 4 * 32768 * 1536, largestName: 'MLP activation [R, I]' });
@@ -145,7 +147,9 @@ describe('f16 weights and activations', () => {
     expect(half.format).toEqual(F16_STORAGE);
     expect(half.weightBytes).toBe(estimateGpuMemory(SMOL, 4096, F16_WEIGHTS).weightBytes);
     expect(half.activationBytes).toBe(smolActivationBytes(4096, 2));
-    expect(half.totalBytes).toBe(half.weightBytes + half.activationBytes);
+    // The KV cache holds activations: f16 rows, half the f32 cache.
+    expect(half.kvCacheBytes).toBe(f32.kvCacheBytes / 2);
+    expect(half.totalBytes).toBe(half.weightBytes + half.activationBytes + half.kvCacheBytes);
     // About half: only the small f32 statistics keep it above.
     const ratio = half.activationBytes / f32.activationBytes;
     expect(ratio).toBeGreaterThan(0.5);
