@@ -46,7 +46,7 @@ import {
   useLongContext,
 } from '../long-context/store.ts';
 import { activeVariant, useApp } from '../store/store.ts';
-import { formatPpl, seriesStyle } from './chart-style.ts';
+import { formatPpl, seriesStyle, valueAxisLabel } from './chart-style.ts';
 import './long-context.css';
 
 export const LONG_PPL_CHART = 'Perplexity on your text';
@@ -97,15 +97,7 @@ const NeedleBars = memo(function NeedleBars({ series, trainContext }: { series: 
         tick={{ fill: 'var(--muted)', fontSize: 13 }}
         stroke="var(--axis)"
         width={56}
-        label={{
-          value: 'Exact answers',
-          angle: -90,
-          position: 'insideLeft',
-          offset: 4,
-          style: { textAnchor: 'middle' },
-          fill: 'var(--fg)',
-          fontSize: 14,
-        }}
+        label={valueAxisLabel('Exact answers')}
       />
       <Tooltip
         isAnimationActive={false}

@@ -17,6 +17,7 @@ import {
   TOOLTIP_CONTENT_STYLE,
   TOOLTIP_WRAPPER_STYLE,
   trainingLengthLabel,
+  valueAxisLabel,
 } from './chart-style.ts';
 
 export const PERPLEXITY_CHART_TITLE = 'Perplexity vs sequence length';
@@ -62,6 +63,42 @@ export function renderDot(props: DotProps) {
       fill={recorded ? 'var(--card)' : props.stroke}
     />
   );
+}
+
+/** The vertical mark at the training length, on every length chart. */
+export function trainingLengthMark(trainContext: number | null) {
+  if (trainContext === null) return null;
+  return (
+    <ReferenceLine
+      x={trainContext}
+      stroke="var(--fg)"
+      strokeDasharray="2 2"
+      ifOverflow="extendDomain"
+      label={trainingLengthLabel(trainContext)}
+    />
+  );
+}
+
+/** One line per series, in its style (thicker for the current one), its points drawn by renderDot; `keyOf(i)` is series i's column in the rows. */
+export function seriesLines(series: readonly Series[], currentId: string | null, keyOf: (i: number) => string) {
+  return series.map((s, i) => {
+    const style = seriesStyle(s.style);
+    return (
+      <Line
+        key={s.id}
+        dataKey={keyOf(i)}
+        name={keyOf(i)}
+        type="linear"
+        stroke={style.colour}
+        strokeDasharray={style.dash || undefined}
+        strokeWidth={s.id === currentId ? 3.5 : 2}
+        dot={renderDot}
+        activeDot={{ r: 5 }}
+        connectNulls
+        isAnimationActive={false}
+      />
+    );
+  });
 }
 
 /** Memoized: it re-renders only when its series, lengths or highlighted series change. */
@@ -130,15 +167,7 @@ export const PerplexityChart = memo(function PerplexityChart({
         tick={{ fill: 'var(--muted)', fontSize: 13 }}
         stroke="var(--axis)"
         width={56}
-        label={{
-          value: 'Perplexity per token (log scale)',
-          angle: -90,
-          position: 'insideLeft',
-          offset: 4,
-          style: { textAnchor: 'middle' },
-          fill: 'var(--fg)',
-          fontSize: 14,
-        }}
+        label={valueAxisLabel('Perplexity per token (log scale)')}
       />
       <Tooltip
         isAnimationActive={false}
@@ -147,33 +176,8 @@ export const PerplexityChart = memo(function PerplexityChart({
         contentStyle={TOOLTIP_CONTENT_STYLE}
         wrapperStyle={TOOLTIP_WRAPPER_STYLE}
       />
-      {trainContext !== null && (
-        <ReferenceLine
-          x={trainContext}
-          stroke="var(--fg)"
-          strokeDasharray="2 2"
-          ifOverflow="extendDomain"
-          label={trainingLengthLabel(trainContext)}
-        />
-      )}
-      {series.map((s, i) => {
-        const style = seriesStyle(s.style);
-        return (
-          <Line
-            key={s.id}
-            dataKey={dataKey(i)}
-            name={dataKey(i)}
-            type="linear"
-            stroke={style.colour}
-            strokeDasharray={style.dash || undefined}
-            strokeWidth={s.id === currentId ? 3.5 : 2}
-            dot={renderDot}
-            activeDot={{ r: 5 }}
-            connectNulls
-            isAnimationActive={false}
-          />
-        );
-      })}
+      {trainingLengthMark(trainContext)}
+      {seriesLines(series, currentId, dataKey)}
     </LineChart>
   );
 });

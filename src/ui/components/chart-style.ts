@@ -62,6 +62,19 @@ export const LENGTH_AXIS_LABEL = {
   fontSize: 14,
 } as const;
 
+/** The y axis's title, running up its left side, on every length chart. */
+export function valueAxisLabel(value: string) {
+  return {
+    value,
+    angle: -90,
+    position: 'insideLeft',
+    offset: 4,
+    style: { textAnchor: 'middle' },
+    fill: 'var(--fg)',
+    fontSize: 14,
+  } as const;
+}
+
 /** The training length's mark: its label anchored at the line and running right, clear of the y axis's tick labels. */
 export function trainingLengthLabel(trainContext: number) {
   return {

@@ -4,16 +4,15 @@
 // model's eval.json, as on the perplexity chart.
 
 import { memo } from 'react';
-import { CartesianGrid, Line, LineChart, ReferenceLine, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import {
   lengthHeading,
   LENGTH_AXIS_LABEL,
-  seriesStyle,
   TOOLTIP_CONTENT_STYLE,
   TOOLTIP_WRAPPER_STYLE,
-  trainingLengthLabel,
+  valueAxisLabel,
 } from '../components/chart-style.ts';
-import { renderDot } from '../components/PerplexityChart.tsx';
+import { seriesLines, trainingLengthMark } from '../components/PerplexityChart.tsx';
 import type { Series } from '../store/run-slice.ts';
 import { CHANCE_KEY, MEASURE_LABELS, retrievalDataKey, retrievalRows, type RetrievalMeasure } from './logic.ts';
 
@@ -75,15 +74,7 @@ export const RetrievalChart = memo(function RetrievalChart({
         tick={{ fill: 'var(--muted)', fontSize: 13 }}
         stroke="var(--axis)"
         width={56}
-        label={{
-          value: `Success: ${MEASURE_LABELS[measure].toLowerCase()}`,
-          angle: -90,
-          position: 'insideLeft',
-          offset: 4,
-          style: { textAnchor: 'middle' },
-          fill: 'var(--fg)',
-          fontSize: 14,
-        }}
+        label={valueAxisLabel(`Success: ${MEASURE_LABELS[measure].toLowerCase()}`)}
       />
       <Tooltip
         isAnimationActive={false}
@@ -106,33 +97,8 @@ export const RetrievalChart = memo(function RetrievalChart({
         tooltipType="none"
         isAnimationActive={false}
       />
-      {trainContext !== null && (
-        <ReferenceLine
-          x={trainContext}
-          stroke="var(--fg)"
-          strokeDasharray="2 2"
-          ifOverflow="extendDomain"
-          label={trainingLengthLabel(trainContext)}
-        />
-      )}
-      {series.map((s, i) => {
-        const style = seriesStyle(s.style);
-        return (
-          <Line
-            key={s.id}
-            dataKey={retrievalDataKey(i)}
-            name={retrievalDataKey(i)}
-            type="linear"
-            stroke={style.colour}
-            strokeDasharray={style.dash || undefined}
-            strokeWidth={s.id === currentId ? 3.5 : 2}
-            dot={renderDot}
-            activeDot={{ r: 5 }}
-            connectNulls
-            isAnimationActive={false}
-          />
-        );
-      })}
+      {trainingLengthMark(trainContext)}
+      {seriesLines(series, currentId, retrievalDataKey)}
     </LineChart>
   );
 });
