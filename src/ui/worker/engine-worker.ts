@@ -239,6 +239,22 @@ function validationTokens(budget: number, lengths: number[]): number[] {
   return validation.slice(0, Math.max(budget, longest));
 }
 
+/**
+ * What a measurement at length L runs with under these settings, as the eval functions take it:
+ * the position mode at L, the attention window (C_train for crop), c and C_train.
+ */
+function lengthOptions(settings: EvalSettings, hasRope: boolean) {
+  const trainContext = requireModel().config.maxPositionEmbeddings;
+  const context = { trainContext, maxPositionEmbeddings: trainContext };
+  const mode = effectiveMode(settings, hasRope);
+  return (L: number) => ({
+    positions: positionModeAt(mode, L, context),
+    window: attentionWindowOf(mode, trainContext),
+    betaC: settings.c,
+    trainContext,
+  });
+}
+
 /** Perplexity at each length, reported point by point as each length finishes; progress counts windows over all lengths. */
 async function measure(
   id: number,
@@ -249,17 +265,12 @@ async function measure(
   onPoint: (length: number, ppl: number) => void,
   progress: { done: number; total: number; report: (done: number, total: number, length: number) => void },
 ): Promise<void> {
-  const trainContext = requireModel().config.maxPositionEmbeddings;
-  const context = { trainContext, maxPositionEmbeddings: trainContext };
-  const mode = effectiveMode(settings, variant.info.hasRope);
+  const optionsAt = lengthOptions(settings, variant.info.hasRope);
   for (const L of lengths) {
     const before = progress.done;
     const result = await perplexityByLength(variant.model, tokens, {
       lengths: [L],
-      positions: positionModeAt(mode, L, context),
-      window: attentionWindowOf(mode, trainContext),
-      betaC: settings.c,
-      trainContext,
+      ...optionsAt(L),
       onProgress: (done, _total, length) => {
         progress.done = before + done;
         progress.report(progress.done, progress.total, length);
@@ -310,12 +321,10 @@ async function needle(command: Extract<Command, { type: 'needle' }>): Promise<vo
   const { id, lengths, trials, seed } = command;
   if (!Number.isInteger(trials) || trials < 1) throw new Error(`trials ${trials} must be a positive integer`);
   const variant = variantOf(command.variant);
-  const { tokenizer, config } = requireModel();
+  const { tokenizer } = requireModel();
   const filler = command.text === undefined ? requireModel().validation : tokenizeText(command.text);
   if (filler.length === 0) throw new Error('the filler text has no tokens');
-  const trainContext = config.maxPositionEmbeddings;
-  const context = { trainContext, maxPositionEmbeddings: trainContext };
-  const mode = effectiveMode(command.settings, variant.info.hasRope);
+  const optionsAt = lengthOptions(command.settings, variant.info.hasRope);
   const fitting = lengths.filter((L) => needleFits(tokenizer, filler, L, seed, trials));
   for (const L of lengths) if (!fitting.includes(L)) post({ type: 'needlePoint', id, length: L, successes: 0, trials, tooShort: true });
   const report = throttledProgress(id);
@@ -326,10 +335,7 @@ async function needle(command: Extract<Command, { type: 'needle' }>): Promise<vo
       lengths: [L],
       trials,
       seed,
-      positions: positionModeAt(mode, L, context),
-      window: attentionWindowOf(mode, trainContext),
-      betaC: command.settings.c,
-      trainContext,
+      ...optionsAt(L),
       onProgress: (done, _total, length) => report(before + done, total, length),
       cancelled: () => cancelled.has(id),
     });
@@ -346,10 +352,8 @@ async function needle(command: Extract<Command, { type: 'needle' }>): Promise<vo
 async function retrieval(command: Extract<Command, { type: 'retrieval' }>): Promise<void> {
   const { id, lengths, trials, seed } = command;
   const variant = variantOf(command.variant);
-  const { validation, config } = requireModel();
-  const trainContext = config.maxPositionEmbeddings;
-  const context = { trainContext, maxPositionEmbeddings: trainContext };
-  const mode = effectiveMode(command.settings, variant.info.hasRope);
+  const { validation } = requireModel();
+  const optionsAt = lengthOptions(command.settings, variant.info.hasRope);
   const report = throttledProgress(id);
   const total = lengths.length * trials;
   let before = 0;
@@ -359,10 +363,7 @@ async function retrieval(command: Extract<Command, { type: 'retrieval' }>): Prom
       trials,
       seed,
       format: 'lookup',
-      positions: positionModeAt(mode, L, context),
-      window: attentionWindowOf(mode, trainContext),
-      betaC: command.settings.c,
-      trainContext,
+      ...optionsAt(L),
       onProgress: (done, _total, length) => report(before + done, total, length),
       cancelled: () => cancelled.has(id),
     });
