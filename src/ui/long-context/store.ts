@@ -9,6 +9,7 @@
 
 import { createStore, useStore } from 'zustand';
 import type { Controller } from '../controller.ts';
+import { runWatcher } from '../store/run-watcher.ts';
 import { activeVariant, appStore } from '../store/store.ts';
 import { effectiveMode, seriesId, seriesLabel, type EvalSettings } from '../settings.ts';
 import type { WorkerEvent } from '../worker/protocol.ts';
@@ -185,26 +186,15 @@ function currentSettings(): EvalSettings {
   return { rope: config.rope, scaling: config.scaling, factor: config.factor, c: config.c };
 }
 
-/** The controller of the latest run (the page has one; tests make several). */
-let watched: Controller | null = null;
-
 /** A model switch, a reload of the weights or a lost device ends a run (its requests are moot). */
-function watchApp(controller: Controller): void {
-  const first = watched === null;
-  watched = controller;
-  if (!first) return;
-  appStore().subscribe((app) => {
-    const run = longContextStore().getState().run;
-    if (!run) return;
-    if (app.meta?.name !== run.model || app.weights.kind !== 'ready' || app.gpu.kind !== 'ready') {
-      watched?.control({ type: 'cancel', target: run.requestId });
-      longContextStore().setState({
-        run: null,
-        message: { kind: 'info', text: 'The long-context run stopped: the model or the GPU changed.' },
-      });
-    }
-  });
-}
+const watchApp = runWatcher(
+  () => longContextStore().getState().run,
+  () =>
+    longContextStore().setState({
+      run: null,
+      message: { kind: 'info', text: 'The long-context run stopped: the model or the GPU changed.' },
+    }),
+);
 
 function isEnd(event: WorkerEvent): boolean {
   return event.type === 'done' || event.type === 'cancelled' || event.type === 'error';

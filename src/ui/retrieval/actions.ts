@@ -5,6 +5,7 @@
 
 import type { Controller } from '../controller.ts';
 import { effectiveMode, seriesLabel } from '../settings.ts';
+import { runWatcher } from '../store/run-watcher.ts';
 import { activeVariant, appStore, currentSeriesId, type AppState } from '../store/store.ts';
 import { retrievalLengths, RETRIEVAL_SEED } from './logic.ts';
 
@@ -33,23 +34,11 @@ export function canMeasureRetrieval(state: AppState): boolean {
   );
 }
 
-/** The controller whose run is watched (the page has one; tests make several). */
-let watched: Controller | null = null;
-
 /** A model switch, a reload of the weights or a lost device ends a run: its request is moot. */
-function watchApp(controller: Controller): void {
-  const first = watched === null;
-  watched = controller;
-  if (!first) return;
-  appStore().subscribe((app) => {
-    const run = app.retrievalRun;
-    if (!run) return;
-    if (app.meta?.name !== run.model || app.weights.kind !== 'ready' || app.gpu.kind !== 'ready') {
-      watched?.control({ type: 'cancel', target: run.requestId });
-      app.setRetrievalRun(null, { kind: 'info', text: 'The retrieval test stopped: the model or the GPU changed.' });
-    }
-  });
-}
+const watchApp = runWatcher(
+  (app) => app.retrievalRun,
+  (app) => app.setRetrievalRun(null, { kind: 'info', text: 'The retrieval test stopped: the model or the GPU changed.' }),
+);
 
 /** "Measure retrieval": the records test for the current variant and settings, length by length. */
 export function measureRetrieval(controller: Controller): void {
