@@ -18,3 +18,20 @@ export const TINY_CONFIG = {
   tie_word_embeddings: true,
   initializer_range: 0.2,
 };
+
+/** config.json of a one-layer Llama as a shipped model's folder has it: RoPE, or trained without positions (DroPE's `llama_drope`, attention_type nope), at context `ctx`. */
+export function shippedConfig(attention: 'rope' | 'nope', ctx = 64): string {
+  return JSON.stringify({
+    model_type: attention === 'rope' ? 'llama' : 'llama_drope',
+    architectures: [attention === 'rope' ? 'LlamaForCausalLM' : 'DroPELlamaForCausalLM'],
+    vocab_size: 256,
+    hidden_size: 32,
+    intermediate_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    head_dim: 16,
+    max_position_embeddings: ctx,
+    tie_word_embeddings: true,
+    ...(attention === 'nope' ? { attention_type: 'nope' } : {}),
+  });
+}

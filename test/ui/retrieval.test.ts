@@ -17,6 +17,7 @@ import {
 } from '../../src/ui/retrieval/logic.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { createAppStore, memoryStorage, type AppStore } from '../../src/ui/store/store.ts';
+import { shippedConfig } from '../helpers/tiny-config.ts';
 
 const C = 64;
 const LENGTHS = [32, 64, 128, 256, 512];
@@ -124,25 +125,9 @@ const LONG_EVAL = evalFile('austen-drope-long', [
   { id: 'none', label: 'DroPE', positions: 'none', mode: none, ppl: () => 4.2, outside: () => 0.8 },
 ]);
 
-function config(attention: 'rope' | 'nope'): string {
-  return JSON.stringify({
-    model_type: attention === 'rope' ? 'llama' : 'llama_drope',
-    architectures: [attention === 'rope' ? 'LlamaForCausalLM' : 'DroPELlamaForCausalLM'],
-    vocab_size: 256,
-    hidden_size: 32,
-    intermediate_size: 32,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    head_dim: 16,
-    max_position_embeddings: C,
-    tie_word_embeddings: true,
-    ...(attention === 'nope' ? { attention_type: 'nope' } : {}),
-  });
-}
-
 function shipped(...models: [string, 'rope' | 'nope', string][]): ShippedModel[] {
   return models.map(([name, attention, text]) => {
-    const read = readShippedModel({ name, label: name }, config(attention), text);
+    const read = readShippedModel({ name, label: name }, shippedConfig(attention, C), text);
     if (read.problem !== null) throw new Error(read.problem);
     return read.model;
   });

@@ -9,25 +9,9 @@ import { seriesStyle } from '../../src/ui/components/chart-style.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { shippedSeries, SHIPPED_PREFIX } from '../../src/ui/store/run-slice.ts';
 import { createAppStore, memoryStorage, type AppStore } from '../../src/ui/store/store.ts';
+import { shippedConfig } from '../helpers/tiny-config.ts';
 
 const LENGTHS = [32, 64, 128];
-
-/** config.json of a tiny Llama: RoPE unless `attention` says otherwise, trained at `ctx`. */
-function config(attention: 'rope' | 'nope', ctx = 64): string {
-  return JSON.stringify({
-    model_type: attention === 'rope' ? 'llama' : 'llama_drope',
-    architectures: [attention === 'rope' ? 'LlamaForCausalLM' : 'DroPELlamaForCausalLM'],
-    vocab_size: 256,
-    hidden_size: 32,
-    intermediate_size: 32,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    head_dim: 16,
-    max_position_embeddings: ctx,
-    tie_word_embeddings: true,
-    ...(attention === 'nope' ? { attention_type: 'nope' } : {}),
-  });
-}
 
 /** One eval.json series as the eval CLI writes it; `mode(L)` the exact mode at each length. */
 function series(id: string, label: string, positions: string, mode: (L: number) => string, ppl: (L: number) => number, betaC = 0) {
@@ -96,11 +80,11 @@ const NOPE_EVAL = evalFile('austen-nope', [
 ]);
 
 const FILES: Record<string, string> = {
-  'austen-rope/config.json': config('rope'),
+  'austen-rope/config.json': shippedConfig('rope'),
   'austen-rope/eval.json': ROPE_EVAL,
-  'austen-drope/config.json': config('nope'),
+  'austen-drope/config.json': shippedConfig('nope'),
   'austen-drope/eval.json': DROPE_EVAL,
-  'austen-nope/config.json': config('nope', 128),
+  'austen-nope/config.json': shippedConfig('nope', 128),
   'austen-nope/eval.json': NOPE_EVAL,
 };
 
@@ -115,7 +99,7 @@ const fetcher = (files: Record<string, string>) => async (path: string) => files
 
 describe('readShippedModel', () => {
   it('names a RoPE model’s curves after their positions, RoPE off as "RoPE dropped (no recalibration)", each with the model', () => {
-    const read = readShippedModel(ENTRIES[0], config('rope'), ROPE_EVAL);
+    const read = readShippedModel(ENTRIES[0], shippedConfig('rope'), ROPE_EVAL);
     expect(read.problem).toBeNull();
     expect(read.model?.kind).toBe('rope');
     expect(read.model?.trainContext).toBe(64);
@@ -131,7 +115,7 @@ describe('readShippedModel', () => {
   });
 
   it('tells DroPE from NoPE from scratch, and keeps a logit-scale c in the name', () => {
-    const drope = readShippedModel(ENTRIES[1], config('nope'), DROPE_EVAL);
+    const drope = readShippedModel(ENTRIES[1], shippedConfig('nope'), DROPE_EVAL);
     expect(drope.model?.kind).toBe('drope');
     expect(drope.model?.curves.map((c) => c.label)).toEqual([`${STORY_LABELS.drope} · austen-drope`]);
     const scaledNope = evalFile(
@@ -148,7 +132,7 @@ describe('readShippedModel', () => {
       ],
       128,
     );
-    const nope = readShippedModel(ENTRIES[2], config('nope', 128), scaledNope);
+    const nope = readShippedModel(ENTRIES[2], shippedConfig('nope', 128), scaledNope);
     expect(nope.model?.kind).toBe('nope');
     expect(nope.model?.trainContext).toBe(128);
     expect(nope.model?.curves.map((c) => c.label)).toEqual([`${STORY_LABELS.nope} · c = 0.20 · austen-nope`]);
@@ -164,16 +148,19 @@ describe('readShippedModel', () => {
   });
 
   it('a missing or malformed file gives no model and one line naming the file', () => {
-    expect(readShippedModel(ENTRIES[1], config('nope'), undefined)).toEqual({ model: null, problem: 'austen-drope/eval.json is missing' });
+    expect(readShippedModel(ENTRIES[1], shippedConfig('nope'), undefined)).toEqual({
+      model: null,
+      problem: 'austen-drope/eval.json is missing',
+    });
     expect(readShippedModel(ENTRIES[1], undefined, DROPE_EVAL)).toEqual({ model: null, problem: 'austen-drope/config.json is missing' });
-    const badJson = readShippedModel(ENTRIES[1], config('nope'), '{"format": ');
+    const badJson = readShippedModel(ENTRIES[1], shippedConfig('nope'), '{"format": ');
     expect(badJson.model).toBeNull();
     expect(badJson.problem).toMatch(/^austen-drope\/eval\.json: not valid JSON/);
-    const badFormat = readShippedModel(ENTRIES[1], config('nope'), JSON.stringify({ format: 'something else' }));
+    const badFormat = readShippedModel(ENTRIES[1], shippedConfig('nope'), JSON.stringify({ format: 'something else' }));
     expect(badFormat.problem).toMatch(/^austen-drope\/eval\.json: /);
     const badConfig = readShippedModel(ENTRIES[1], '{"model_type": "gpt2"}', DROPE_EVAL);
     expect(badConfig.problem).toMatch(/^austen-drope\/config\.json: .*unsupported/);
-    expect(readShippedModel(ENTRIES[1], config('nope'), evalFile('austen-drope', [])).problem).toMatch(/austen-drope\/eval\.json/);
+    expect(readShippedModel(ENTRIES[1], shippedConfig('nope'), evalFile('austen-drope', [])).problem).toMatch(/austen-drope\/eval\.json/);
   });
 });
 
