@@ -45,7 +45,10 @@ export class Engine {
   private disposed = false;
   /** Rejecters of the GPU promises awaited now (see `whileAlive`), rejected when the device is lost. */
   private readonly waiting = new Set<(error: Error) => void>();
+  /** Bytes of the tensors alive now (uniform and staging buffers aside). */
   bytesAllocated = 0;
+  /** The most `bytesAllocated` has been (a test or a bench may lower it to `bytesAllocated` to start a new watch). */
+  peakBytesAllocated = 0;
 
   private constructor(device: GPUDevice, adapter: AdapterSummary) {
     this.device = device;
@@ -181,6 +184,7 @@ export class Engine {
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     this.bytesAllocated += buffer.size;
+    this.peakBytesAllocated = Math.max(this.peakBytesAllocated, this.bytesAllocated);
     return { buffer, shape: [...shape], dtype, label };
   }
 

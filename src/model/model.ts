@@ -26,6 +26,16 @@ import type { Tensor } from '../engine/tensor.ts';
 import { expectedTensorShapes, type Checkpoint } from './checkpoint.ts';
 import type { ModelConfig } from './config.ts';
 import { KvCache } from './kv-cache.ts';
+import {
+  layerBufferSizes,
+  logitChunkSizes,
+  modelBufferSizes,
+  rotaryTableSize,
+  type BufferSize,
+  type LayerBufferSizes,
+  type ModelBufferSizes,
+  weightDtype,
+} from './buffer-sizes.ts';
 import { formatPositionMode, positionModeFromConfig, rotaryTables, tablesDependOnLength, type PositionMode } from './positions.ts';
 
 export interface ModelOptions {
@@ -61,39 +71,19 @@ export interface ForwardOptions {
   window?: number;
 }
 
-/** One layer's activations. Inference shares one set across layers; training keeps one per layer. */
-interface LayerActivations {
-  input: Tensor | null; //   [R, C]      residual entering the layer (training: rmsnorm backward reads it)
-  normed1: Tensor; //        [R, C]      input_layernorm output
-  rstd1: Tensor; //          [R]
-  q: Tensor; //              [R, H*D]    q_proj output (rotated in place unless QK-norm)
-  k: Tensor; //              [R, KVH*D]
-  v: Tensor; //              [R, KVH*D]
-  qNormed: Tensor | null; // [R, H*D]    QK-norm output, then rotated (qk_norm_nope only)
-  kNormed: Tensor | null; // [R, KVH*D]
-  qRstd: Tensor | null; //   [R]
-  kRstd: Tensor | null; //   [R]
-  attention: Tensor; //      [R, H*D]    per-head attention output before o_proj
-  lse: Tensor; //            [B, H, T]   log-sum-exp of each query's logits
-  mid: Tensor | null; //     [R, C]      residual after the attention block (training)
-  normed2: Tensor; //        [R, C]      post_attention_layernorm output
-  rstd2: Tensor; //          [R]
-  gate: Tensor; //           [R, I]
-  up: Tensor; //             [R, I]
-  hidden: Tensor; //         [R, I]      silu(gate) * up
-}
+/**
+ * One layer's activations, as src/model/buffer-sizes.ts lists them. Inference shares one set across
+ * layers; training keeps one per layer.
+ */
+type LayerActivations = { [K in keyof LayerBufferSizes]: null extends LayerBufferSizes[K] ? Tensor | null : Tensor };
 
-interface Activations {
+/** A forward pass's buffers: the model rows (ids, residual, projected, finalNormed, finalRstd) and each layer's. */
+type Activations = { [K in keyof ModelBufferSizes]: Tensor } & {
   B: number;
   T: number;
   training: boolean;
-  ids: Tensor; //        [R] u32
-  residual: Tensor; //   [R, C]  the residual stream
-  projected: Tensor; //  [R, C]  o_proj or down_proj output, added to the residual
-  finalNormed: Tensor; // [R, C] model.norm output
-  finalRstd: Tensor; //  [R]
   layers: LayerActivations[];
-}
+};
 
 /** Buffers of the backward pass, per (B, T). */
 interface BackwardScratch {
@@ -114,9 +104,6 @@ interface BackwardScratch {
   dUp: Tensor; //        [R, I]
   dHidden: Tensor; //    [R, I]
 }
-
-/** Rows of logits computed at once when only the loss is needed (bounds memory for a large V). */
-const LOGIT_CHUNK_ELEMENTS = 1 << 24;
 
 export class LlamaModel {
   readonly engine: Engine;
@@ -162,7 +149,7 @@ export class LlamaModel {
       for (const [name, shape] of expectedTensorShapes(checkpoint.config)) {
         const data = checkpoint.tensors.get(name);
         if (!data) throw new Error(`the checkpoint has no tensor ${name}`);
-        const half = options.weights === 'f16' && shape.length === 2;
+        const half = weightDtype(shape, options.weights ?? 'f32') === 'f16';
         weights.set(name, half ? engine.upload(data, shape, name, 'f16') : engine.upload(data, shape, name));
       }
     } catch (e) {
@@ -247,37 +234,12 @@ export class LlamaModel {
   }
 
   private allocateActivations(B: number, T: number, training: boolean): Activations {
-    const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: I, qkNorm, numLayers } = this.config;
-    const R = B * T;
-    const layerShapes = {
-      input: training ? [R, C] : null,
-      normed1: [R, C],
-      rstd1: [R],
-      q: [R, H * D],
-      k: [R, KVH * D],
-      v: [R, KVH * D],
-      qNormed: qkNorm ? [R, H * D] : null,
-      kNormed: qkNorm ? [R, KVH * D] : null,
-      qRstd: qkNorm ? [R] : null,
-      kRstd: qkNorm ? [R] : null,
-      attention: [R, H * D],
-      lse: [B, H, T],
-      mid: training ? [R, C] : null,
-      normed2: [R, C],
-      rstd2: [R],
-      gate: [R, I],
-      up: [R, I],
-      hidden: [R, I],
-    };
-    // Norm statistics and lse are f32 at any precision; everything else is an activation.
-    const statistics = new Set(['rstd1', 'rstd2', 'qRstd', 'kRstd', 'lse']);
-    const dtypeOf = (name: string) => (statistics.has(name) ? 'f32' : this.activationFormat);
-    for (const [name, shape] of Object.entries(layerShapes)) if (shape) this.engine.assertFits(shape, `acts.${name}`, dtypeOf(name));
+    const layerSizes = layerBufferSizes(this.config, B, T, training, this.activationFormat);
+    const modelSizes = modelBufferSizes(this.config, B, T, this.activationFormat);
+    for (const [name, size] of Object.entries(layerSizes)) if (size) this.engine.assertFits(size.shape, `acts.${name}`, size.dtype);
+    const allocate = (size: BufferSize, label: string) => this.engine.tensor(size.shape, label, size.dtype);
     const allocateLayer = (l: number): LayerActivations => {
-      const entries = Object.entries(layerShapes).map(([name, shape]) => [
-        name,
-        shape ? this.engine.tensor(shape, `acts.${l}.${name}`, dtypeOf(name)) : null,
-      ]);
+      const entries = Object.entries(layerSizes).map(([name, size]) => [name, size ? allocate(size, `acts.${l}.${name}`) : null]);
       return Object.fromEntries(entries) as unknown as LayerActivations;
     };
     const shared = training ? null : allocateLayer(0);
@@ -285,12 +247,12 @@ export class LlamaModel {
       B,
       T,
       training,
-      ids: this.engine.tensor([R], 'acts.ids', 'u32'),
-      residual: this.engine.tensor([R, C], 'acts.residual', this.activationFormat),
-      projected: this.engine.tensor([R, C], 'acts.projected', this.activationFormat),
-      finalNormed: this.engine.tensor([R, C], 'acts.finalNormed', this.activationFormat),
-      finalRstd: this.engine.tensor([R], 'acts.finalRstd'),
-      layers: Array.from({ length: numLayers }, (_, l) => shared ?? allocateLayer(l)),
+      ids: allocate(modelSizes.ids, 'acts.ids'),
+      residual: allocate(modelSizes.residual, 'acts.residual'),
+      projected: allocate(modelSizes.projected, 'acts.projected'),
+      finalNormed: allocate(modelSizes.finalNormed, 'acts.finalNormed'),
+      finalRstd: allocate(modelSizes.finalRstd, 'acts.finalRstd'),
+      layers: Array.from({ length: this.config.numLayers }, (_, l) => shared ?? allocateLayer(l)),
     };
   }
 
@@ -328,10 +290,11 @@ export class LlamaModel {
     if (this.rotary) this.engine.release(this.rotary.cos, this.rotary.sin);
     this.rotary = null;
     if (!tables) return null;
+    const { shape } = rotaryTableSize(this.config, rows);
     this.rotary = {
       key,
-      cos: this.engine.upload(tables.cos, [rows, headDim / 2], 'rotary.cos'),
-      sin: this.engine.upload(tables.sin, [rows, headDim / 2], 'rotary.sin'),
+      cos: this.engine.upload(tables.cos, shape, 'rotary.cos'),
+      sin: this.engine.upload(tables.sin, shape, 'rotary.sin'),
     };
     return this.rotary;
   }
@@ -574,12 +537,13 @@ export class LlamaModel {
     const { hiddenSize: C, vocabSize: V } = this.config;
     const R = B * T;
     const targets = nextTokenTargets(ids, B, T);
-    const chunkRows = Math.max(1, Math.min(R, Math.floor(LOGIT_CHUNK_ELEMENTS / V)));
+    const chunk = logitChunkSizes(this.config, R, this.activationFormat);
+    const chunkRows = chunk.logits.shape[0];
     const perRow = new Float32Array(R);
-    const logits = engine.tensor([chunkRows, V], 'logits.chunk', this.activationFormat);
-    const hidden = engine.tensor([chunkRows, C], 'finalNormed.chunk', this.activationFormat);
-    const chunkTargets = engine.tensor([chunkRows], 'targets.chunk', 'u32');
-    const chunkNll = engine.tensor([chunkRows], 'nll.chunk');
+    const logits = engine.tensor(chunk.logits.shape, 'logits.chunk', chunk.logits.dtype);
+    const hidden = engine.tensor(chunk.hidden.shape, 'finalNormed.chunk', chunk.hidden.dtype);
+    const chunkTargets = engine.tensor(chunk.targets.shape, 'targets.chunk', chunk.targets.dtype);
+    const chunkNll = engine.tensor(chunk.nll.shape, 'nll.chunk', chunk.nll.dtype);
     try {
       for (let start = 0; start < R; start += chunkRows) {
         const rows = Math.min(chunkRows, R - start);

@@ -1,15 +1,13 @@
 // Will a model fit the GPU? An estimate from config.json alone, before any weights are fetched,
 // for a StorageFormat (src/model/precision.ts): every parameter as f32 (LlamaModel's default), or
-// with f16 weights every 2-D weight at 2 bytes (norm gains stay f32); plus the inference buffers of
-// one forward pass at the evaluation length (LlamaModel shares one set of per-layer buffers across
-// layers), each at 4 bytes, or at 2 with f16 activations except the per-row statistics (rstd, lse),
-// the NLL, token ids and rotary tables, which LlamaModel keeps f32/u32 at any precision (its
-// `activations()` and `nll()`). Compared with the adapter's per-buffer limits (maxBufferSize, and
-// maxStorageBufferBindingSize since every buffer is bound as storage).
-//
-// Glossary: R rows (tokens) of one forward pass, C hidden size, I MLP size, H/KVH query/key-value
-// heads, D head dim, V vocabulary, N rows of one LM-head chunk.
+// with f16 weights every 2-D weight at 2 bytes (norm gains stay f32); plus the buffers of one
+// inference pass at the evaluation length from the model's own size table
+// (src/model/buffer-sizes.ts, what LlamaModel allocates) and the KV cache of a generation that long.
+// Compared with the adapter's per-buffer limits (maxBufferSize, and maxStorageBufferBindingSize
+// since every buffer is bound as storage).
 
+import { byteSize } from '../engine/tensor.ts';
+import { inferenceBufferSizes, weightDtype } from '../model/buffer-sizes.ts';
 import { expectedTensorShapes } from '../model/checkpoint.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { formatBytes } from '../model/format-bytes.ts';
@@ -22,9 +20,6 @@ import {
   type PrecisionChoice,
   type StorageFormat,
 } from '../model/precision.ts';
-
-/** The LM head's row chunk when only the loss is needed (LlamaModel's LOGIT_CHUNK_ELEMENTS). */
-const LOGIT_CHUNK_ELEMENTS = 1 << 24;
 
 /** "f32 weights and activations", "f16 weights, f32 activations": how messages name a format. */
 export function describeStorage(format: StorageFormat): string {
@@ -55,44 +50,18 @@ export function estimateGpuMemory(config: ModelConfig, length: number, format: S
   let largestBytes = 0;
   let largestName = '';
   for (const [name, shape] of expectedTensorShapes(config)) {
-    const bytesPerValue = format.weights === 'f16' && shape.length === 2 ? 2 : 4;
-    const bytes = bytesPerValue * shape.reduce((a, b) => a * b, 1);
+    const bytes = byteSize(shape, weightDtype(shape, format.weights));
     weightBytes += bytes;
     if (bytes > largestBytes) [largestBytes, largestName] = [bytes, name];
   }
-  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: KVH, headDim: D, vocabSize: V, qkNorm } = config;
-  const R = length;
-  const N = Math.min(R, Math.max(1, Math.floor(LOGIT_CHUNK_ELEMENTS / V)));
-  const act = format.activations === 'f16' ? 2 : 4;
-  // [what, elements of one buffer, how many such buffers, bytes per element]
-  const buffers: [string, number, number, number][] = [
-    // residual, projected, finalNormed, normed1, normed2
-    ['hidden-state activation [R, C]', R * C, 5, act],
-    // q, attention (and QK-norm's qNormed)
-    ['attention activation [R, H·D]', R * H * D, qkNorm ? 3 : 2, act],
-    // k, v (and QK-norm's kNormed)
-    ['key/value activation [R, KVH·D]', R * KVH * D, qkNorm ? 3 : 2, act],
-    // gate, up, hidden
-    ['MLP activation [R, I]', R * I, 3, act],
-    // The LM head's chunk: logits and its copy of the final-norm rows.
-    ['logits chunk', N * V, 1, act],
-    ['final-norm chunk [N, C]', N * C, 1, act],
-    // Statistics, f32 at any precision: attention's log-sum-exp [H, T], rstd1, rstd2, finalRstd (and qRstd, kRstd).
-    ['lse [H, R]', H * R, 1, 4],
-    ['rstd [R]', R, qkNorm ? 5 : 3, 4],
-    // Token ids (u32) and the chunk's targets (u32) and NLL (f32).
-    ['token ids [R]', R, 1, 4],
-    ['targets, NLL chunk [N]', N, 2, 4],
-    // Rotary cos and sin tables [T, D/2], f32.
-    ['rotary tables [R, D/2]', (R * D) / 2, 2, 4],
-  ];
   let activationBytes = 0;
-  for (const [name, elements, count, bytesPerValue] of buffers) {
-    activationBytes += count * elements * bytesPerValue;
-    if (elements * bytesPerValue > largestBytes) [largestBytes, largestName] = [elements * bytesPerValue, name];
+  for (const { shape, dtype, what } of inferenceBufferSizes(config, length, format.activations)) {
+    const bytes = byteSize(shape, dtype);
+    activationBytes += bytes;
+    if (bytes > largestBytes) [largestBytes, largestName] = [bytes, what];
   }
-  const { numLayers } = config;
-  const kvCacheBytes = KvCache.bytesFor({ numLayers, numKvHeads: KVH, headDim: D }, length, format.activations);
+  const { numLayers, numKvHeads, headDim } = config;
+  const kvCacheBytes = KvCache.bytesFor({ numLayers, numKvHeads, headDim }, length, format.activations);
   const totalBytes = weightBytes + activationBytes + kvCacheBytes;
   return { length, format, weightBytes, activationBytes, kvCacheBytes, totalBytes, largestBytes, largestName };
 }
