@@ -55,6 +55,10 @@ export const OPTIONS = {
   // convert
   dtype: { type: 'string' },
   force: { type: 'boolean' },
+  // make-checkpoint
+  like: { type: 'string' },
+  'attention-type': { type: 'string' },
+  shards: { type: 'string' },
   // fit-beta
   grid: { type: 'string' },
   // eval

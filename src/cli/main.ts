@@ -14,6 +14,8 @@
 //                         [--text FILE] [--json]   (multi-key needle in a haystack, src/eval/needle.ts)
 //   npm run cli -- generate --model DIR --prompt TEXT --tokens N [--pos MODE] [--drop-at K] [--window W]
 //                         [--beta B] [--json]   (greedy, with the KV cache)
+//   npm run cli -- make-checkpoint --like SmolLM-135M|SmolLM-360M --out DIR [--dtype BF16] [--attention-type T]
+//                         [--shards N] [--seed S]   (a published model's shape with random weights)
 // --model DIR may also be hf:ORG/NAME[@REVISION]: a model on the Hugging Face Hub (args.ts modelSource).
 // Progress goes to stderr; any error is one line on stderr and a non-zero exit.
 
@@ -53,6 +55,7 @@ import { generate } from './generate.ts';
 import { basename, join, resolve } from 'node:path';
 import { parseEvalJson } from '../eval/curves.ts';
 import { perplexityTable, retrievalTable } from '../eval/report.ts';
+import { makeCheckpoint } from './make-checkpoint.ts';
 
 const USAGE = `usage: npm run cli -- <command> [options]
   info   --model DIR
@@ -75,6 +78,9 @@ const USAGE = `usage: npm run cli -- <command> [options]
          C_train tokens; text default public/data/austen/persuasion.txt)
   generate --model DIR --prompt TEXT --tokens N [--pos MODE] [--drop-at K] [--window W] [--beta B] [--json]
          (greedy continuation with the KV cache; --drop-at K: mode none after K generated tokens)
+  make-checkpoint --like SmolLM-135M|SmolLM-360M --out DIR [--dtype BF16|F16|F32] [--attention-type rope|nope|qk_norm_nope]
+         [--shards N] [--seed S]   (the published config.json with seeded random weights at its init scale, byte-level
+         tokenizer: the real-size path without the Hub)
 MODE: rope | none | pi:F | ntk:F | dynamic:F | yarn:F (default: what config.json says); needle also takes KIND:L/C
 --window W (ppl, needle, generate): each query attends to at most the last W tokens (RoPE cropped to C_train: --window C_train)
 --weights f16 (logits, ppl, eval, needle): keep the weight matrices in half precision, half the GPU memory
@@ -185,6 +191,7 @@ const COMMANDS: Record<string, (args: Args) => Promise<void>> = {
   needle,
   report,
   generate,
+  'make-checkpoint': makeCheckpoint,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -14,7 +14,7 @@
 /** Element size in bytes of every dtype the format defines. */
 import { numel, shapeString } from '../engine/tensor.ts';
 
-const DTYPE_BYTES = {
+export const DTYPE_BYTES = {
   BOOL: 1,
   U8: 1,
   I8: 1,

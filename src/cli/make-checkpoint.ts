@@ -1,0 +1,57 @@
+// `make-checkpoint --like SmolLM-135M|SmolLM-360M`: a checkpoint with a published model's
+// config.json and seeded random weights at its init scale (N(0, initializer_range) matrices, unit
+// norm gains), so the real-size path can be exercised without the Hub: the memory estimate against
+// what is allocated, BF16 and sharded loading, `ppl` and `generate`, the page's Hub loader. Its
+// tokenizer is the byte-level one of the shipped models (SmolLM's own cannot be fetched offline;
+// byte ids fit its vocabulary), so any text runs through it.
+
+import { readdirSync } from 'node:fs';
+import { byteLevelTokenizerJson } from '../model/byte-tokenizer.ts';
+import { expectedTensorShapes } from '../model/checkpoint.ts';
+import type { AttentionType } from '../model/config.ts';
+import { initializeCheckpoint } from '../model/init.ts';
+import { isPublishedModel, PUBLISHED_CONFIGS, publishedConfig } from '../model/published-configs.ts';
+import { serializeCheckpoint, TORCH_DTYPE, type SaveDType } from '../model/save.ts';
+import { saveCheckpointDirectory } from '../model/save-node.ts';
+import { integerIn, number, required, seedOption, UsageError, type Args } from './args.ts';
+import { checkDirectoryOutput } from './output.ts';
+
+const ATTENTION_TYPES: readonly AttentionType[] = ['rope', 'nope', 'qk_norm_nope'];
+
+export async function makeCheckpoint(args: Args): Promise<void> {
+  const like = required(args, 'like');
+  if (!isPublishedModel(like)) throw new UsageError(`--like must be one of ${Object.keys(PUBLISHED_CONFIGS).join(', ')}, got "${like}"`);
+  const dtype = (args.dtype ?? 'BF16').toUpperCase();
+  if (!(dtype in TORCH_DTYPE)) throw new UsageError(`--dtype must be F32, F16 or BF16, got "${args.dtype}"`);
+  const attentionType = (args['attention-type'] ?? 'rope') as AttentionType;
+  if (!ATTENTION_TYPES.includes(attentionType)) {
+    throw new UsageError(`--attention-type must be one of ${ATTENTION_TYPES.join(', ')}, got "${args['attention-type']}"`);
+  }
+  const shards = number(args.shards, 'shards', 1, integerIn(1, 64));
+  const seed = seedOption(args);
+  const out = await checkDirectoryOutput(required(args, 'out'), []);
+  let existing: string[] = [];
+  try {
+    existing = readdirSync(out);
+  } catch {
+    // No folder yet: it is created.
+  }
+  if (existing.length > 0) throw new UsageError(`--out ${args.out} is not empty: choose a new folder`);
+
+  const rawConfig = publishedConfig(like, attentionType);
+  const { config, tensors } = initializeCheckpoint(rawConfig, seed);
+  const files = serializeCheckpoint(rawConfig, tensors, expectedTensorShapes(config), dtype as SaveDType, shards);
+  await saveCheckpointDirectory(out, files, { 'tokenizer.json': JSON.stringify(byteLevelTokenizerJson()) });
+  const parameters = [...tensors.values()].reduce((sum, t) => sum + t.length, 0);
+  console.log(
+    JSON.stringify({
+      out: args.out,
+      like,
+      attention_type: attentionType,
+      dtype,
+      seed,
+      parameters,
+      files: [...files.keys(), 'tokenizer.json'],
+    }),
+  );
+}

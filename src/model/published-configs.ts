@@ -1,0 +1,62 @@
+// The published config.json of the paper's base models (HuggingFaceTB/SmolLM-135M and -360M, as the
+// Hub serves them), for checkpoints of their shape made without the Hub (`make-checkpoint --like`):
+// the real-size path (memory estimate, buffer limits, BF16 and sharded loading, the page's Hub
+// loader) can then be exercised offline. Only the weights are random.
+
+import type { AttentionType } from './config.ts';
+
+const SMOLLM_COMMON = {
+  architectures: ['LlamaForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  bos_token_id: 0,
+  eos_token_id: 0,
+  hidden_act: 'silu',
+  initializer_range: 0.02,
+  max_position_embeddings: 2048,
+  model_type: 'llama',
+  pretraining_tp: 1,
+  rms_norm_eps: 1e-5,
+  rope_scaling: null,
+  rope_theta: 10000.0,
+  tie_word_embeddings: true,
+  use_cache: true,
+  vocab_size: 49152,
+};
+
+export const PUBLISHED_CONFIGS = {
+  'SmolLM-135M': {
+    ...SMOLLM_COMMON,
+    hidden_size: 576,
+    intermediate_size: 1536,
+    num_attention_heads: 9,
+    num_hidden_layers: 30,
+    num_key_value_heads: 3,
+  },
+  'SmolLM-360M': {
+    ...SMOLLM_COMMON,
+    hidden_size: 960,
+    intermediate_size: 2560,
+    num_attention_heads: 15,
+    num_hidden_layers: 32,
+    num_key_value_heads: 5,
+  },
+} as const satisfies Record<string, Record<string, unknown>>;
+
+export type PublishedModel = keyof typeof PUBLISHED_CONFIGS;
+
+export function isPublishedModel(name: string): name is PublishedModel {
+  return Object.hasOwn(PUBLISHED_CONFIGS, name);
+}
+
+/**
+ * config.json of a published model, or of its DroPE version with `attentionType` nope or
+ * qk_norm_nope (model_type llama_drope, as SakanaAI's DroPE checkpoints declare it).
+ */
+export function publishedConfig(name: PublishedModel, attentionType: AttentionType = 'rope'): Record<string, unknown> {
+  const config: Record<string, unknown> = { ...PUBLISHED_CONFIGS[name] };
+  if (attentionType !== 'rope') {
+    Object.assign(config, { model_type: 'llama_drope', architectures: ['DroPELlamaForCausalLM'], attention_type: attentionType });
+  }
+  return config;
+}
