@@ -20,7 +20,7 @@ import type { Engine } from '../../src/engine/engine.ts';
 import type { Rng } from '../../src/engine/random.ts';
 import type { Precision, Tensor } from '../../src/engine/tensor.ts';
 import { parsePositionMode, rotaryTables } from '../../src/model/positions.ts';
-import { attentionReference } from '../../test/reference/attention.ts';
+import { attentionDecodeReference, attentionReference } from '../../test/reference/attention.ts';
 import { IGNORE_INDEX as IGNORE, nllReference } from '../../test/reference/cross_entropy.ts';
 import { embeddingReference } from '../../test/reference/embedding.ts';
 import { linearReference, matmulReference } from '../../test/reference/matmul.ts';
@@ -206,6 +206,50 @@ function attentionCaseReference({ inputs, params }: KernelCase): { out: Float64A
 /** The options of an attention case's kernel call: beta, and scale and window where set. */
 function attentionCaseOptions({ beta, scale, window }: Record<string, number>) {
   return { beta, ...(scale ? { scale } : {}), ...(window ? { window } : {}) };
+}
+
+/**
+ * KV-cached attention: N new rows at `offset` against a cache with spare rows past offset + N
+ * (filled with 1e30, which would show if read): T = 1, a key past a 64-key chunk, several rows at
+ * once, RoPE dropped (no tables), windows of one key, inside a chunk and longer than the sequence.
+ */
+function attentionDecodeCases(rng: Rng): KernelCase[] {
+  const shapes = [
+    { N: 1, offset: 0, H: 4, KVH: 2, D: 16, beta: 1, window: 0, rotate: 1, spare: 3 },
+    { N: 1, offset: 64, H: 4, KVH: 2, D: 32, beta: 1.3, window: 0, rotate: 1, spare: 0 },
+    { N: 3, offset: 125, H: 6, KVH: 2, D: 24, beta: 0.8, window: 0, rotate: 0, spare: 5 },
+    { N: 2, offset: 30, H: 4, KVH: 2, D: 16, beta: 1, window: 1, rotate: 1, spare: 1 },
+    { N: 1, offset: 90, H: 4, KVH: 4, D: 64, beta: 1.5, window: 7, rotate: 1, spare: 0 },
+    { N: 1, offset: 20, H: 1, KVH: 1, D: 32, beta: 1.2, window: 1000, rotate: 0, spare: 2 },
+    {
+      N: rng.int(1, 4),
+      offset: rng.int(0, 150),
+      H: 4,
+      KVH: rng.pick([1, 2, 4]),
+      D: rng.pick([16, 32]),
+      beta: 0.5 + 2 * rng.next(),
+      window: rng.pick([0, rng.int(1, 80)]),
+      rotate: rng.pick([0, 1]),
+      spare: rng.int(0, 6),
+    },
+  ];
+  return shapes.map((shape) => {
+    const { N, offset, H, KVH, D, beta, window, rotate, spare } = shape;
+    const rows = offset + N + spare;
+    const cache = () => {
+      const data = rng.normals(rows * KVH * D);
+      data.fill(1e30, (offset + N) * KVH * D);
+      return f32(data, [rows, KVH * D]);
+    };
+    const tables: Record<string, HostTensor> = rotate
+      ? { cos: f32(rng.normals(rows * (D / 2)), [rows, D / 2]), sin: f32(rng.normals(rows * (D / 2)), [rows, D / 2]) }
+      : {};
+    return {
+      label: `N=${N} offset=${offset} H=${H} KVH=${KVH} D=${D} beta=${beta.toFixed(3)}${window ? ` window=${window}` : ''} ${rotate ? 'rotated' : 'none'} spare=${spare}`,
+      inputs: { q: f32(rng.normals(N * H * D), [N, H * D]), kCache: cache(), vCache: cache(), ...tables },
+      params: { ...shape, beta: Math.fround(beta) },
+    };
+  });
 }
 
 /**
@@ -507,6 +551,44 @@ export const KERNELS: KernelEntry[] = [
       const { attentionNaive } = await import('../../src/engine/ops/attention.ts');
       const out = engine.tensor([B * T, H * D], 'out');
       attentionNaive(engine, out, q, k, v, { B, T, H, KVH, D }, attentionCaseOptions(params));
+      return { out };
+    },
+  },
+  {
+    name: 'attention.decode',
+    // As attention.forward: f32 dot products over D <= 64 of rotated operands; a wrong position,
+    // rotation pair, mask or chunk merge moves values by O(1).
+    tolerance: 1e-4,
+    cases: attentionDecodeCases,
+    reference({ inputs, params }) {
+      const tables = inputs.cos ? { cos: inputs.cos.data, sin: inputs.sin.data } : null;
+      const { N, offset, H, KVH, D, window } = params;
+      const shape = { N, offset, H, KVH, D, window: window || undefined };
+      return {
+        out: attentionDecodeReference(
+          inputs.q.data,
+          inputs.kCache.data,
+          inputs.vCache.data,
+          tables,
+          shape,
+          params.beta / Math.sqrt(params.D),
+        ),
+      };
+    },
+    f16: { activations: ['q', 'kCache', 'vCache'], tolerance: 1e-3 },
+    async run(engine, { q, kCache, vCache, cos, sin }, { N, offset, H, KVH, D, beta, window }, precision) {
+      const { attentionDecode } = await import('../../src/engine/ops/attention.ts');
+      const out = engine.tensor([N, H * D], 'out', precision);
+      attentionDecode(
+        engine,
+        out,
+        q,
+        kCache,
+        vCache,
+        cos ? { cos, sin } : null,
+        { N, offset, H, KVH, D },
+        { beta, ...(window ? { window } : {}) },
+      );
       return { out };
     },
   },

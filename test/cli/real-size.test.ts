@@ -5,7 +5,7 @@
 // `ppl` and `generate` (with Drop RoPE mid-generation) run on it. Sequences stay short: SwiftShader
 // runs a 135M-parameter forward at a few tokens a second.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,20 @@ describe('a SmolLM-135M-shaped checkpoint served by a local Hub', () => {
     // About a third of 0.27 GB each.
     const sizes = files.filter((f) => f.startsWith('model-')).map((f) => readFileSync(join(modelDir, f)).length);
     for (const size of sizes) expect(size / (2 * 134_515_008)).toBeCloseTo(1 / 3, 1);
+  });
+
+  it('make-checkpoint refuses an unknown shape and a folder that already holds files, changing nothing', async () => {
+    const unknown = await runCli(['make-checkpoint', '--like', 'SmolLM-1.7B', '--out', join(work, 'other')]);
+    expect(unknown.code, describeRun(unknown)).toBe(2);
+    expect(unknown.stderr).toMatch(/^error: --like must be one of SmolLM-135M, SmolLM-360M, got "SmolLM-1.7B"/);
+    // Each file's size and modification time: reading 0.27 GB twice to compare bytes would dwarf the test.
+    const stamps = () =>
+      readdirSync(modelDir).map((file) => [file, statSync(join(modelDir, file)).size, statSync(join(modelDir, file)).mtimeMs]);
+    const before = stamps();
+    const occupied = await runCli(['make-checkpoint', '--like', 'SmolLM-135M', '--out', modelDir]);
+    expect(occupied.code, describeRun(occupied)).toBe(2);
+    expect(occupied.stderr).toMatch(/^error: --out .* is not empty: choose a new folder/);
+    expect(stamps()).toEqual(before);
   });
 
   it(

@@ -135,6 +135,53 @@ describe('serializeCheckpoint + saveCheckpointDirectory', () => {
   });
 });
 
+describe('sharded checkpoints', () => {
+  /** Saves `files` into a new folder under the scratch directory; returns the folder. */
+  async function written(name: string, files: Map<string, Uint8Array>): Promise<string> {
+    const dir = join(work, name);
+    await saveCheckpointDirectory(dir, files);
+    return dir;
+  }
+
+  it('splits the weights into the asked number of shards with an index, and loads back identical', async () => {
+    const { config, tensors } = initializeCheckpoint(RAW_CONFIG, 4);
+    const shapes = expectedTensorShapes(config);
+    const whole = await loadCheckpoint(directorySource(await written('whole', serializeCheckpoint(RAW_CONFIG, tensors, shapes, 'BF16'))));
+    for (const shards of [2, 3, shapes.size]) {
+      const files = serializeCheckpoint(RAW_CONFIG, tensors, shapes, 'BF16', shards);
+      const width = (n: number) => String(n).padStart(5, '0');
+      const names = Array.from({ length: shards }, (_, i) => `model-${width(i + 1)}-of-${width(shards)}.safetensors`);
+      expect([...files.keys()].sort()).toEqual(['config.json', ...names, 'model.safetensors.index.json'].sort());
+      const index = JSON.parse(new TextDecoder().decode(files.get('model.safetensors.index.json')));
+      expect(Object.keys(index.weight_map).sort()).toEqual([...shapes.keys()].sort());
+      // Every shard holds something; total_size counts the tensors' bytes.
+      for (const name of names) expect(Object.values(index.weight_map)).toContain(name);
+      const bytes = [...shapes.values()].reduce((sum, shape) => sum + 2 * shape.reduce((a, b) => a * b, 1), 0);
+      expect(index.metadata.total_size).toBe(bytes);
+      const loaded = await loadCheckpoint(directorySource(await written(`shards-${shards}`, files)));
+      for (const [name, data] of whole.tensors) expect(loaded.tensors.get(name), name).toEqual(data);
+    }
+  });
+
+  it('leaves no shard empty when one tensor outweighs the rest, and refuses more shards than tensors', () => {
+    const shapes = new Map([
+      ['a', [1]],
+      ['b', [1]],
+      ['huge', [1000]],
+      ['c', [1]],
+      ['d', [1]],
+    ]);
+    const tensors = new Map([...shapes].map(([name, shape]) => [name, new Float32Array(shape[0])]));
+    for (const shards of [2, 3, 4, 5]) {
+      const files = serializeCheckpoint({}, tensors, shapes, 'F32', shards);
+      const index = JSON.parse(new TextDecoder().decode(files.get('model.safetensors.index.json')));
+      expect(new Set(Object.values(index.weight_map)).size, `${shards} shards`).toBe(shards);
+    }
+    expect(() => serializeCheckpoint({}, tensors, shapes, 'F32', 6)).toThrow(/cannot split 5 tensors into 6 shards/);
+    expect(() => serializeCheckpoint({}, tensors, shapes, 'F32', 0)).toThrow(/cannot split 5 tensors into 0 shards/);
+  });
+});
+
 describe('writeFileAtomic and stale temporaries', () => {
   it('replaces a file whole, leaving no temporary; a failed write leaves the old file', async () => {
     const dir = join(work, 'atomic');
