@@ -9,6 +9,7 @@ import { UsageError } from './args.ts';
 import { benchAttention } from './bench/attention.ts';
 import { benchDecode } from './bench/decode.ts';
 import { benchMatmul } from './bench/matmul.ts';
+import { benchRealSize } from './bench/real-size.ts';
 import { benchForward, benchPrecision, benchTraining } from './bench/model.ts';
 
 const SECTIONS = {
@@ -18,7 +19,11 @@ const SECTIONS = {
   training: benchTraining,
   precision: benchPrecision,
   decode: benchDecode,
+  smollm: benchRealSize,
 } as const;
+
+/** Sections a plain `npm run bench` leaves out: minutes even on a GPU, hours on a CPU adapter. Name them to run them. */
+const ON_REQUEST = new Set(['smollm']);
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
@@ -33,7 +38,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
   };
   for (const [name, bench] of Object.entries(SECTIONS)) {
-    if (only.length > 0 && !only.includes(name)) continue;
+    if (only.length > 0 ? !only.includes(name) : ON_REQUEST.has(name)) continue;
     process.stderr.write(`bench: ${name}...\n`);
     figures[name] = await bench(engine);
   }
