@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/random.ts';
-import { f16BitsToF32, f32ToBF16Bits, f32ToF16Bits, parseSafetensors, writeSafetensors } from '../../src/model/safetensors.ts';
+import { f16BitsToF32, f32ToBF16Bits, f32ToF16Bits } from '../../src/engine/f16.ts';
+import { parseSafetensors, writeSafetensors } from '../../src/model/safetensors.ts';
 
 /** Builds a safetensors file by hand: an 8-byte length, the header text as given, then `data`. */
 function rawFile(header: string | object | Uint8Array, data: Uint8Array = new Uint8Array(0), lengthOverride?: bigint): Uint8Array {
