@@ -6,13 +6,12 @@
 // new weights (an eval.json measured on other weights, a trainer state, a shard index) are
 // removed, so the folder ends up holding exactly the converted checkpoint and what it carries.
 
-import { readdirSync } from 'node:fs';
 import { expectedTensorShapes, WEIGHTS_INDEX_FILE } from '../model/checkpoint.ts';
 import { serializeCheckpoint, TORCH_DTYPE, type SaveDType } from '../model/save.ts';
 import { saveCheckpointDirectory } from '../model/save-node.ts';
 import { TRAINER_STATE_FILE } from '../train/trainer-state.ts';
 import { loadModelCheckpoint, modelSource, required, UsageError, type Args } from './args.ts';
-import { checkDirectoryOutput, modelInput } from './output.ts';
+import { checkDirectoryOutput, folderEntries, modelInput } from './output.ts';
 
 const CARRIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'train_log.json', 'eval.json'];
 /** Files of a checkpoint that belong to its weights: removed from --out unless written anew. */
@@ -24,13 +23,7 @@ export async function convert(args: Args): Promise<void> {
   const dtype = (args.dtype ?? 'F16').toUpperCase();
   if (!(dtype in TORCH_DTYPE)) throw new UsageError(`--dtype must be F32, F16 or BF16, got "${args.dtype}"`);
   const out = await checkDirectoryOutput(required(args, 'out'), [modelInput(spec)]);
-  let existing: string[] = [];
-  try {
-    existing = readdirSync(out);
-  } catch {
-    // No folder yet: it is created.
-  }
-  if (existing.length > 0 && !args.force) {
+  if (folderEntries(out).length > 0 && !args.force) {
     throw new UsageError(`--out ${args.out} is not empty: add --force to replace the checkpoint in it`);
   }
   const checkpoint = await loadModelCheckpoint(source);

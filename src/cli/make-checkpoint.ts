@@ -5,18 +5,15 @@
 // tokenizer is the byte-level one of the shipped models (SmolLM's own cannot be fetched offline;
 // byte ids fit its vocabulary), so any text runs through it.
 
-import { readdirSync } from 'node:fs';
 import { byteLevelTokenizerJson } from '../model/byte-tokenizer.ts';
-import { expectedTensorShapes } from '../model/checkpoint.ts';
-import type { AttentionType } from '../model/config.ts';
+import { expectedTensorShapes, parameterCount } from '../model/checkpoint.ts';
+import { ATTENTION_TYPES, type AttentionType } from '../model/config.ts';
 import { initializeCheckpoint } from '../model/init.ts';
 import { isPublishedModel, PUBLISHED_CONFIGS, publishedConfig } from '../model/published-configs.ts';
 import { serializeCheckpoint, TORCH_DTYPE, type SaveDType } from '../model/save.ts';
 import { saveCheckpointDirectory } from '../model/save-node.ts';
 import { integerIn, number, required, seedOption, UsageError, type Args } from './args.ts';
-import { checkDirectoryOutput } from './output.ts';
-
-const ATTENTION_TYPES: readonly AttentionType[] = ['rope', 'nope', 'qk_norm_nope'];
+import { checkDirectoryOutput, folderEntries } from './output.ts';
 
 export async function makeCheckpoint(args: Args): Promise<void> {
   const like = required(args, 'like');
@@ -30,19 +27,12 @@ export async function makeCheckpoint(args: Args): Promise<void> {
   const shards = number(args.shards, 'shards', 1, integerIn(1, 64));
   const seed = seedOption(args);
   const out = await checkDirectoryOutput(required(args, 'out'), []);
-  let existing: string[] = [];
-  try {
-    existing = readdirSync(out);
-  } catch {
-    // No folder yet: it is created.
-  }
-  if (existing.length > 0) throw new UsageError(`--out ${args.out} is not empty: choose a new folder`);
+  if (folderEntries(out).length > 0) throw new UsageError(`--out ${args.out} is not empty: choose a new folder`);
 
   const rawConfig = publishedConfig(like, attentionType);
   const { config, tensors } = initializeCheckpoint(rawConfig, seed);
   const files = serializeCheckpoint(rawConfig, tensors, expectedTensorShapes(config), dtype as SaveDType, shards);
   await saveCheckpointDirectory(out, files, { 'tokenizer.json': JSON.stringify(byteLevelTokenizerJson()) });
-  const parameters = [...tensors.values()].reduce((sum, t) => sum + t.length, 0);
   console.log(
     JSON.stringify({
       out: args.out,
@@ -50,7 +40,7 @@ export async function makeCheckpoint(args: Args): Promise<void> {
       attention_type: attentionType,
       dtype,
       seed,
-      parameters,
+      parameters: parameterCount(config),
       files: [...files.keys(), 'tokenizer.json'],
     }),
   );

@@ -4,7 +4,7 @@
 // the option. The write itself is atomic (writeFileAtomic, saveCheckpointDirectory in
 // src/model/save-node.ts), so a failure at the end still leaves what was there before.
 
-import { realpathSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { defaultHubCacheDir } from '../model/cache-node.ts';
 import { checkWritableDirectory } from '../model/save-node.ts';
@@ -90,6 +90,11 @@ export async function checkFileOutput(out: string, inputs: CommandInput[], allow
   if (!statOrNull(folder)?.isDirectory()) throw new UsageError(`--out ${out}: the folder ${folder} does not exist`);
   await checkWritable(out, folder);
   return target;
+}
+
+/** The names in folder `path`; none when it does not exist yet (a command creates it). */
+export function folderEntries(path: string): string[] {
+  return statOrNull(path)?.isDirectory() ? readdirSync(path) : [];
 }
 
 /**

@@ -1,7 +1,7 @@
 // Training commands of the CLI: `grads` (the gradient oracle check), `train` (pretraining and
 // DroPE recalibration, resumable) and `fit-beta` (DroPE's logit-scale c on held-out text).
 
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logitScale, perplexityByLength } from '../eval/perplexity.ts';
@@ -49,7 +49,7 @@ import {
   type Args,
 } from './args.ts';
 import { readIds } from './ids.ts';
-import { checkDirectoryOutput, checkFileOutput, modelInput } from './output.ts';
+import { checkDirectoryOutput, checkFileOutput, folderEntries, modelInput } from './output.ts';
 
 /** `grads`: the mean next-token loss and its gradient for every tensor of the checkpoint. */
 export async function grads(args: Args): Promise<void> {
@@ -190,11 +190,6 @@ async function retrievalMonitor(
   return monitor;
 }
 
-/** Whether `dir` exists and holds anything: a run, a checkpoint, other files. */
-function nonEmptyDirectory(dir: string): boolean {
-  return existsSync(dir) && readdirSync(dir).length > 0;
-}
-
 /** Training tokens a step may hold (--batch × --ctx): far beyond any device's buffers, within typed arrays. */
 const MAX_STEP_TOKENS = 2 ** 24;
 
@@ -239,7 +234,7 @@ export async function train(args: Args): Promise<void> {
   }
   // Saving writes config.json and model.safetensors into --out: never over a checkpoint or other
   // files that are not this run's.
-  if (!resuming && nonEmptyDirectory(out)) {
+  if (!resuming && folderEntries(out).length > 0) {
     throw new UsageError(`${out} is not empty and holds no training run (no ${TRAINER_STATE_FILE}): choose a new or empty --out`);
   }
 

@@ -52,7 +52,7 @@ export interface ModelConfig {
 export class ConfigError extends Error {}
 
 const MODEL_TYPES = ['llama', 'llama_drope'];
-const ATTENTION_TYPES: readonly AttentionType[] = ['rope', 'nope', 'qk_norm_nope'];
+export const ATTENTION_TYPES: readonly AttentionType[] = ['rope', 'nope', 'qk_norm_nope'];
 
 /** LlamaConfig's defaults for the keys that may be absent. */
 export const LLAMA_DEFAULTS = {

@@ -15,7 +15,7 @@ import { PUBLISHED_CONFIGS } from '../../src/model/published-configs.ts';
 import { hubSource } from '../../src/model/source-hub.ts';
 import { estimateGpuMemory } from '../../src/ui/hub-memory.ts';
 import { describeRun, expectSuccess, runCli } from '../helpers/cli.ts';
-import { testEngine } from '../helpers/gpu.ts';
+import { peakDuring, testEngine } from '../helpers/gpu.ts';
 import { startHubServer, type HubServer } from '../helpers/hub-server.ts';
 
 const ID = 'test/SmolLM-135M-random';
@@ -84,10 +84,9 @@ describe('a SmolLM-135M-shaped checkpoint served by a local Hub', () => {
       const checkpoint = await loadCheckpoint(hubSource(ID, { endpoint: server.endpoint, retryDelayMs: 10 }));
       const length = 32;
       const estimate = estimateGpuMemory(checkpoint.config, length);
-      const before = engine.bytesAllocated;
-      engine.peakBytesAllocated = before;
-      const model = LlamaModel.fromCheckpoint(engine, checkpoint);
-      try {
+      let model: LlamaModel | undefined;
+      const allocated = await peakDuring(engine, async () => {
+        model = LlamaModel.fromCheckpoint(engine, checkpoint);
         const ids = Array.from({ length }, (_, i) => (i * 31) % 256);
         const nll = await model.nll(ids, 1, length);
         expect(nll.every(Number.isFinite)).toBe(true);
@@ -98,12 +97,9 @@ describe('a SmolLM-135M-shaped checkpoint served by a local Hub', () => {
         const cache = model.createKvCache(length);
         await model.prefill(cache, ids.slice(0, length - 4));
         for (let i = 0; i < 4; i++) await model.decode(cache, [ids[length - 4 + i]]);
-        const allocated = engine.peakBytesAllocated - before;
-        expect(allocated).toBeLessThanOrEqual(estimate.totalBytes);
-        expect(allocated, `allocated ${allocated} bytes, estimate ${estimate.totalBytes}`).toBeGreaterThan(0.9 * estimate.totalBytes);
-      } finally {
-        model.destroy();
-      }
+      }).finally(() => model?.destroy());
+      expect(allocated).toBeLessThanOrEqual(estimate.totalBytes);
+      expect(allocated, `allocated ${allocated} bytes, estimate ${estimate.totalBytes}`).toBeGreaterThan(0.9 * estimate.totalBytes);
     },
     RUN_TIMEOUT_MS,
   );

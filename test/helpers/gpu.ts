@@ -41,3 +41,11 @@ export function f16TestEngine(): Promise<Engine> {
   }
   return f16Engine;
 }
+
+/** The engine's high-water mark of allocated bytes while `work` runs, above what was alive before. */
+export async function peakDuring(engine: Engine, work: () => Promise<void>): Promise<number> {
+  const before = engine.bytesAllocated;
+  engine.peakBytesAllocated = before;
+  await work();
+  return engine.peakBytesAllocated - before;
+}

@@ -5,21 +5,12 @@
 // cache, which the estimate counts, and a few decode rows.
 
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../src/engine/engine.ts';
 import { initializeCheckpoint } from '../../src/model/init.ts';
 import { LlamaModel } from '../../src/model/model.ts';
 import type { StorageFormat } from '../../src/model/precision.ts';
 import { estimateGpuMemory } from '../../src/ui/hub-memory.ts';
-import { testEngine } from '../helpers/gpu.ts';
+import { peakDuring, testEngine } from '../helpers/gpu.ts';
 import { TINY_CONFIG } from '../helpers/tiny-config.ts';
-
-/** The engine's high-water mark of allocated bytes while `work` runs, above what was alive before. */
-async function peakDuring(engine: Engine, work: () => Promise<void>): Promise<number> {
-  const before = engine.bytesAllocated;
-  engine.peakBytesAllocated = before;
-  await work();
-  return engine.peakBytesAllocated - before;
-}
 
 const CONFIGS: Record<string, Record<string, unknown>> = {
   'GQA 2:1, tied embeddings': TINY_CONFIG,
