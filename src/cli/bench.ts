@@ -9,6 +9,7 @@ import { UsageError } from './args.ts';
 import { benchAttention } from './bench/attention.ts';
 import { benchDecode } from './bench/decode.ts';
 import { benchMatmul } from './bench/matmul.ts';
+import { benchProfile } from './bench/profile.ts';
 import { benchRealSize } from './bench/real-size.ts';
 import { benchForward, benchPrecision, benchTraining } from './bench/model.ts';
 
@@ -20,10 +21,11 @@ const SECTIONS = {
   precision: benchPrecision,
   decode: benchDecode,
   smollm: benchRealSize,
+  profile: benchProfile,
 } as const;
 
 /** Sections a plain `npm run bench` leaves out: minutes even on a GPU, hours on a CPU adapter. Name them to run them. */
-const ON_REQUEST = new Set(['smollm']);
+const ON_REQUEST = new Set(['smollm', 'profile']);
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

@@ -27,6 +27,34 @@ export interface AdapterSummary {
 
 export class EngineError extends Error {}
 
+/** GPU time of one kernel (`family.entry`) on one set of bindings (layer numbers folded into `*`), summed over a profile. */
+export interface KernelTime {
+  kernel: string;
+  /** `outputs ← inputs`, by tensor label: which projection a matmul is, for instance. */
+  bindings: string;
+  calls: number;
+  ms: number;
+}
+
+/** Timestamp pairs a profile records before resolving them (each dispatch is one pair). */
+const PROFILE_SLOTS = 1024;
+
+interface Profile {
+  querySet: GPUQuerySet;
+  resolved: GPUBuffer;
+  /** Kernel keys of the dispatches recorded since the last resolve, in slot order. */
+  slots: string[];
+  /** Resolved batches waiting for the submit that fills them. */
+  batches: { staging: GPUBuffer; slots: string[] }[];
+  totals: Map<string, { calls: number; ns: bigint }>;
+}
+
+/** A profile row's key: the kernel and its bindings' labels, layer numbers folded so that a row sums over layers. */
+function profileKey(kernel: string, call: KernelCall): string {
+  const labels = (tensors: readonly Tensor[]) => tensors.map((t) => t.label.replace(/\.\d+\./g, '.*.')).join(', ');
+  return `${kernel}|${labels(call.outputs)} ← ${labels(call.inputs)}`;
+}
+
 const SOFTWARE_ADAPTERS = /swiftshader|lavapipe|llvmpipe|warp|software|cpu/i;
 
 export class Engine {
@@ -49,6 +77,8 @@ export class Engine {
   bytesAllocated = 0;
   /** The most `bytesAllocated` has been (a test or a bench may lower it to `bytesAllocated` to start a new watch). */
   peakBytesAllocated = 0;
+  /** Open between `beginProfile()` and `endProfile()`: every dispatch timed on the GPU. */
+  private profile: Profile | null = null;
 
   private constructor(device: GPUDevice, adapter: AdapterSummary) {
     this.device = device;
@@ -403,10 +433,107 @@ export class Engine {
     const bindGroup = this.device.createBindGroup({ label, layout: layout.bindGroup, entries });
     const [x, y, z] = foldDispatch(call.workgroups, this.device.limits.maxComputeWorkgroupsPerDimension);
     if (x * y * z === 0) return;
+    if (this.profile) {
+      this.endPass();
+      this.pass = this.timedPass(encoder, this.profile, profileKey(label, call));
+    }
     if (!this.pass) this.pass = encoder.beginComputePass({ label: 'engine.pass' });
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
+    if (this.profile) this.endPass();
+  }
+
+  // ---------------------------------------------------------------- profiling
+
+  /**
+   * Starts timing every dispatch on the GPU (`timestamp-query`): each call gets a compute pass of
+   * its own whose start and end the GPU stamps, so the figures leave out the CPU's recording and
+   * submitting. Dispatches are no longer batched in one pass, so time the same work unprofiled for
+   * throughput; the profile says where the GPU's time goes.
+   */
+  beginProfile(): void {
+    if (!this.device.features.has('timestamp-query')) {
+      throw new EngineError(`profiling needs the adapter feature timestamp-query, which ${this.adapterName} does not have`);
+    }
+    if (this.profile) throw new EngineError('a profile is already open');
+    this.endPass();
+    this.profile = {
+      querySet: this.device.createQuerySet({ label: 'engine.profile', type: 'timestamp', count: 2 * PROFILE_SLOTS }),
+      resolved: this.device.createBuffer({
+        label: 'engine.profile.resolved',
+        size: 16 * PROFILE_SLOTS,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      }),
+      slots: [],
+      batches: [],
+      totals: new Map(),
+    };
+  }
+
+  /** Ends the profile (after the recorded work has run) and returns GPU time per kernel and output, longest first. */
+  async endProfile(): Promise<KernelTime[]> {
+    const profile = this.profile;
+    if (!profile) throw new EngineError('no profile is open');
+    try {
+      await this.flush();
+    } finally {
+      this.profile = null;
+      profile.querySet.destroy();
+      profile.resolved.destroy();
+      for (const { staging } of profile.batches) staging.destroy(); // left unread by a failed flush
+    }
+    const rows = [...profile.totals].map(([key, { calls, ns }]) => {
+      const [kernel, bindings] = key.split('|');
+      return { kernel, bindings, calls, ms: Number(ns) / 1e6 };
+    });
+    return rows.sort((a, b) => b.ms - a.ms);
+  }
+
+  private timedPass(encoder: GPUCommandEncoder, profile: Profile, key: string): GPUComputePassEncoder {
+    if (profile.slots.length === PROFILE_SLOTS) this.resolveProfile(encoder, profile);
+    const slot = profile.slots.push(key) - 1;
+    return encoder.beginComputePass({
+      label: `engine.pass.${key}`,
+      timestampWrites: { querySet: profile.querySet, beginningOfPassWriteIndex: 2 * slot, endOfPassWriteIndex: 2 * slot + 1 },
+    });
+  }
+
+  /** Copies the slots' timestamps to a staging buffer read after the submit; the slots are free again. */
+  private resolveProfile(encoder: GPUCommandEncoder, profile: Profile): void {
+    const count = profile.slots.length;
+    if (count === 0) return;
+    const staging = this.device.createBuffer({
+      label: 'engine.profile.read',
+      size: 16 * count,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    encoder.resolveQuerySet(profile.querySet, 0, 2 * count, profile.resolved, 0);
+    encoder.copyBufferToBuffer(profile.resolved, 0, staging, 0, 16 * count);
+    profile.batches.push({ staging, slots: profile.slots });
+    profile.slots = [];
+  }
+
+  private async collectProfile(profile: Profile): Promise<void> {
+    const batches = profile.batches;
+    profile.batches = [];
+    for (const { staging, slots } of batches) {
+      try {
+        await this.whileAlive(staging.mapAsync(GPUMapMode.READ));
+        const stamps = new BigUint64Array(staging.getMappedRange());
+        slots.forEach((key, i) => {
+          const begin = stamps[2 * i];
+          const end = stamps[2 * i + 1];
+          const total = profile.totals.get(key) ?? { calls: 0, ns: 0n };
+          total.calls += 1;
+          // Timestamps may be reset or reordered by the implementation; a negative span counts as zero.
+          if (end > begin) total.ns += end - begin;
+          profile.totals.set(key, total);
+        });
+      } finally {
+        staging.destroy();
+      }
+    }
   }
 
   /** Sets a tensor to zero, in order with the recorded calls. */
@@ -443,6 +570,7 @@ export class Engine {
   async flush(): Promise<void> {
     if (!this.encoder) return;
     this.endPass();
+    if (this.profile) this.resolveProfile(this.encoder, this.profile);
     const commands = this.encoder.finish();
     this.encoder = null;
     this.device.queue.submit([commands]);
@@ -453,6 +581,7 @@ export class Engine {
     this.checkAlive();
     if (oom) throw new EngineError(`the GPU ran out of memory: ${oom.message}`);
     if (validation) throw new EngineError(`WebGPU validation error: ${validation.message}`);
+    if (this.profile) await this.collectProfile(this.profile);
   }
 
   /** Waits until the GPU has finished everything submitted so far. */

@@ -42,7 +42,7 @@ describe('bench:bundle', () => {
     const bench = await runNode([join(carried, 'bench.mjs'), 'no-such-section'], carried);
     expect(bench.code, describeRun(bench)).toBe(2);
     expect(bench.stderr).toMatch(
-      /^error: unknown section no-such-section; the sections are matmul, attention, forward, training, precision, decode, smollm$/m,
+      /^error: unknown section no-such-section; the sections are matmul, attention, forward, training, precision, decode, smollm, profile$/m,
     );
   }, 120_000);
 });

@@ -16,7 +16,7 @@ import { decodeFigures } from './decode.ts';
 
 const SHAPES: PublishedModel[] = ['SmolLM-135M', 'SmolLM-360M'];
 
-function lengthsFromEnv(): number[] {
+export function lengthsFromEnv(): number[] {
   const text = process.env.BENCH_LENGTHS ?? '256,1024,4096';
   const lengths = text.split(',').map(Number);
   if (!lengths.every((n) => Number.isInteger(n) && n >= 2 && n <= 32768)) {
@@ -36,6 +36,12 @@ export function forwardFlops(config: ModelConfig, T: number): number {
   return 2 * perTokenWeights * T + L * 4 * H * D * ((T * (T + 1)) / 2);
 }
 
+/** f16 weights where the f32 embedding table exceeds the adapter's binding limit (360M under 128 MiB), as the page loads it. */
+export function weightsThatFit(engine: Engine, config: ModelConfig): 'f32' | 'f16' {
+  const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+  return 4 * config.vocabSize * config.hiddenSize <= limit ? 'f32' : 'f16';
+}
+
 async function forwardSeconds(model: LlamaModel, T: number, iterations: number): Promise<number> {
   const rng = new Rng(5);
   const ids = Array.from({ length: T }, () => rng.int(0, model.config.vocabSize - 1));
@@ -51,10 +57,7 @@ export async function benchRealSize(engine: Engine) {
   for (const shape of SHAPES) {
     process.stderr.write(`bench: smollm ${shape}: random weights...\n`);
     const checkpoint = initializeCheckpoint(publishedConfig(shape), 1);
-    // f16 weights where the f32 embedding table exceeds the adapter's binding limit (360M under 128 MiB), as the page loads it.
-    const { vocabSize, hiddenSize } = checkpoint.config;
-    const weights =
-      4 * vocabSize * hiddenSize <= Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize) ? 'f32' : 'f16';
+    const weights = weightsThatFit(engine, checkpoint.config);
     const forward: { kernels: 'tiled' | 'baseline'; T: number; tokens_per_s: number; gflop_per_s: number }[] = [];
     for (const [baseline, label] of [
       [false, 'tiled'],
