@@ -23,6 +23,11 @@
 // has no function parameters of function type, and a variable referenced anywhere in a function
 // the entry point calls belongs to that entry point's interface, whatever the branch.)
 //
+// `matvec` is for few rows (M <= 4, decoding a token) against nn.Linear's weight (TRANS_B, not
+// TRANS_A): one invocation per column n of C, walking row n of B once, all M rows of C at once. The
+// tiled kernel would fill 16 rows of its tile per invocation with padding there, 4 to 16 times the
+// multiply-adds; here each weight is read once and used M times, which is all a token's decode can do.
+//
 // `naive` is one invocation per element of C with a plain loop over K: the benchmark's baseline.
 //
 // Why 16 x 8 per invocation: SwiftShader (the CPU WebGPU the tests and the benchmark run on) runs
@@ -201,6 +206,62 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   for (var i = 0u; i < 8u; i++) {
     store_block(m0 + 4u * (ty + (i / 2u) * WG_Y), n0 + 4u * (tx + (i % 2u) * WG_X), blocks[i]);
   }
+}
+
+override MV_WG: u32 = 64;
+// Rows of A and C (1 to 4), fixed per pipeline so that the rows past M cost nothing.
+override MV_ROWS: u32 = 1;
+
+// A[0..MV_ROWS, k] as the first components of a vec4 (k < K).
+fn a_column(k: u32) -> vec4<f32> {
+  var v = vec4<f32>(f32(a[k]), 0.0, 0.0, 0.0);
+  if (MV_ROWS > 1u) {
+    v.y = f32(a[p.K + k]);
+  }
+  if (MV_ROWS > 2u) {
+    v.z = f32(a[2u * p.K + k]);
+  }
+  if (MV_ROWS > 3u) {
+    v.w = f32(a[3u * p.K + k]);
+  }
+  return v;
+}
+
+// B^T[n, k] and B^T[n, k + 1] (k + 1 < K). With B_F16 that is one packed word (k even, and the TS op
+// makes K even for f16 weights).
+fn b_row_pair(n: u32, k: u32) -> vec2<f32> {
+  let i = n * p.K + k;
+  if (B_F16) {
+    return unpack2x16float(b[i / 2u]);
+  }
+  return vec2<f32>(bitcast<f32>(b[i]), bitcast<f32>(b[i + 1u]));
+}
+
+@compute @workgroup_size(MV_WG)
+fn matvec(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+  let n = linear_invocation_id(wid, nwg, lid, MV_WG);
+  if (n >= p.N) {
+    return;
+  }
+  var sum = vec4<f32>();  // C[0..MV_ROWS, n]
+  var k = 0u;
+  for (; k + 3u < p.K; k += 4u) {
+    let w0 = b_row_pair(n, k);
+    let w1 = b_row_pair(n, k + 2u);
+    sum += w0.x * a_column(k) + w0.y * a_column(k + 1u) + w1.x * a_column(k + 2u) + w1.y * a_column(k + 3u);
+  }
+  for (; k + 1u < p.K; k += 2u) {
+    let w = b_row_pair(n, k);
+    sum += w.x * a_column(k) + w.y * a_column(k + 1u);
+  }
+  if (k < p.K) {  // odd K (f32 B only)
+    sum += bitcast<f32>(b[n * p.K + k]) * a_column(k);
+  }
+  store_c(0u, n, sum.x);
+  store_c(1u, n, sum.y);
+  store_c(2u, n, sum.z);
+  store_c(3u, n, sum.w);
 }
 
 override NAIVE_WG: u32 = 64;

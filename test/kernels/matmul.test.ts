@@ -85,6 +85,16 @@ describe('matmul.forward', () => {
     it(describeCase(testCase), async () => checkCase(await testEngine(), matmul, rng, testCase));
   }
 
+  // matmul() sends up to 4 rows against a transposed B (a weight) to the `matvec` entry point.
+  const matvecCases: Case[] = [1, 2, 3, 4, 5].flatMap((M) => [
+    { M, N: 131, K: 257, transB: true },
+    { M, N: 64, K: 512, transB: true, accumulate: true },
+    { M, N: 1, K: 3, transB: true },
+  ]);
+  for (const testCase of matvecCases) {
+    it(`${describeCase(testCase)} (matvec up to 4 rows)`, async () => checkCase(await testEngine(), matmul, rng, testCase));
+  }
+
   it('flattens leading dimensions: linear() on x [2, 3, in] with weight [out, in]', async () => {
     const engine = await testEngine();
     const [B, T, inF, outF] = [2, 3, 40, 9];
@@ -186,6 +196,9 @@ describe('matmul with f16 weights (linear on an f16 weight)', () => {
     { R: 17, out: 65, inF: 18 },
     { R: 64, out: 64, inF: 16 },
     { R: 70, out: 9, inF: 130 },
+    // matvec (up to 4 rows) over more than one 256-deep slice of A
+    { R: 2, out: 70, inF: 600 },
+    { R: 4, out: 3, inF: 514 },
   ];
   const random = new Rng(5);
   for (let i = 0; i < 6; i++) cases.push({ R: random.pick([1, random.int(1, 150)]), out: random.int(1, 150), inF: 2 * random.int(1, 100) });

@@ -37,7 +37,8 @@ interface Shape {
 }
 
 // The model's projections with R = 1024 rows (B*T): y[R, out] = x[R, in] · W[out, in]^T as nn.Linear
-// computes it (transB), for the model's (in, out) pairs; then a plain square product.
+// computes it (transB), for the model's (in, out) pairs; then a plain square product; then one row
+// against a SmolLM-sized weight, as decoding a token does.
 const R = 1024;
 const SHAPES: Shape[] = [
   ...[
@@ -47,6 +48,11 @@ const SHAPES: Shape[] = [
     [128, 256],
   ].map(([inF, outF]) => ({ name: `linear R=${R} in=${inF} out=${outF}`, M: R, N: outF, K: inF, transB: true })),
   { name: '256x256x256', M: 256, N: 256, K: 256, transB: false },
+  // Decoding one token at SmolLM-360M's width (hidden 960, MLP 2560): one row against the weight.
+  ...[
+    [960, 2560],
+    [2560, 960],
+  ].map(([inF, outF]) => ({ name: `linear R=1 in=${inF} out=${outF} (decode)`, M: 1, N: outF, K: inF, transB: true })),
 ];
 
 interface Timing {

@@ -92,12 +92,29 @@ function tileShape(M: number): { WG_X: number; WG_Y: number; TK: number } {
   return { WG_X: 8, WG_Y: M <= RM ? 1 : 4, TK: 8 };
 }
 
+/** Up to this many rows, a product with a weight (transB) runs on `matvec`: one invocation per column, no padded tile rows. */
+const MATVEC_ROWS = 4;
+const MATVEC_WG = 64;
+
 /**
  * C[M, N] (+)= op(A) · op(B): A is [M, K] ([K, M] if transA), B is [K, N] ([N, K] if transB),
- * leading dimensions flattened. The tiled, register-blocked kernel.
+ * leading dimensions flattened. The tiled, register-blocked kernel; `matvec` for a few rows against a weight (decoding).
  */
 export function matmul(engine: Engine, c: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): void {
   const { M, N, K, precision } = matmulSizes('matmul', c, a, b, options);
+  if (M <= MATVEC_ROWS && options.transB && !options.transA) {
+    engine.run({
+      shader: 'matmul',
+      entryPoint: 'matvec',
+      precision,
+      constants: { ...flags(options, b), MV_WG: MATVEC_WG, MV_ROWS: M },
+      outputs: [c],
+      inputs: [a, b],
+      uniforms: { M: u32(M), N: u32(N), K: u32(K) },
+      workgroups: [ceilDiv(N, MATVEC_WG)],
+    });
+    return;
+  }
   const tiles = tileShape(M);
   engine.run({
     shader: 'matmul',
