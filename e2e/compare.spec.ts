@@ -8,11 +8,8 @@
 // Set SCREENSHOTS=1 to also write screenshots at 1280×800 and 390×844 to test-results/screens/compare-*.
 
 import { expect, test, type Page } from '@playwright/test';
-import { collectErrors, slot } from './helpers/page.ts';
+import { collectErrors, continuation, slot, tokenCount } from './helpers/page.ts';
 import { routeTinyModel, TINY_CONTEXT } from './helpers/tiny-model.ts';
-
-const continuation = (page: Page, name: 'A' | 'B') => page.getByRole('log', { name: `Model ${name} continuation` });
-const tokenCount = async (page: Page, name: 'A' | 'B') => Number(await continuation(page, name).getAttribute('data-count'));
 
 async function screenshots(page: Page) {
   for (const [name, width, height] of [

@@ -16,3 +16,7 @@ export function collectErrors(page: Page): string[] {
 
 /** Side by side's slot "Model A" or "Model B". */
 export const slot = (page: Page, name: 'A' | 'B') => page.getByRole('group', { name: `Model ${name}`, exact: true });
+
+/** A slot's streamed continuation, and how many tokens it holds. */
+export const continuation = (page: Page, name: 'A' | 'B') => page.getByRole('log', { name: `Model ${name} continuation` });
+export const tokenCount = async (page: Page, name: 'A' | 'B') => Number(await continuation(page, name).getAttribute('data-count'));

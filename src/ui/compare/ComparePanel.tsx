@@ -278,8 +278,8 @@ export function ComparePanel({ controller }: { controller: Controller }) {
       </p>
       <Note>
         Greedy decoding: each new token is the model’s single most likely next token. “Remove rotary embeddings” during generation (or “Drop
-        RoPE” above, for a slot running the current model with RoPE) applies to the tokens still to come: the next step runs the whole
-        sequence again without rotary embeddings.
+        RoPE” above, for a slot running the current model with RoPE) applies to the tokens still to come: keys are cached before rotation,
+        so the next step reads the same cache without rotary embeddings, with nothing recomputed.
       </Note>
       <div className="compare-top">
         <div className="field prompt-field">
