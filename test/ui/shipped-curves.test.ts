@@ -205,7 +205,9 @@ describe('readShippedModels', () => {
     expect(problems).toEqual([]);
     expect(models.map((m) => m.name)).toEqual(index.map((m) => m.name));
     const drope = models.find((m) => m.name === 'austen-drope');
-    expect(drope?.curves.map((c) => c.label)).toContain(`${STORY_LABELS.drope} · austen-drope`);
+    // Recorded at its fitted c, which the name carries.
+    expect(drope?.curves.map((c) => c.label)).toEqual([expect.stringMatching(/^DroPE \(recalibrated\) · c = 0\.05 · austen-drope$/)]);
+    expect(STORY_LABELS.drope).toBe('DroPE (recalibrated)');
   });
 });
 

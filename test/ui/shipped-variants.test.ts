@@ -49,10 +49,11 @@ function resized(model: ShippedModel, patch: Partial<ShippedModel['shapes']>): S
 }
 
 describe('which shipped models a slot is offered', () => {
-  it('the three shipped models read, with their sizes and index.json labels', () => {
+  it('the four shipped models read, with their sizes and index.json labels', () => {
     expect(shipped.map((m) => [m.name, m.kind, m.label])).toEqual([
       ['austen-rope', 'rope', 'austen-rope (RoPE)'],
-      ['austen-drope', 'drope', 'austen-drope (DroPE)'],
+      ['austen-drope', 'drope', 'austen-drope (DroPE, 12.5%)'],
+      ['austen-drope-long', 'drope', 'austen-drope-long (DroPE, 50%)'],
       ['austen-nope', 'nope', 'austen-nope (NoPE)'],
     ]);
     expect(shipped[0].shapes).toEqual({
@@ -67,15 +68,17 @@ describe('which shipped models a slot is offered', () => {
     expect(sameSizes(shipped[0].shapes, shipped[1].shapes)).toBe(true);
   });
 
-  it('beside austen-rope: austen-drope and austen-nope, without RoPE, in index order; never the loaded model', () => {
+  it('beside austen-rope: both DroPE models and austen-nope, without RoPE, in index order; never the loaded model', () => {
     const offers = shippedOffers(shipped, 'austen-rope');
     expect(offers.map((o) => [o.name, o.kind, o.info.id, o.info.label, o.info.hasRope])).toEqual([
-      ['austen-drope', 'drope', 'shipped:austen-drope', 'austen-drope (DroPE)', false],
+      ['austen-drope', 'drope', 'shipped:austen-drope', 'austen-drope (DroPE, 12.5%)', false],
+      ['austen-drope-long', 'drope', 'shipped:austen-drope-long', 'austen-drope-long (DroPE, 50%)', false],
       ['austen-nope', 'nope', 'shipped:austen-nope', 'austen-nope (NoPE)', false],
     ]);
     // Beside austen-drope: the RoPE model is offered, with RoPE.
     expect(shippedOffers(shipped, 'austen-drope').map((o) => [o.name, o.info.hasRope])).toEqual([
       ['austen-rope', true],
+      ['austen-drope-long', false],
       ['austen-nope', false],
     ]);
   });
