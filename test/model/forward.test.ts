@@ -55,8 +55,12 @@ describeWithFixtures('lastLogits', () => {
     const all = await model.logits(ids, B, T);
     const last = await model.lastLogits(ids, B, T);
     for (let b = 0; b < B; b++) {
-      // The same kernels on the same rows: equal to the bit.
-      expect(Array.from(last.subarray(b * V, (b + 1) * V))).toEqual(Array.from(all.subarray((b * T + T - 1) * V, (b * T + T) * V)));
+      // The same rows through the same layers; only the LM head differs, B = 2 rows running on
+      // matmul.matvec where the full logits use the tiled kernel: another order of the same f32 sums.
+      expectClose(last.subarray(b * V, (b + 1) * V), all.subarray((b * T + T - 1) * V, (b * T + T) * V), {
+        tolerance: 1e-6,
+        what: `last logits of sequence ${b}`,
+      });
     }
     model.destroy();
   });
