@@ -103,7 +103,7 @@ test('long context: a second model of the same shape shares the perplexity chart
   await lc.getByRole('button', { name: 'Measure perplexity' }).click();
   // Its own series first, unprefixed; austen-rope's after it, prefixed.
   await expect(values).toHaveText(
-    [/^austen-drope \(DroPE\): 32 → [\d.,]+, 64 → [\d.,]+$/, /^austen-rope: RoPE: 32 → [\d.,]+, 64 → [\d.,]+$/],
+    [/^austen-drope \(DroPE, 12\.5%\): 32 → [\d.,]+, 64 → [\d.,]+$/, /^austen-rope: RoPE: 32 → [\d.,]+, 64 → [\d.,]+$/],
     {
       timeout: 60_000,
     },
@@ -111,7 +111,7 @@ test('long context: a second model of the same shape shares the perplexity chart
   await expect(lc.getByRole('progressbar', { name: 'Long-context progress' })).toHaveCount(0, { timeout: 60_000 });
   // The legend names both, and the line stays.
   const legend = figure.getByRole('list', { name: 'Long-context legend' });
-  await expect(legend.getByRole('listitem')).toHaveText(['austen-drope (DroPE)', 'austen-rope: RoPE']);
+  await expect(legend.getByRole('listitem')).toHaveText(['austen-drope (DroPE, 12.5%)', 'austen-rope: RoPE']);
   await expect(alsoShown).toHaveText('Also shown: austen-rope (measured earlier this session).');
   // The two models' numbers differ (different weights), so neither series is a copy of the other.
   const [own, other] = await values.allTextContents();
