@@ -8,11 +8,7 @@
 // tokens a second, so the prompt is short and the tokens few.
 
 import { expect, test } from '@playwright/test';
-import { byteLevelTokenizerJson } from '../src/model/byte-tokenizer.ts';
-import { expectedTensorShapes, parameterCount } from '../src/model/checkpoint.ts';
-import { initializeCheckpoint } from '../src/model/init.ts';
-import { publishedConfig } from '../src/model/published-configs.ts';
-import { serializeCheckpoint } from '../src/model/save.ts';
+import { randomCheckpointFiles } from '../src/model/published-configs.ts';
 import { continuation, slot, tokenCount } from './helpers/page.ts';
 import { routeTinyModel } from './helpers/tiny-model.ts';
 import { startHubServer, type HubServer } from '../test/helpers/hub-server.ts';
@@ -29,18 +25,10 @@ test.beforeAll(async () => {
 });
 test.afterAll(async () => hub?.close());
 
-/** The checkpoint's files by name (built once per worker: a few seconds of random numbers). */
-function checkpointFiles(): { files: Map<string, Uint8Array>; parameters: number } {
-  const rawConfig = publishedConfig('SmolLM-135M');
-  const { config, tensors } = initializeCheckpoint(rawConfig, 7);
-  const files = serializeCheckpoint(rawConfig, tensors, expectedTensorShapes(config), 'BF16', 3);
-  files.set('tokenizer.json', new TextEncoder().encode(JSON.stringify(byteLevelTokenizerJson())));
-  return { files, parameters: parameterCount(config) };
-}
-
 test('a SmolLM-135M-shaped checkpoint from the Hub: progress, memory estimate, generation, Drop RoPE mid-generation', async ({ page }) => {
   test.setTimeout(600_000);
-  const { files, parameters } = checkpointFiles();
+  // make-checkpoint --like SmolLM-135M --shards 3 --seed 7, in memory.
+  const { files, parameters } = randomCheckpointFiles('SmolLM-135M', { dtype: 'BF16', shards: 3, seed: 7 });
   expect(parameters).toBe(134_515_008);
   hub.addRepo(ID, files);
   await routeTinyModel(page);

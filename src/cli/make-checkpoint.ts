@@ -5,12 +5,9 @@
 // tokenizer is the byte-level one of the shipped models (SmolLM's own cannot be fetched offline;
 // byte ids fit its vocabulary), so any text runs through it.
 
-import { byteLevelTokenizerJson } from '../model/byte-tokenizer.ts';
-import { expectedTensorShapes, parameterCount } from '../model/checkpoint.ts';
 import { ATTENTION_TYPES, type AttentionType } from '../model/config.ts';
-import { initializeCheckpoint } from '../model/init.ts';
-import { isPublishedModel, PUBLISHED_CONFIGS, publishedConfig } from '../model/published-configs.ts';
-import { serializeCheckpoint, TORCH_DTYPE, type SaveDType } from '../model/save.ts';
+import { isPublishedModel, PUBLISHED_CONFIGS, randomCheckpointFiles } from '../model/published-configs.ts';
+import { TORCH_DTYPE, type SaveDType } from '../model/save.ts';
 import { saveCheckpointDirectory } from '../model/save-node.ts';
 import { integerIn, number, required, seedOption, UsageError, type Args } from './args.ts';
 import { checkDirectoryOutput, folderEntries } from './output.ts';
@@ -29,10 +26,8 @@ export async function makeCheckpoint(args: Args): Promise<void> {
   const out = await checkDirectoryOutput(required(args, 'out'), []);
   if (folderEntries(out).length > 0) throw new UsageError(`--out ${args.out} is not empty: choose a new folder`);
 
-  const rawConfig = publishedConfig(like, attentionType);
-  const { config, tensors } = initializeCheckpoint(rawConfig, seed);
-  const files = serializeCheckpoint(rawConfig, tensors, expectedTensorShapes(config), dtype as SaveDType, shards);
-  await saveCheckpointDirectory(out, files, { 'tokenizer.json': JSON.stringify(byteLevelTokenizerJson()) });
+  const { files, parameters } = randomCheckpointFiles(like, { dtype: dtype as SaveDType, shards, seed, attentionType });
+  await saveCheckpointDirectory(out, files);
   console.log(
     JSON.stringify({
       out: args.out,
@@ -40,8 +35,8 @@ export async function makeCheckpoint(args: Args): Promise<void> {
       attention_type: attentionType,
       dtype,
       seed,
-      parameters: parameterCount(config),
-      files: [...files.keys(), 'tokenizer.json'],
+      parameters,
+      files: [...files.keys()],
     }),
   );
 }

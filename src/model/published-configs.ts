@@ -3,7 +3,11 @@
 // the real-size path (memory estimate, buffer limits, BF16 and sharded loading, the page's Hub
 // loader) can then be exercised offline. Only the weights are random.
 
+import { byteLevelTokenizerJson } from './byte-tokenizer.ts';
+import { expectedTensorShapes, parameterCount } from './checkpoint.ts';
 import type { AttentionType } from './config.ts';
+import { initializeCheckpoint } from './init.ts';
+import { serializeCheckpoint, type SaveDType } from './save.ts';
 
 const SMOLLM_COMMON = {
   architectures: ['LlamaForCausalLM'],
@@ -59,4 +63,28 @@ export function publishedConfig(name: PublishedModel, attentionType: AttentionTy
     Object.assign(config, { model_type: 'llama_drope', architectures: ['DroPELlamaForCausalLM'], attention_type: attentionType });
   }
   return config;
+}
+
+export interface RandomCheckpointOptions {
+  dtype: SaveDType;
+  shards: number;
+  seed: number;
+  attentionType?: AttentionType;
+}
+
+/**
+ * A checkpoint folder's files for a published model with seeded random weights at its init scale:
+ * config.json, the safetensors file (or shards and their index) and the byte-level tokenizer.json
+ * (SmolLM's own cannot be fetched offline; byte ids fit its vocabulary). What `make-checkpoint`
+ * writes and the real-size tests serve.
+ */
+export function randomCheckpointFiles(
+  name: PublishedModel,
+  options: RandomCheckpointOptions,
+): { files: Map<string, Uint8Array>; parameters: number } {
+  const rawConfig = publishedConfig(name, options.attentionType);
+  const { config, tensors } = initializeCheckpoint(rawConfig, options.seed);
+  const files = serializeCheckpoint(rawConfig, tensors, expectedTensorShapes(config), options.dtype, options.shards);
+  files.set('tokenizer.json', new TextEncoder().encode(JSON.stringify(byteLevelTokenizerJson())));
+  return { files, parameters: parameterCount(config) };
 }

@@ -8,7 +8,7 @@ import type { Engine, KernelTime } from '../../engine/engine.ts';
 import { Rng } from '../../engine/random.ts';
 import { initializeCheckpoint } from '../../model/init.ts';
 import { LlamaModel } from '../../model/model.ts';
-import { isPublishedModel, publishedConfig } from '../../model/published-configs.ts';
+import { isPublishedModel, PUBLISHED_CONFIGS, publishedConfig } from '../../model/published-configs.ts';
 import { UsageError } from '../args.ts';
 import { lengthsFromEnv, weightsThatFit } from './real-size.ts';
 
@@ -37,7 +37,8 @@ export function profileTable(rows: ProfileRow[], top = 8): string {
 
 export async function benchProfile(engine: Engine) {
   const shape = process.env.BENCH_SHAPE ?? 'SmolLM-360M';
-  if (!isPublishedModel(shape)) throw new UsageError(`BENCH_SHAPE must be SmolLM-135M or SmolLM-360M, got "${shape}"`);
+  if (!isPublishedModel(shape))
+    throw new UsageError(`BENCH_SHAPE must be one of ${Object.keys(PUBLISHED_CONFIGS).join(', ')}, got "${shape}"`);
   const lengths = lengthsFromEnv();
   process.stderr.write(`bench: profile ${shape}: random weights...\n`);
   const checkpoint = initializeCheckpoint(publishedConfig(shape), 1);

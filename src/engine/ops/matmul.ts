@@ -102,29 +102,17 @@ const MATVEC_WG = 64;
  */
 export function matmul(engine: Engine, c: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): void {
   const { M, N, K, precision } = matmulSizes('matmul', c, a, b, options);
-  if (M <= MATVEC_ROWS && options.transB && !options.transA) {
-    engine.run({
-      shader: 'matmul',
-      entryPoint: 'matvec',
-      precision,
-      constants: { ...flags(options, b), MV_WG: MATVEC_WG, MV_ROWS: M },
-      outputs: [c],
-      inputs: [a, b],
-      uniforms: { M: u32(M), N: u32(N), K: u32(K) },
-      workgroups: [ceilDiv(N, MATVEC_WG)],
-    });
-    return;
-  }
+  const matvec = M <= MATVEC_ROWS && options.transB && !options.transA;
   const tiles = tileShape(M);
   engine.run({
     shader: 'matmul',
-    entryPoint: 'forward',
+    entryPoint: matvec ? 'matvec' : 'forward',
     precision,
-    constants: { ...flags(options, b), ...tiles },
+    constants: { ...flags(options, b), ...(matvec ? { MV_WG: MATVEC_WG, MV_ROWS: M } : tiles) },
     outputs: [c],
     inputs: [a, b],
     uniforms: { M: u32(M), N: u32(N), K: u32(K) },
-    workgroups: [ceilDiv(N, RN * tiles.WG_X), ceilDiv(M, RM * tiles.WG_Y)],
+    workgroups: matvec ? [ceilDiv(N, MATVEC_WG)] : [ceilDiv(N, RN * tiles.WG_X), ceilDiv(M, RM * tiles.WG_Y)],
   });
 }
 
