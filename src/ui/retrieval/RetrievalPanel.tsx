@@ -3,7 +3,7 @@
 // live by "Measure retrieval"), its own data table ("Show retrieval data"), and what the two
 // charts together show, computed from the shipped models' recorded numbers.
 
-import { useMemo, useState } from 'react';
+import { useDeferredValue, useMemo, useState } from 'react';
 import type { Controller } from '../controller.ts';
 import { LengthTable } from '../components/LengthTable.tsx';
 import { Legend, useChartHeight } from '../components/PerplexityPanel.tsx';
@@ -171,6 +171,11 @@ export function RetrievalPanel({ controller }: { controller: Controller }) {
   const ownRecorded = series.some((s) => !s.id.startsWith(SHIPPED_PREFIX) && s.retrieval?.some((p) => p.source === 'recorded'));
   const planned = useAppShallow(modelRetrievalLengths);
   const lengths = useMemo(() => retrievalChartLengths(shown, planned), [shown, planned]);
+  // As on the perplexity chart: the chart renders at transition priority, a step behind the
+  // legend, so a new variant never holds the main thread for a whole frame.
+  const chartSeries = useDeferredValue(shown);
+  const chartLengths = useDeferredValue(lengths);
+  const chartCurrentId = useDeferredValue(currentId);
 
   return (
     <section className="card" aria-labelledby="retrieval-heading">
@@ -190,11 +195,11 @@ export function RetrievalPanel({ controller }: { controller: Controller }) {
       <figure className="chart" aria-label={RETRIEVAL_CHART_TITLE}>
         {lengths.length > 0 ? (
           <RetrievalChart
-            series={shown}
-            lengths={lengths}
+            series={chartSeries}
+            lengths={chartLengths}
             measure={measure}
             trainContext={trainContext}
-            currentId={currentId}
+            currentId={chartCurrentId}
             height={height}
           />
         ) : (
