@@ -1,6 +1,8 @@
-// The page's side of the engine worker: starts it, numbers commands, routes each event to the
-// store by its request id, and decides when to evaluate. Components read the store and call the
-// controller's actions; none of them talks to the worker.
+// The page's side of the engine worker: reads the model index, loads models, decides when to
+// evaluate, and runs Fit c, Drop RoPE, recalibration and the kept variants, each through the worker
+// client (worker/client.ts: a request's progress to a callback, its end as a promise) and into the
+// store. Components read the store and call the controller's actions; none of them talks to the
+// worker except through `controller.worker`.
 //
 // Evaluation is automatic: whenever the current settings (variant, RoPE, scaling, c) name a series
 // that lacks a measured point at some evaluated length, the controller asks the worker for the
@@ -16,7 +18,8 @@ import { BASE_VARIANT, effectiveMode, evaluationLengths, seriesLabel, type Varia
 import type { ModelEntry, ModelMeta } from './store/run-slice.ts';
 import { activeVariant, currentSeriesId, fitting, recalibrating, type AppState, type AppStore } from './store/store.ts';
 import { parseUrlConfig, syncUrl } from './store/url-state.ts';
-import type { CommandBody, WorkerEvent } from './worker/protocol.ts';
+import { WorkerClient } from './worker/client.ts';
+import type { FinalEvent, ProgressEvent, RequestBody } from './worker/protocol.ts';
 import { hubSource } from '../model/source-hub.ts';
 import { cacheStorageByteCache } from './hub-cache.ts';
 import { checkFit, currentWeightsNote, FitError, type FitReport } from './hub-memory.ts';
@@ -37,17 +40,8 @@ const EVENT_BATCH_MS = 100;
 /** The c values "Fit c" tries (the slider's range, denser where the reference runs found the best c). */
 export const FIT_GRID = [0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1];
 
-type Route =
-  | { kind: 'init' }
-  | { kind: 'load'; name: string; onDownload?: (file: string, loaded: number, total: number | undefined) => void }
-  | { kind: 'evaluate'; seriesId: string; label: string }
-  | { kind: 'fit' }
-  | { kind: 'drop' }
-  | { kind: 'recalibrate' }
-  /** Stored variants brought back into the worker (after a load, or one just imported). */
-  | { kind: 'restore'; imported?: string }
-  /** A request made through `request` (side by side): its events go to `handle`. */
-  | { kind: 'callback'; handle: (event: WorkerEvent) => void };
+type DownloadListener = (file: string, loaded: number, total: number | undefined) => void;
+type RecalibrateCommand = Extract<RequestBody, { type: 'recalibrate' }>;
 
 /** Paths under the site's base (Vite's BASE_URL), as absolute URLs the worker can fetch. */
 function siteUrl(path: string): string {
@@ -130,18 +124,14 @@ async function readHubConfig(id: string, endpoint: string): Promise<ModelConfig>
 
 export class Controller {
   private readonly store: AppStore;
-  private worker: Worker | null = null;
-  private nextId = 1;
-  private readonly routes = new Map<number, Route>();
+  /** The engine worker: every command goes through it (features call `controller.worker.request`). */
+  readonly worker: WorkerClient;
   private evaluateTimer: ReturnType<typeof setTimeout> | null = null;
   /** Series whose evaluation the user cancelled: not restarted automatically. */
   private readonly held = new Set<string>();
   private modelToken = 0;
   private stopListening: (() => void) | null = null;
   private lastTrigger = '';
-  private pendingEvents: WorkerEvent[] = [];
-  private flushTimer: ReturnType<typeof setTimeout> | null = null;
-  private lastFlush = -Infinity;
   /** The attention heatmap's request in the worker, and the newest one waiting for it to finish. */
   private heatmap: { running: number | null; waiting: (() => void) | null } = { running: null, waiting: null };
   /** The loaded model's config.json, parsed: imports must match its shapes. */
@@ -160,6 +150,12 @@ export class Controller {
 
   constructor(store: AppStore) {
     this.store = store;
+    this.worker = new WorkerClient({
+      create: () => new Worker(new URL('./worker/engine-worker.ts', import.meta.url), { type: 'module', name: 'engine' }),
+      onGpuFailure: (event) => this.onGpuFailure(event.message, event.lost),
+      onWorkerError: (message) => this.state.setGpu({ kind: 'failed', message: `the engine worker failed: ${message}` }),
+      batchMs: EVENT_BATCH_MS,
+    });
   }
 
   private get state(): AppState {
@@ -176,7 +172,7 @@ export class Controller {
     // syncUrl, which drops it from the address bar.
     if (new URLSearchParams(window.location.search).has('test-hooks')) {
       (window as unknown as { __playgroundTest?: { loseDevice(): void } }).__playgroundTest = {
-        loseDevice: () => void this.send({ type: 'loseDevice' }),
+        loseDevice: () => this.worker.control({ type: 'loseDevice' }),
       };
     }
     this.state.replaceConfig(parseUrlConfig(window.location.search));
@@ -197,8 +193,7 @@ export class Controller {
 
   stop(): void {
     this.stopListening?.();
-    this.worker?.terminate();
-    this.worker = null;
+    this.worker.stop();
   }
 
   // ------------------------------------------------------------------------------ worker
@@ -210,71 +205,69 @@ export class Controller {
       return;
     }
     this.state.setGpu({ kind: 'checking' });
-    const worker = new Worker(new URL('./worker/engine-worker.ts', import.meta.url), { type: 'module', name: 'engine' });
-    worker.onmessage = (event: MessageEvent<WorkerEvent>) => this.queueEvent(event.data);
-    worker.onerror = (event) => {
-      event.preventDefault();
-      this.state.setGpu({ kind: 'failed', message: `the engine worker failed: ${event.message || 'it could not start'}` });
-    };
-    this.worker = worker;
-    this.send({ type: 'init' }, { kind: 'init' });
+    this.worker.start();
+    void this.worker.request({ type: 'init' }).result.then((end) => {
+      const s = this.state;
+      if (end.type === 'ready') {
+        s.setGpu({ kind: 'ready', adapter: end.adapter });
+        this.loadWeights();
+      } else if (end.type === 'noWebGPU') s.setGpu({ kind: 'unavailable', reason: end.reason });
+      else if (end.type === 'error') s.setGpu({ kind: 'failed', message: end.message });
+    });
   }
 
-  /**
-   * Sends a command whose events go to `handle` until done, cancelled or error (used by
-   * src/ui/compare); returns the request id that cancel and retune name.
-   */
-  request(command: CommandBody, handle: (event: WorkerEvent) => void): number {
-    return this.send(command, { kind: 'callback', handle });
+  /** A lost device or an uncaught GPU error (the worker's gpuFailure). */
+  private onGpuFailure(message: string, lost: boolean): void {
+    const s = this.state;
+    s.setGpu({ kind: 'failed', message });
+    this.store.setState({ evaluation: null, fit: null });
+    const r = s.recalibration;
+    if (!r || !recalibrating(s)) return;
+    // A lost device: say how much is kept (GpuAlert offers to resume from it); the request's own
+    // error, which follows, keeps this message.
+    if (lost)
+      s.updateRecalibration(r.requestId, { status: 'failed', lostAt: r.step, message: deviceLossSummary(r.step, r.steps, r.kept?.step) });
+    else s.updateRecalibration(r.requestId, { status: 'failed', message });
   }
 
   /**
    * One head's attention pattern (components/AttentionHeatmap.tsx) for the current variant and
-   * settings; `handle` gets the request's events. At most one such request is in the worker at a
-   * time: a newer call cancels the running one and waits for it to finish, and only the newest
-   * waiting call is sent then, so changing layers or settings quickly never stacks GPU work.
+   * settings: `onResult` gets the pattern, `onEnd` the request's end. At most one such request is
+   * in the worker at a time: a newer call cancels the running one and waits for it to finish, and
+   * only the newest waiting call is sent then, so changing layers or settings quickly never stacks
+   * GPU work.
    */
-  attentionMap(layer: number, head: number, handle: (event: WorkerEvent) => void): void {
+  attentionMap(
+    layer: number,
+    head: number,
+    onResult: (event: ProgressEvent<'attentionMap'>) => void,
+    onEnd: (event: FinalEvent<'attentionMap'>) => void,
+  ): void {
     const s = this.state;
     const variant = activeVariant(s);
     if (s.gpu.kind !== 'ready' || s.weights.kind !== 'ready' || !variant) return;
     const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
     const start = () => {
-      this.heatmap.running = this.request({ type: 'attentionMap', variant: variant.id, settings, layer, head }, (event) => {
-        // A superseded request's result is dropped: the newer one is on its way.
-        if (this.heatmap.waiting === null || event.type === 'error') handle(event);
-        if (event.type !== 'done' && event.type !== 'cancelled' && event.type !== 'error') return;
+      // A superseded request's result is dropped: the newer one is on its way.
+      const request = this.worker.request({ type: 'attentionMap', variant: variant.id, settings, layer, head }, (event) => {
+        if (this.heatmap.waiting === null) onResult(event);
+      });
+      this.heatmap.running = request.id;
+      void request.result.then((end) => {
+        if (this.heatmap.waiting === null || end.type === 'error') onEnd(end);
         this.heatmap.running = null;
         const next = this.heatmap.waiting;
         this.heatmap.waiting = null;
         next?.();
       });
     };
-    // restart() forgets every route, so a request from before it never finishes.
-    if (this.heatmap.running !== null && !this.routes.has(this.heatmap.running)) this.heatmap = { running: null, waiting: null };
     if (this.heatmap.running === null) return start();
-    if (this.heatmap.waiting === null) this.send({ type: 'cancel', target: this.heatmap.running });
+    if (this.heatmap.waiting === null) this.worker.control({ type: 'cancel', target: this.heatmap.running });
     this.heatmap.waiting = start;
-  }
-
-  /** A control command naming an earlier request (cancel, retune): no events of its own. */
-  control(command: CommandBody): void {
-    this.send(command);
-  }
-
-  private send(command: CommandBody, route?: Route): number {
-    const id = this.nextId++;
-    if (route) this.routes.set(id, route);
-    this.worker?.postMessage({ ...command, id });
-    return id;
   }
 
   /** After a lost device: a fresh worker and device, the model reloaded (variants made here are gone). */
   restart(): void {
-    this.worker?.terminate();
-    this.worker = null;
-    this.routes.clear();
-    this.pendingEvents = [];
     const s = this.state;
     const base = s.variants.find((v) => v.id === BASE_VARIANT);
     this.store.setState({
@@ -286,6 +279,9 @@ export class Controller {
       variants: base ? [base] : [],
       activeVariant: BASE_VARIANT,
     });
+    // The requests still open end as cancelled; none of them is the page's any more.
+    this.heatmap.waiting = null;
+    this.worker.stop();
     this.startWorker();
   }
 
@@ -356,9 +352,9 @@ export class Controller {
   /** Asks the worker to end whatever it runs for the page (a model switch makes it moot). */
   private stopRunning(): void {
     const s = this.state;
-    if (s.evaluation) this.send({ type: 'cancel', target: s.evaluation.requestId });
-    if (s.fit && fitting(s)) this.send({ type: 'cancel', target: s.fit.requestId });
-    if (s.recalibration && recalibrating(s)) this.send({ type: 'stop', target: s.recalibration.requestId });
+    if (s.evaluation) this.worker.control({ type: 'cancel', target: s.evaluation.requestId });
+    if (s.fit && fitting(s)) this.worker.control({ type: 'cancel', target: s.fit.requestId });
+    if (s.recalibration && recalibrating(s)) this.worker.control({ type: 'stop', target: s.recalibration.requestId });
   }
 
   /**
@@ -393,7 +389,7 @@ export class Controller {
     this.stopRunning();
     this.state.startModel(meta, [], variant);
     this.state.setWeights({ kind: 'loading', name });
-    this.send(
+    this.loadModel(
       {
         type: 'loadModel',
         name,
@@ -403,7 +399,7 @@ export class Controller {
         weights: format.weights,
         activations: format.activations,
       },
-      { kind: 'load', name, onDownload },
+      onDownload,
     );
     return report;
   }
@@ -442,22 +438,23 @@ export class Controller {
       : `The current model’s weights (${meta.name}) are on the GPU too.`;
     // A load of another model meanwhile takes the worker's variants with it: this one is then not listed.
     const loadedWith = this.state.weights;
-    this.request(
+    const request = this.worker.request(
       { type: 'loadVariant', name: id, baseUrl: '', hub: { id, endpoint }, weights: format.weights, activations: format.activations },
       (event) => {
         if (event.type === 'download') return handlers.onDownload?.(event.file, event.loaded, event.total);
-        if (event.type === 'variant') {
-          if (this.state.weights === loadedWith) {
-            const compare = compareStore().getState();
-            compare.addHubVariant(event.variant);
-            // As trained: with its rotary embeddings, where it has them.
-            compare.setSlot('B', { variant: event.variant.id, rope: true });
-          }
-          handlers.onEnd?.({ variant: event.variant });
-        } else if (event.type === 'error') handlers.onEnd?.({ message: event.message });
-        else if (event.type === 'cancelled') handlers.onEnd?.({ message: 'cancelled' });
+        if (this.state.weights === loadedWith) {
+          const compare = compareStore().getState();
+          compare.addHubVariant(event.variant);
+          // As trained: with its rotary embeddings, where it has them.
+          compare.setSlot('B', { variant: event.variant.id, rope: true });
+        }
+        handlers.onEnd?.({ variant: event.variant });
       },
     );
+    void request.result.then((end) => {
+      if (end.type === 'error') handlers.onEnd?.({ message: end.message });
+      else if (end.type === 'cancelled') handlers.onEnd?.({ message: 'cancelled' });
+    });
     return { report, current };
   }
 
@@ -465,15 +462,30 @@ export class Controller {
     const { gpu, meta, weights } = this.state;
     if (gpu.kind !== 'ready' || !meta || weights.kind !== 'idle') return;
     this.state.setWeights({ kind: 'loading', name: meta.name });
-    this.send(
-      {
-        type: 'loadModel',
-        name: meta.name,
-        baseUrl: siteUrl(`models/${meta.name}/`),
-        validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`),
-      },
-      { kind: 'load', name: meta.name },
-    );
+    this.loadModel({
+      type: 'loadModel',
+      name: meta.name,
+      baseUrl: siteUrl(`models/${meta.name}/`),
+      validationUrl: siteUrl(`data/austen/${VALIDATION_BOOK}`),
+    });
+  }
+
+  /** The weights into the worker; once there, the variants kept for this model come back. */
+  private loadModel(command: Extract<RequestBody, { type: 'loadModel' }>, onDownload?: DownloadListener): void {
+    const { name } = command;
+    const request = this.worker.request(command, (event) => onDownload?.(event.file, event.loaded, event.total));
+    void request.result.then((end) => {
+      const s = this.state;
+      if (s.meta?.name !== name) return;
+      if (end.type === 'modelLoaded') {
+        s.setWeights({ kind: 'ready', name, summary: end.summary });
+        // The worker's variants start afresh with each load: bring back the stored ones.
+        savedStore.setState({ stored: {}, interrupted: [] });
+        this.restoreVariants();
+        void this.listInterrupted(name).then(() => this.resumeKept());
+      } else if (end.type === 'error') s.setWeights({ kind: 'failed', name, message: end.message });
+      this.scheduleEvaluation();
+    });
   }
 
   // ------------------------------------------------------------------------------ evaluation
@@ -522,16 +534,31 @@ export class Controller {
     if (this.held.has(id)) return;
     const lengths = this.missingLengths(s);
     if (lengths.length === 0) return;
-    if (s.evaluation) this.send({ type: 'cancel', target: s.evaluation.requestId });
+    if (s.evaluation) this.worker.control({ type: 'cancel', target: s.evaluation.requestId });
     const mode = effectiveMode(s.config, variant.hasRope);
     const label = seriesLabel(variant, mode, s.config.c, s.meta.trainContext);
     const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
-    const requestId = this.send(
-      { type: 'evaluate', variant: variant.id, settings, lengths, tokens: s.config.tokens },
-      { kind: 'evaluate', seriesId: id, label },
-    );
+    const request = this.worker.request({ type: 'evaluate', variant: variant.id, settings, lengths, tokens: s.config.tokens }, (event) => {
+      const state = this.state;
+      if (event.type === 'point') {
+        // Points of a cancelled request are still measurements: keep them.
+        state.addMeasuredPoint(id, label, event.length, event.ppl);
+        this.keepPoint(id, label, event.length, event.ppl);
+      } else if (state.evaluation?.requestId === request.id) {
+        state.setEvaluation({ ...state.evaluation, done: event.done, total: event.total, length: event.length });
+      }
+    });
+    void request.result.then((end) => {
+      const state = this.state;
+      if (state.evaluation?.requestId !== request.id) return;
+      state.setEvaluation(null);
+      if (end.type === 'error') {
+        this.held.add(id);
+        state.setNotice(`Evaluation failed: ${end.message}`);
+      }
+    });
     s.setNotice(null);
-    s.setEvaluation({ requestId, seriesId: id, label, done: 0, total: 0, length: lengths[0] });
+    s.setEvaluation({ requestId: request.id, seriesId: id, label, done: 0, total: 0, length: lengths[0] });
   }
 
   /** The "Evaluate" button: measure the current settings now (also after a cancel). */
@@ -544,11 +571,11 @@ export class Controller {
     const { evaluation, fit } = this.state;
     if (evaluation) {
       this.held.add(evaluation.seriesId);
-      this.send({ type: 'cancel', target: evaluation.requestId });
+      this.worker.control({ type: 'cancel', target: evaluation.requestId });
       this.state.setEvaluation(null);
     }
     if (fit && !fit.result) {
-      this.send({ type: 'cancel', target: fit.requestId });
+      this.worker.control({ type: 'cancel', target: fit.requestId });
       this.state.setFit(null);
     }
   }
@@ -560,12 +587,27 @@ export class Controller {
     if (s.weights.kind !== 'ready' || !variant || !s.meta || fitting(s)) return;
     const lengths = evaluationLengths(s.meta.trainContext).slice(-2);
     const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
-    const requestId = this.send(
+    const request = this.worker.request(
       { type: 'fitC', variant: variant.id, settings, lengths, tokens: s.config.tokens, grid: FIT_GRID },
-      { kind: 'fit' },
+      (event) => {
+        const fit = this.state.fit;
+        if (fit?.requestId === request.id) this.state.setFit({ ...fit, done: event.done, total: event.total });
+      },
     );
+    void request.result.then((end) => {
+      const state = this.state;
+      const fit = state.fit;
+      if (fit?.requestId !== request.id) return;
+      if (end.type === 'fitted') {
+        state.setFit({ ...fit, done: fit.total, result: { c: end.c, lengths: end.lengths, scores: end.scores } });
+        state.setSetting('c', end.c);
+        return;
+      }
+      state.setFit(null);
+      if (end.type === 'error') state.setNotice(`Fit c failed: ${end.message}`);
+    });
     s.setNotice(null);
-    s.setFit({ requestId, done: 0, total: 0 });
+    s.setFit({ requestId: request.id, done: 0, total: 0 });
   }
 
   // ------------------------------------------------------------------------------ variants
@@ -573,143 +615,80 @@ export class Controller {
   dropRope(): void {
     const variant = activeVariant(this.state);
     if (!variant?.hasRope || this.state.weights.kind !== 'ready') return;
-    this.send({ type: 'dropRope', from: variant.id }, { kind: 'drop' });
+    const request = this.worker.request({ type: 'dropRope', from: variant.id }, (event) => this.state.addVariant(event.variant, true));
+    void request.result.then((end) => {
+      if (end.type === 'error') this.state.setNotice(`Drop RoPE failed: ${end.message}`);
+    });
   }
 
   recalibrate(): void {
     const s = this.state;
     const variant = activeVariant(s);
     if (!variant || variant.hasRope || s.weights.kind !== 'ready' || recalibrating(s)) return;
-    // Training goes first: a running evaluation stops (and resumes by itself afterwards).
-    if (s.evaluation) {
-      this.send({ type: 'cancel', target: s.evaluation.requestId });
-      s.setEvaluation(null);
-    }
     const { steps, lr, batch, seed } = s.config;
     const trainUrls = TRAIN_BOOKS.map((book) => siteUrl(`data/austen/${book}`));
-    const requestId = this.send({ type: 'recalibrate', from: variant.id, steps, lr, batch, seed, trainUrls }, { kind: 'recalibrate' });
+    this.startRecalibration(
+      { type: 'recalibrate', from: variant.id, steps, lr, batch, seed, trainUrls },
+      { step: 0, message: 'Starting…' },
+    );
+  }
+
+  /**
+   * Sends a recalibration and follows it in the store: `start` is where its progress bar starts
+   * (step 0, or the kept step it resumes from). Training goes first: a running evaluation stops
+   * (and resumes by itself afterwards).
+   */
+  private startRecalibration(
+    command: RecalibrateCommand,
+    start: { step: number; message: string; kept?: { step: number; key: string } },
+  ): void {
+    const s = this.state;
+    if (s.evaluation) {
+      this.worker.control({ type: 'cancel', target: s.evaluation.requestId });
+      s.setEvaluation(null);
+    }
+    const request = this.worker.request(command, (event) => this.onRecalibrationProgress(request.id, event));
+    void request.result.then((end) => this.onRecalibrationEnd(request.id, end));
     s.setNotice(null);
-    s.setRecalibration({ requestId, status: 'preparing', from: variant.id, steps, lr, batch, step: 0, losses: [], message: 'Starting…' });
+    const { from, steps, lr, batch } = command;
+    s.setRecalibration({ requestId: request.id, status: 'preparing', from, steps, lr, batch, losses: [], ...start });
   }
 
   pauseOrResume(): void {
     const r = this.state.recalibration;
     if (!r || !recalibrating(this.state)) return;
-    this.send({ type: r.status === 'paused' ? 'resume' : 'pause', target: r.requestId });
+    this.worker.control({ type: r.status === 'paused' ? 'resume' : 'pause', target: r.requestId });
   }
 
   stopRecalibration(): void {
     const r = this.state.recalibration;
     if (!r || !recalibrating(this.state)) return;
-    this.send({ type: 'stop', target: r.requestId });
+    this.worker.control({ type: 'stop', target: r.requestId });
     this.state.updateRecalibration(r.requestId, { message: 'Stopping after this step…' });
-  }
-
-  // ------------------------------------------------------------------------------ events
-
-  private queueEvent(event: WorkerEvent): void {
-    this.pendingEvents.push(event);
-    if (this.flushTimer !== null) return;
-    const wait = Math.max(0, this.lastFlush + EVENT_BATCH_MS - performance.now());
-    this.flushTimer = setTimeout(() => this.flushEvents(), wait);
-  }
-
-  /** Applies every queued event in one task: React renders the result once. */
-  private flushEvents(): void {
-    this.flushTimer = null;
-    this.lastFlush = performance.now();
-    const events = this.pendingEvents;
-    this.pendingEvents = [];
-    for (const event of events) this.onEvent(event);
-  }
-
-  private onEvent(event: WorkerEvent): void {
-    const s = this.state;
-    if (event.type === 'gpuFailure') {
-      s.setGpu({ kind: 'failed', message: event.message });
-      this.store.setState({ evaluation: null, fit: null });
-      const r = s.recalibration;
-      if (r && recalibrating(s)) {
-        // A lost device: say how much is kept (GpuAlert offers to resume from it); the request's
-        // own error, which follows, keeps this message.
-        if (event.lost)
-          s.updateRecalibration(r.requestId, {
-            status: 'failed',
-            lostAt: r.step,
-            message: deviceLossSummary(r.step, r.steps, r.kept?.step),
-          });
-        else s.updateRecalibration(r.requestId, { status: 'failed', message: event.message });
-      }
-      return;
-    }
-    const route = this.routes.get(event.id);
-    if (!route) return;
-    const finished =
-      event.type === 'done' ||
-      event.type === 'cancelled' ||
-      event.type === 'error' ||
-      event.type === 'fitted' ||
-      event.type === 'noWebGPU' ||
-      event.type === 'ready' ||
-      event.type === 'modelLoaded';
-    if (finished) this.routes.delete(event.id);
-    switch (route.kind) {
-      case 'init':
-        if (event.type === 'ready') {
-          s.setGpu({ kind: 'ready', adapter: event.adapter });
-          this.loadWeights();
-        } else if (event.type === 'noWebGPU') s.setGpu({ kind: 'unavailable', reason: event.reason });
-        else if (event.type === 'error') s.setGpu({ kind: 'failed', message: event.message });
-        return;
-      case 'load':
-        if (event.type === 'download') return route.onDownload?.(event.file, event.loaded, event.total);
-        if (s.meta?.name !== route.name) return;
-        if (event.type === 'modelLoaded') {
-          s.setWeights({ kind: 'ready', name: route.name, summary: event.summary });
-          // The worker's variants start afresh with each load: bring back the stored ones.
-          savedStore.setState({ stored: {}, interrupted: [] });
-          this.send({ type: 'restoreVariants' }, { kind: 'restore' });
-          void this.listInterrupted(route.name).then(() => this.resumeKept());
-        } else if (event.type === 'error') s.setWeights({ kind: 'failed', name: route.name, message: event.message });
-        this.scheduleEvaluation();
-        return;
-      case 'evaluate':
-        return this.onEvaluateEvent(event, route);
-      case 'fit':
-        return this.onFitEvent(event);
-      case 'drop':
-        if (event.type === 'variant') s.addVariant(event.variant, true);
-        else if (event.type === 'error') s.setNotice(`Drop RoPE failed: ${event.message}`);
-        return;
-      case 'recalibrate':
-        return this.onRecalibrateEvent(event);
-      case 'restore':
-        return this.onRestoreEvent(event, route);
-      case 'callback':
-        return route.handle(event);
-    }
   }
 
   // ------------------------------------------------------------------------------ kept variants
 
-  private onRestoreEvent(event: WorkerEvent, route: Extract<Route, { kind: 'restore' }>): void {
-    const s = this.state;
-    if (event.type === 'variant') {
-      s.addVariant(event.variant, route.imported !== undefined);
+  /** Stored variants back into the worker: all of the loaded model's (after a load), or the one just imported. */
+  private restoreVariants(imported?: string): void {
+    const request = this.worker.request({ type: 'restoreVariants', ...(imported ? { keys: [imported] } : {}) }, (event) => {
+      this.state.addVariant(event.variant, imported !== undefined);
       if (event.stored) {
         markStored(event.variant.id, event.stored);
         void this.restorePoints(event.variant, event.stored);
       }
-      if (route.imported) setSavedMessage({ kind: 'info', text: `Imported as "${event.variant.label}".` });
-    } else if (event.type === 'error') {
-      if (route.imported) {
-        // Nothing half-loaded: the record goes when the worker could not load it.
-        void this.withStore((store) => store.delete(route.imported!)).catch(() => undefined);
-        setSavedMessage({ kind: 'error', text: `Import failed: ${event.message}` });
-      } else setSavedMessage({ kind: 'error', text: `Some kept variants could not be restored: ${event.message}` });
-    }
-    if (route.imported && (event.type === 'done' || event.type === 'error' || event.type === 'cancelled'))
-      savedStore.setState({ importing: false });
+      if (imported) setSavedMessage({ kind: 'info', text: `Imported as "${event.variant.label}".` });
+    });
+    void request.result.then((end) => {
+      if (end.type === 'error') {
+        if (imported) {
+          // Nothing half-loaded: the record goes when the worker could not load it.
+          void this.withStore((store) => store.delete(imported)).catch(() => undefined);
+          setSavedMessage({ kind: 'error', text: `Import failed: ${end.message}` });
+        } else setSavedMessage({ kind: 'error', text: `Some kept variants could not be restored: ${end.message}` });
+      }
+      if (imported) savedStore.setState({ importing: false });
+    });
   }
 
   private async withStore<T>(job: (store: VariantStore) => Promise<T>): Promise<T> {
@@ -736,31 +715,18 @@ export class Controller {
     const s = this.state;
     const run = savedStore.getState().interrupted.find((r) => r.key === key);
     if (!run?.interrupted || s.weights.kind !== 'ready' || recalibrating(s)) return;
-    if (s.evaluation) {
-      this.send({ type: 'cancel', target: s.evaluation.requestId });
-      s.setEvaluation(null);
-    }
     const { steps = run.interrupted.steps, lr = s.config.lr, batch = s.config.batch, seed = s.config.seed } = run.settings;
     const trainUrls = TRAIN_BOOKS.map((book) => siteUrl(`data/austen/${book}`));
-    const requestId = this.send(
-      { type: 'recalibrate', from: BASE_VARIANT, steps, lr, batch, seed, trainUrls, resume: key },
-      { kind: 'recalibrate' },
-    );
     savedStore.setState((x) => ({ interrupted: x.interrupted.filter((r) => r.key !== key) }));
-    s.setNotice(null);
-    s.setRecalibration({
-      requestId,
-      status: 'preparing',
-      from: BASE_VARIANT,
-      steps,
-      lr,
-      batch,
-      step: run.interrupted.step,
-      losses: [],
-      message: `Resuming at step ${run.interrupted.step}…`,
-      // Still kept under the same key until the run's next checkpoint replaces it.
-      kept: { step: run.interrupted.step, key },
-    });
+    this.startRecalibration(
+      { type: 'recalibrate', from: BASE_VARIANT, steps, lr, batch, seed, trainUrls, resume: key },
+      {
+        step: run.interrupted.step,
+        message: `Resuming at step ${run.interrupted.step}…`,
+        // Still kept under the same key until the run's next checkpoint replaces it.
+        kept: { step: run.interrupted.step, key },
+      },
+    );
   }
 
   /**
@@ -849,10 +815,10 @@ export class Controller {
     const s = this.state;
     unmarkStored(variantId);
     if (s.evaluation?.seriesId.startsWith(`${variantId}|`)) {
-      this.send({ type: 'cancel', target: s.evaluation.requestId });
+      this.worker.control({ type: 'cancel', target: s.evaluation.requestId });
       s.setEvaluation(null);
     }
-    this.send({ type: 'forgetVariant', variant: variantId });
+    this.worker.request({ type: 'forgetVariant', variant: variantId });
     const label = s.variants.find((v) => v.id === variantId)?.label ?? variantId;
     this.store.setState((state) => ({
       variants: state.variants.filter((v) => v.id !== variantId),
@@ -891,7 +857,7 @@ export class Controller {
           weights,
         }),
       );
-      this.send({ type: 'restoreVariants', keys: [key] }, { kind: 'restore', imported: key });
+      this.restoreVariants(key);
     } catch (error) {
       const known = error instanceof ImportError || error instanceof VariantStoreError;
       const text = known ? error.message : `could not read the files: ${(error as Error).message}`;
@@ -899,95 +865,53 @@ export class Controller {
     }
   }
 
-  private onEvaluateEvent(event: WorkerEvent, route: Extract<Route, { kind: 'evaluate' }>): void {
-    const s = this.state;
-    const mine = s.evaluation?.requestId === event.id;
-    switch (event.type) {
-      case 'point':
-        // Points of a cancelled request are still measurements: keep them.
-        s.addMeasuredPoint(route.seriesId, route.label, event.length, event.ppl);
-        this.keepPoint(route.seriesId, route.label, event.length, event.ppl);
-        return;
-      case 'progress':
-        if (mine) s.setEvaluation({ ...s.evaluation!, done: event.done, total: event.total, length: event.length });
-        return;
-      case 'error':
-        if (mine) {
-          this.held.add(route.seriesId);
-          s.setEvaluation(null);
-          s.setNotice(`Evaluation failed: ${event.message}`);
-        }
-        return;
-      case 'done':
-      case 'cancelled':
-        if (mine) s.setEvaluation(null);
-        return;
-    }
-  }
-
-  private onFitEvent(event: WorkerEvent): void {
-    const s = this.state;
-    const fit = s.fit;
-    if (fit?.requestId !== event.id) return;
-    switch (event.type) {
-      case 'progress':
-        s.setFit({ ...fit, done: event.done, total: event.total });
-        return;
-      case 'fitted':
-        s.setFit({ ...fit, done: fit.total, result: { c: event.c, lengths: event.lengths, scores: event.scores } });
-        s.setSetting('c', event.c);
-        return;
-      case 'error':
-        s.setFit(null);
-        s.setNotice(`Fit c failed: ${event.message}`);
-        return;
-      case 'cancelled':
-        s.setFit(null);
-        return;
-    }
-  }
-
-  private onRecalibrateEvent(event: WorkerEvent): void {
+  private onRecalibrationProgress(requestId: number, event: ProgressEvent<'recalibrate'>): void {
     const s = this.state;
     const r = s.recalibration;
-    if (r?.requestId !== event.id) return;
+    if (r?.requestId !== requestId) return;
     switch (event.type) {
       case 'status':
-        s.updateRecalibration(r.requestId, { status: event.message === 'Training' ? 'running' : 'preparing', message: event.message });
+        s.updateRecalibration(requestId, { status: event.message === 'Training' ? 'running' : 'preparing', message: event.message });
         return;
       case 'step':
-        s.addLoss(r.requestId, event.step, event.loss);
+        s.addLoss(requestId, event.step, event.loss);
         return;
       case 'checkpointed':
-        s.updateRecalibration(r.requestId, { kept: { step: event.step, key: event.key } });
-        if (r.status === 'running') s.updateRecalibration(r.requestId, { message: `Training (kept at step ${event.step})` });
+        s.updateRecalibration(requestId, { kept: { step: event.step, key: event.key } });
+        if (r.status === 'running') s.updateRecalibration(requestId, { message: `Training (kept at step ${event.step})` });
         return;
       case 'paused':
-        s.updateRecalibration(r.requestId, { status: 'paused', message: 'Paused' });
+        s.updateRecalibration(requestId, { status: 'paused', message: 'Paused' });
         return;
       case 'resumed':
-        s.updateRecalibration(r.requestId, { status: 'running', message: 'Training' });
+        s.updateRecalibration(requestId, { status: 'running', message: 'Training' });
         return;
       case 'variant':
         s.addVariant(event.variant, true);
-        s.updateRecalibration(r.requestId, { variant: event.variant.id });
+        s.updateRecalibration(requestId, { variant: event.variant.id });
         if (event.stored) markStored(event.variant.id, event.stored);
         if (event.storeProblem) setSavedMessage({ kind: 'error', text: `${event.variant.label}: ${event.storeProblem}` });
         return;
+    }
+  }
+
+  private onRecalibrationEnd(requestId: number, end: FinalEvent<'recalibrate'>): void {
+    const s = this.state;
+    const r = s.recalibration;
+    if (r?.requestId !== requestId) return;
+    switch (end.type) {
       case 'done': {
-        const latest = this.state.recalibration!;
-        const message =
-          latest.step < latest.steps ? `Stopped after ${latest.step} of ${latest.steps} steps` : `Done: ${latest.steps} steps`;
-        s.updateRecalibration(r.requestId, { status: 'done', message });
+        const message = r.step < r.steps ? `Stopped after ${r.step} of ${r.steps} steps` : `Done: ${r.steps} steps`;
+        s.updateRecalibration(requestId, { status: 'done', message });
         return;
       }
       case 'cancelled':
-        s.updateRecalibration(r.requestId, { status: 'stopped', message: 'Stopped before the first step: no variant made' });
+        s.updateRecalibration(requestId, { status: 'stopped', message: 'Stopped before the first step: no variant made' });
         return;
       case 'error':
         // After a lost device the message says what is kept (gpuFailure); the error only repeats the loss.
         if (r.lostAt !== undefined) return;
-        s.updateRecalibration(r.requestId, { status: 'failed', message: event.message });
+        s.updateRecalibration(requestId, { status: 'failed', message: end.message });
         return;
     }
   }

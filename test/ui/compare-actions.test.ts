@@ -1,22 +1,20 @@
 // The main "Drop RoPE" reaching side by side: a slot generating with the dropped variant and RoPE
 // on gets a retune to RoPE off (its next tokens come without rotary embeddings); other slots are
-// left alone. The controller is a recorder of the commands the actions send, no worker.
+// left alone. The worker is scripted (test/ui/helpers/scripted-worker.ts): it records what is sent.
 
 import { beforeEach, describe, expect, it } from 'vitest';
 import { dropRopeInGenerations, dropRopeNow } from '../../src/ui/compare/compare-actions.ts';
 import { compareStore, type SlotId } from '../../src/ui/compare/compare-store.ts';
-import type { Controller } from '../../src/ui/controller.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { appStore } from '../../src/ui/store/store.ts';
-import type { CommandBody } from '../../src/ui/worker/protocol.ts';
+import { scriptedController } from './helpers/scripted-worker.ts';
 
 const base: VariantInfo = { id: BASE_VARIANT, label: 'RoPE', kind: 'base', hasRope: true, detail: 'As trained' };
 const other: VariantInfo = { id: 'other', label: 'Other RoPE', kind: 'base', hasRope: true, detail: 'test' };
 
-function recorder(): { controller: Controller; sent: CommandBody[] } {
-  const sent: CommandBody[] = [];
-  const controller = { control: (command: CommandBody) => sent.push(command) } as unknown as Controller;
-  return { controller, sent };
+function recorder() {
+  const { controller, controls } = scriptedController();
+  return { controller, sent: controls };
 }
 
 function running(slot: SlotId, requestId: number) {

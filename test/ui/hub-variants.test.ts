@@ -19,11 +19,10 @@ import {
   vocabSizeDifference,
 } from '../../src/ui/compare/hub-variants.ts';
 import { slotChoices } from '../../src/ui/compare/shipped-variants.ts';
-import type { Controller } from '../../src/ui/controller.ts';
 import { currentWeightsNote, estimateGpuMemory } from '../../src/ui/hub-memory.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { appStore } from '../../src/ui/store/store.ts';
-import type { CommandBody, WorkerEvent } from '../../src/ui/worker/protocol.ts';
+import { scriptedController } from './helpers/scripted-worker.ts';
 import { TINY_CONFIG } from '../../e2e/helpers/tiny-model.ts';
 
 const names = { a: 'hf:HuggingFaceTB/SmolLM-360M', b: 'SakanaAI/SmolLM-360M-DroPE' };
@@ -189,20 +188,15 @@ describe('Hub variants in the slots', () => {
       compare.addHubVariant(drope);
       expect(compareStore().getState().hubVariants).toEqual([drope]);
       compare.setSlot('B', { variant: drope.id, rope: true });
-      const sent: CommandBody[] = [];
-      const controller = {
-        request: (command: CommandBody, _handle: (e: WorkerEvent) => void) => sent.push(command),
-        control: () => undefined,
-      } as unknown as Controller;
+      const { controller, requests } = scriptedController();
       generateBoth(controller);
-      expect(sent.map((c) => c.type)).toEqual(['generate', 'generate']);
-      expect(sent[1]).toMatchObject({ slot: 'B', variant: 'hub:SakanaAI/SmolLM-360M-DroPE' });
+      expect(requests.map((r) => r.command.type)).toEqual(['generate', 'generate']);
+      expect(requests[1].command).toMatchObject({ slot: 'B', variant: 'hub:SakanaAI/SmolLM-360M-DroPE' });
       // The worker's weights changed: the Hub models go with the shipped ones, and B runs the loaded model.
       compare.clearShippedLoads();
       expect(compareStore().getState().hubVariants).toEqual([]);
-      sent.length = 0;
       generateBoth(controller);
-      expect(sent[1]).toMatchObject({ slot: 'B', variant: BASE_VARIANT });
+      expect(requests[3].command).toMatchObject({ slot: 'B', variant: BASE_VARIANT });
     });
   });
 });

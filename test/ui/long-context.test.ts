@@ -38,8 +38,7 @@ import {
   runNeedle,
 } from '../../src/ui/long-context/store.ts';
 import { appStore } from '../../src/ui/store/store.ts';
-import type { Controller } from '../../src/ui/controller.ts';
-import type { CommandBody, WorkerEvent } from '../../src/ui/worker/protocol.ts';
+import { scriptedController as fakeController, settle } from './helpers/scripted-worker.ts';
 
 const bytes = {
   encode: (text: string) => [...new TextEncoder().encode(text)],
@@ -299,27 +298,6 @@ describe('other models on the charts', () => {
 
 // ------------------------------------------------------------------------------------ actions
 
-type EventBody = WorkerEvent extends unknown ? (WorkerEvent extends infer E ? (E extends unknown ? Omit<E, 'id'> : never) : never) : never;
-
-/** A controller that records requests; the test answers them by calling `emit`. */
-function fakeController() {
-  const requests: { id: number; command: CommandBody; handle: (e: WorkerEvent) => void }[] = [];
-  const controls: CommandBody[] = [];
-  let next = 1;
-  const controller = {
-    request(command: CommandBody, handle: (e: WorkerEvent) => void) {
-      const id = next++;
-      requests.push({ id, command, handle });
-      return id;
-    },
-    control(command: CommandBody) {
-      controls.push(command);
-    },
-  } as unknown as Controller;
-  const emit = (index: number, event: EventBody) => requests[index].handle({ ...event, id: requests[index].id } as WorkerEvent);
-  return { controller, requests, controls, emit };
-}
-
 function loadModel(name: string, trainContext: number, validationTokens: number, vocabSize = 256) {
   appStore().setState({
     gpu: { kind: 'ready', adapter: { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 30, shaderF16: false } },
@@ -346,7 +324,7 @@ describe('long-context actions', () => {
     loadModel('austen', 64, 100_000);
   });
 
-  it('measures each selected variant in turn, on the bundled text, and keeps results per model', () => {
+  it('measures each selected variant in turn, on the bundled text, and keeps results per model', async () => {
     const { controller, requests, emit } = fakeController();
     longContextStore().setState({ extraVariants: ['dropped-1'], unticked: [128, 256, 512], budget: 256 });
     measurePerplexity(controller);
@@ -358,11 +336,13 @@ describe('long-context actions', () => {
     emit(0, { type: 'point', length: 32, ppl: 12 });
     emit(0, { type: 'point', length: 64, ppl: 10 });
     emit(0, { type: 'done' });
+    await settle();
     // The second variant after the first: without RoPE, so its series is "none".
     expect(requests).toHaveLength(2);
     expect(requests[1].command).toMatchObject({ type: 'evaluate', variant: 'dropped-1' });
     emit(1, { type: 'point', length: 32, ppl: 15 });
     emit(1, { type: 'done' });
+    await settle();
     const state = longContextStore().getState();
     expect(state.run).toBeNull();
     const results = resultsOf(state, 'austen');
@@ -375,7 +355,7 @@ describe('long-context actions', () => {
     expect(resultsOf(state, 'other').perplexity).toEqual([]);
   });
 
-  it('a pasted text goes with the request; too short blocks the run', () => {
+  it('a pasted text goes with the request; too short blocks the run', async () => {
     const { controller, requests } = fakeController();
     longContextStore().setState({ source: 'pasted', text: 'short text' });
     // Not counted yet: it may run (the worker checks too).
@@ -390,7 +370,7 @@ describe('long-context actions', () => {
     expect(requests[0].command).toMatchObject({ type: 'evaluate', text: 'short text', lengths: [32, 64, 128, 256, 512] });
   });
 
-  it('the needle test: lengths 1x to 8x, trials, tooShort kept apart from 0%; cancel stops the queue', () => {
+  it('the needle test: lengths 1x to 8x, trials, tooShort kept apart from 0%; cancel stops the queue', async () => {
     const { controller, requests, controls, emit } = fakeController();
     longContextStore().setState({ extraVariants: ['dropped-1'], trials: 2 });
     runNeedle(controller);
@@ -407,20 +387,23 @@ describe('long-context actions', () => {
     expect(longContextStore().getState().run).toBeNull();
     // The cancelled request's late end starts nothing.
     emit(0, { type: 'cancelled' });
+    await settle();
     expect(requests).toHaveLength(1);
   });
 
-  it("stamps results with the model's C and vocabulary: a second model of the same shape shares the charts", () => {
+  it("stamps results with the model's C and vocabulary: a second model of the same shape shares the charts", async () => {
     const { controller, emit } = fakeController();
     longContextStore().setState({ unticked: [128, 256, 512], budget: 128 });
     measurePerplexity(controller);
     emit(0, { type: 'point', length: 32, ppl: 12 });
     emit(0, { type: 'done' });
+    await settle();
     expect(resultsOf(longContextStore().getState(), 'austen')).toMatchObject({ trainContext: 64, vocabSize: 256, textKey: 'bundled' });
     loadModel('austen-drope', 64, 100_000);
     measurePerplexity(controller);
     emit(1, { type: 'point', length: 32, ppl: 9 });
     emit(1, { type: 'done' });
+    await settle();
     const state = longContextStore().getState();
     const compared = comparedResults(state.results, 'austen-drope', { trainContext: 64, vocabSize: 256, textKey: 'bundled' });
     expect(compared.perplexity.map((s) => [s.label, s.points])).toEqual([
@@ -432,12 +415,13 @@ describe('long-context actions', () => {
     measurePerplexity(controller);
     emit(2, { type: 'point', length: 32, ppl: 30 });
     emit(2, { type: 'done' });
+    await settle();
     expect(resultsOf(longContextStore().getState(), 'bpe').vocabSize).toBe(49152);
     const bpe = comparedResults(longContextStore().getState().results, 'bpe', { trainContext: 64, vocabSize: 49152, textKey: 'bundled' });
     expect(bpe.perplexityModels).toEqual([]);
   });
 
-  it('a model switch ends the run', () => {
+  it('a model switch ends the run', async () => {
     const { controller, requests, controls } = fakeController();
     runNeedle(controller);
     expect(longContextStore().getState().run).not.toBeNull();

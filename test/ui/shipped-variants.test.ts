@@ -25,11 +25,10 @@ import {
   shippedVariantId,
   slotChoices,
 } from '../../src/ui/compare/shipped-variants.ts';
-import type { Controller } from '../../src/ui/controller.ts';
 import { readShippedModels, STORY_LABELS, type ShippedModel } from '../../src/ui/recorded-curves.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { appStore } from '../../src/ui/store/store.ts';
-import type { CommandBody, WorkerEvent } from '../../src/ui/worker/protocol.ts';
+import { scriptedController, settle } from './helpers/scripted-worker.ts';
 
 const MODELS_DIR = join(import.meta.dirname, '../../public/models');
 const index = JSON.parse(readFileSync(join(MODELS_DIR, 'index.json'), 'utf8')) as { name: string; label: string }[];
@@ -155,25 +154,6 @@ describe('the default slots', () => {
 });
 
 describe('loading a shipped model into the worker', () => {
-  interface Sent {
-    command: CommandBody;
-    handle?: (event: WorkerEvent) => void;
-    id: number;
-  }
-
-  function recorder(): { controller: Controller; sent: Sent[] } {
-    const sent: Sent[] = [];
-    let next = 100;
-    const controller = {
-      request: (command: CommandBody, handle: (event: WorkerEvent) => void) => {
-        sent.push({ command, handle, id: ++next });
-        return next;
-      },
-      control: (command: CommandBody) => sent.push({ command, id: ++next }),
-    } as unknown as Controller;
-    return { controller, sent };
-  }
-
   beforeEach(() => {
     vi.stubGlobal('location', { href: 'http://localhost:5173/' });
     appStore().setState({
@@ -197,47 +177,51 @@ describe('loading a shipped model into the worker', () => {
     compare.setGeneration('B', null);
   });
 
-  it('Generate: loadVariant for B’s austen-drope first, then both generations; once only', () => {
-    const { controller, sent } = recorder();
+  it('Generate: loadVariant for B’s austen-drope first, then both generations; once only', async () => {
+    const { controller, requests, emit } = scriptedController();
     generateBoth(controller);
-    expect(sent.map((s) => s.command.type)).toEqual(['generate', 'loadVariant', 'generate']);
-    expect(sent[1].command).toEqual({ type: 'loadVariant', name: 'austen-drope', baseUrl: 'http://localhost:5173/models/austen-drope/' });
-    expect(sent[0].command).toMatchObject({ type: 'generate', slot: 'A', variant: BASE_VARIANT, settings: { rope: true } });
-    expect(sent[2].command).toMatchObject({ type: 'generate', slot: 'B', variant: 'shipped:austen-drope' });
+    expect(requests.map((s) => s.command.type)).toEqual(['generate', 'loadVariant', 'generate']);
+    expect(requests[1].command).toEqual({
+      type: 'loadVariant',
+      name: 'austen-drope',
+      baseUrl: 'http://localhost:5173/models/austen-drope/',
+    });
+    expect(requests[0].command).toMatchObject({ type: 'generate', slot: 'A', variant: BASE_VARIANT, settings: { rope: true } });
+    expect(requests[2].command).toMatchObject({ type: 'generate', slot: 'B', variant: 'shipped:austen-drope' });
     expect(compareStore().getState().loads['austen-drope'].status).toBe('loading');
 
-    // While it loads, and once it is there, nothing more is sent for it.
-    const load = sent[1];
-    sent.length = 0;
+    // While it loads, and once it is there, nothing more is requests for it.
+    const load = 1;
     measureLosses(controller, 256, 64);
-    expect(sent.map((s) => s.command.type)).toEqual(['tokenLoss', 'tokenLoss']);
-    expect(sent[1].command).toMatchObject({ variant: 'shipped:austen-drope' });
+    expect(requests.slice(3).map((s) => s.command.type)).toEqual(['tokenLoss', 'tokenLoss']);
+    expect(requests[4].command).toMatchObject({ variant: 'shipped:austen-drope' });
     expect(compareStore().getState().losses.B?.label).toBe(`${STORY_LABELS.drope} · austen-drope, 256 tokens`);
-    load.handle!({
+    emit(load, {
       type: 'variant',
-      id: load.id,
       variant: { id: 'shipped:austen-drope', label: 'austen-drope', kind: 'base', hasRope: false, detail: '' },
     });
-    load.handle!({ type: 'done', id: load.id });
+    emit(load, { type: 'done' });
+    await settle();
     expect(compareStore().getState().loads['austen-drope'].status).toBe('ready');
-    sent.length = 0;
+    const before = requests.length;
     ensureShippedVariant(controller, 'shipped:austen-drope');
-    expect(sent).toEqual([]);
+    expect(requests).toHaveLength(before);
   });
 
-  it('a failed load is tried again; the loaded model’s own variants and unready weights send nothing', () => {
-    const { controller, sent } = recorder();
+  it('a failed load is tried again; the loaded model’s own variants and unready weights send nothing', async () => {
+    const { controller, requests, emit } = scriptedController();
     ensureShippedVariant(controller, 'shipped:austen-nope');
-    sent[0].handle!({ type: 'error', id: sent[0].id, message: 'HTTP 404' });
+    emit(0, { type: 'error', message: 'HTTP 404' });
+    await settle();
     expect(compareStore().getState().loads['austen-nope']).toMatchObject({ status: 'failed', message: 'HTTP 404' });
     ensureShippedVariant(controller, 'shipped:austen-nope');
-    expect(sent.map((s) => s.command.type)).toEqual(['loadVariant', 'loadVariant']);
+    expect(requests.map((s) => s.command.type)).toEqual(['loadVariant', 'loadVariant']);
 
-    sent.length = 0;
+    requests.length = 0;
     ensureShippedVariant(controller, BASE_VARIANT);
     compareStore().getState().clearShippedLoads();
     appStore().setState({ weights: { kind: 'loading', name: 'austen-rope' } });
     ensureShippedVariant(controller, 'shipped:austen-drope');
-    expect(sent).toEqual([]);
+    expect(requests).toEqual([]);
   });
 });

@@ -5,7 +5,6 @@
 import type { Controller } from '../controller.ts';
 import { BASE_VARIANT, effectiveMode, seriesLabel, type EvalSettings, type VariantInfo } from '../settings.ts';
 import { appStore, type AppState } from '../store/store.ts';
-import type { WorkerEvent } from '../worker/protocol.ts';
 import { compareStore, SLOTS, type SlotId, type SlotSettings } from './compare-store.ts';
 import { hubSlotLabel, hubVariantName } from './hub-variants.ts';
 import { offerLabel, shippedName, shippedOffers, slotChoices, type ShippedOffer } from './shipped-variants.ts';
@@ -67,18 +66,15 @@ export function ensureShippedVariant(controller: Controller, variantId: string):
   const compare = compareStore().getState();
   const load = compare.loads[name];
   if (load && load.status !== 'failed') return;
-  const requestId = controller.request({ type: 'loadVariant', name, baseUrl: modelUrl(name) }, (event) => {
-    const store = compareStore().getState();
-    if (event.type === 'variant') store.updateShippedLoad(name, requestId, { status: 'ready' });
-    else if (event.type === 'error' || event.type === 'cancelled') {
-      store.updateShippedLoad(name, requestId, { status: 'failed', message: event.type === 'error' ? event.message : 'Cancelled' });
-    }
+  const request = controller.worker.request({ type: 'loadVariant', name, baseUrl: modelUrl(name) }, (event) => {
+    if (event.type === 'variant') compareStore().getState().updateShippedLoad(name, request.id, { status: 'ready' });
   });
-  compare.setShippedLoad(name, { requestId, status: 'loading' });
-}
-
-function isEnd(event: WorkerEvent): boolean {
-  return event.type === 'done' || event.type === 'cancelled' || event.type === 'error';
+  void request.result.then((end) => {
+    if (end.type === 'done') return;
+    const message = end.type === 'error' ? end.message : 'Cancelled';
+    compareStore().getState().updateShippedLoad(name, request.id, { status: 'failed', message });
+  });
+  compare.setShippedLoad(name, { requestId: request.id, status: 'loading' });
 }
 
 export function generating(slot: SlotId): boolean {
@@ -96,7 +92,7 @@ export function generateBoth(controller: Controller): void {
     if (!variant) continue;
     ensureShippedVariant(controller, variant.id);
     let lastRope: boolean | null = null;
-    const requestId = controller.request(
+    const request = controller.worker.request(
       {
         type: 'generate',
         slot,
@@ -108,19 +104,20 @@ export function generateBoth(controller: Controller): void {
       (event) => {
         const store = compareStore().getState();
         const current = store.generations[slot];
-        if (current?.requestId !== requestId) return;
-        if (event.type === 'token') {
-          // The first token made without RoPE after tokens made with it: mark where the switch happened.
-          const ropeUntil = current.ropeUntil ?? (lastRope === true && !event.rope ? current.text.length : null);
-          lastRope = event.rope;
-          store.updateGeneration(slot, requestId, { text: event.text, count: event.count, ropeUntil });
-        } else if (isEnd(event)) {
-          const status = event.type === 'done' ? 'done' : event.type === 'cancelled' ? 'stopped' : 'failed';
-          store.updateGeneration(slot, requestId, { status, message: event.type === 'error' ? event.message : undefined });
-        }
+        if (current?.requestId !== request.id) return;
+        // The first token made without RoPE after tokens made with it: mark where the switch happened.
+        const ropeUntil = current.ropeUntil ?? (lastRope === true && !event.rope ? current.text.length : null);
+        lastRope = event.rope;
+        store.updateGeneration(slot, request.id, { text: event.text, count: event.count, ropeUntil });
       },
     );
-    compare.setGeneration(slot, { requestId, status: 'running', text: '', count: 0, ropeUntil: null });
+    void request.result.then((end) => {
+      const status = end.type === 'done' ? 'done' : end.type === 'cancelled' ? 'stopped' : 'failed';
+      compareStore()
+        .getState()
+        .updateGeneration(slot, request.id, { status, message: end.type === 'error' ? end.message : undefined });
+    });
+    compare.setGeneration(slot, { requestId: request.id, status: 'running', text: '', count: 0, ropeUntil: null });
   }
 }
 
@@ -129,7 +126,7 @@ export function stopGeneration(controller: Controller): void {
   for (const slot of SLOTS) {
     const g = compare.generations[slot];
     if (g?.status === 'running') {
-      controller.control({ type: 'cancel', target: g.requestId });
+      controller.worker.control({ type: 'cancel', target: g.requestId });
       compare.updateGeneration(slot, g.requestId, { status: 'stopped' });
     }
   }
@@ -141,7 +138,7 @@ export function dropRopeNow(controller: Controller, slot: SlotId): void {
   compare.setSlot(slot, { rope: false });
   const g = compare.generations[slot];
   if (g?.status === 'running') {
-    controller.control({ type: 'retune', target: g.requestId, settings: evalSettings(compareStore().getState().slots[slot]) });
+    controller.worker.control({ type: 'retune', target: g.requestId, settings: evalSettings(compareStore().getState().slots[slot]) });
   }
 }
 
@@ -171,14 +168,17 @@ export function measureLosses(controller: Controller, length: number, trainConte
     if (!variant) continue;
     ensureShippedVariant(controller, variant.id);
     const label = `${slotLabel(settings, variant, trainContext, offers)}, ${length} tokens`;
-    const requestId = controller.request({ type: 'tokenLoss', variant: variant.id, settings: evalSettings(settings), length }, (event) => {
-      const store = compareStore().getState();
-      if (event.type === 'tokenLoss') store.updateLoss(slot, requestId, { start: event.start, tokens: event.tokens, losses: event.losses });
-      else if (event.type === 'done') store.updateLoss(slot, requestId, { status: 'done' });
-      else if (event.type === 'error' || event.type === 'cancelled') {
-        store.updateLoss(slot, requestId, { status: 'failed', message: event.type === 'error' ? event.message : 'Cancelled' });
-      }
+    const request = controller.worker.request(
+      { type: 'tokenLoss', variant: variant.id, settings: evalSettings(settings), length },
+      (event) => compareStore().getState().updateLoss(slot, request.id, { start: event.start, tokens: event.tokens, losses: event.losses }),
+    );
+    void request.result.then((end) => {
+      const update =
+        end.type === 'done'
+          ? { status: 'done' as const }
+          : { status: 'failed' as const, message: end.type === 'error' ? end.message : 'Cancelled' };
+      compareStore().getState().updateLoss(slot, request.id, update);
     });
-    compare.setLoss(slot, { requestId, status: 'running', label, start: 0, tokens: [], losses: [] });
+    compare.setLoss(slot, { requestId: request.id, status: 'running', label, start: 0, tokens: [], losses: [] });
   }
 }

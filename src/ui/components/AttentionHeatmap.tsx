@@ -9,7 +9,6 @@ import { useEffect, useRef, useState, type MouseEvent } from 'react';
 import type { Controller } from '../controller.ts';
 import { effectiveMode } from '../settings.ts';
 import { activeVariant, useApp } from '../store/store.ts';
-import type { WorkerEvent } from '../worker/protocol.ts';
 
 export const HEATMAP_TITLE = 'Attention heatmap';
 
@@ -191,15 +190,18 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
     const rope = mode !== 'none';
     const timer = setTimeout(() => {
       setBusy(true);
-      controller.attentionMap(layer, head, (event: WorkerEvent) => {
-        if (event.type === 'attentionMap') {
+      controller.attentionMap(
+        layer,
+        head,
+        (event) => {
           setResult({ ...event, variant: variantId, rope });
           setError(null);
-        } else if (event.type === 'error') {
-          setError(event.message);
-        }
-        if (event.type === 'done' || event.type === 'error' || event.type === 'cancelled') setBusy(false);
-      });
+        },
+        (end) => {
+          if (end.type === 'error') setError(end.message);
+          setBusy(false);
+        },
+      );
     }, HEATMAP_DELAY_MS);
     return () => clearTimeout(timer);
   }, [controller, ready, variantId, mode, c, layer, head]);

@@ -12,7 +12,8 @@ import type { Controller } from '../controller.ts';
 import { runWatcher } from '../store/run-watcher.ts';
 import { activeVariant, appStore } from '../store/store.ts';
 import { effectiveMode, seriesId, seriesLabel, type EvalSettings } from '../settings.ts';
-import type { WorkerEvent } from '../worker/protocol.ts';
+import type { PendingRequest } from '../worker/client.ts';
+import type { ProgressEvent } from '../worker/protocol.ts';
 import type { ModelMeta } from '../store/run-slice.ts';
 import {
   needleLengths,
@@ -196,16 +197,15 @@ const watchApp = runWatcher(
     }),
 );
 
-function isEnd(event: WorkerEvent): boolean {
-  return event.type === 'done' || event.type === 'cancelled' || event.type === 'error';
-}
+type JobProgress = ProgressEvent<'evaluate' | 'needle'>;
 
+/** Runs `jobs` one request after another; `onPoint` gets each length's result as it arrives. */
 function runJobs(
   controller: Controller,
   kind: LongContextRun['kind'],
   jobs: Job[],
-  send: (job: Job, handle: (event: WorkerEvent) => void) => number,
-  onPoint: (job: Job, event: WorkerEvent) => void,
+  send: (job: Job, onProgress: (event: JobProgress) => void) => PendingRequest<'evaluate'> | PendingRequest<'needle'>,
+  onPoint: (job: Job, event: Exclude<JobProgress, { type: 'progress' }>) => void,
 ): void {
   const app = appStore().getState();
   const model = app.meta!.name;
@@ -216,20 +216,22 @@ function runJobs(
       return;
     }
     const job = jobs[index];
-    const requestId = send(job, (event) => {
+    const request = send(job, (event) => {
       const store = longContextStore();
       const run = store.getState().run;
-      if (run?.requestId !== requestId) return;
+      if (run?.requestId !== request.id) return;
       if (event.type === 'progress') store.setState({ run: { ...run, done: event.done, total: event.total, length: event.length } });
-      else if (event.type === 'point' || event.type === 'needlePoint') onPoint(job, event);
-      else if (isEnd(event)) {
-        if (event.type === 'done') next(index + 1);
-        else if (event.type === 'error') store.setState({ run: null, message: { kind: 'error', text: `${job.label}: ${event.message}` } });
-        else store.setState({ run: null, message: { kind: 'info', text: 'Cancelled.' } });
-      }
+      else onPoint(job, event);
+    });
+    void request.result.then((end) => {
+      const store = longContextStore();
+      if (store.getState().run?.requestId !== request.id) return;
+      if (end.type === 'done') next(index + 1);
+      else if (end.type === 'error') store.setState({ run: null, message: { kind: 'error', text: `${job.label}: ${end.message}` } });
+      else store.setState({ run: null, message: { kind: 'info', text: 'Cancelled.' } });
     });
     longContextStore().setState({
-      run: { kind, model, requestId, label: job.label, index, count: jobs.length, done: 0, total: 0, length: 0 },
+      run: { kind, model, requestId: request.id, label: job.label, index, count: jobs.length, done: 0, total: 0, length: 0 },
     });
   };
   longContextStore().setState({ message: null });
@@ -261,10 +263,10 @@ export function measurePerplexity(controller: Controller): void {
     controller,
     'perplexity',
     selectedJobs(),
-    (job, handle) =>
-      controller.request(
+    (job, onProgress) =>
+      controller.worker.request(
         { type: 'evaluate', variant: job.variant, settings, lengths, tokens, ...(text === undefined ? {} : { text }) },
-        handle,
+        onProgress,
       ),
     (job, event) => {
       if (event.type !== 'point') return;
@@ -289,10 +291,10 @@ export function runNeedle(controller: Controller): void {
     controller,
     'needle',
     selectedJobs(),
-    (job, handle) =>
-      controller.request(
+    (job, onProgress) =>
+      controller.worker.request(
         { type: 'needle', variant: job.variant, settings, lengths, trials, seed: NEEDLE_SEED, ...(text === undefined ? {} : { text }) },
-        handle,
+        onProgress,
       ),
     (job, event) => {
       if (event.type !== 'needlePoint') return;
@@ -311,7 +313,7 @@ export function runNeedle(controller: Controller): void {
 export function cancelLongContext(controller: Controller): void {
   const run = longContextStore().getState().run;
   if (!run) return;
-  controller.control({ type: 'cancel', target: run.requestId });
+  controller.worker.control({ type: 'cancel', target: run.requestId });
   longContextStore().setState({ run: null, message: { kind: 'info', text: 'Cancelled.' } });
 }
 
@@ -324,10 +326,11 @@ export function countTokens(controller: Controller): void {
   const key = countKey(model, state.text);
   if (state.count?.key === key && state.count.status !== 'failed') return;
   longContextStore().setState({ count: { key, status: 'counting' } });
-  controller.request({ type: 'countTokens', text: state.text }, (event) => {
-    const store = longContextStore();
-    if (store.getState().count?.key !== key) return;
-    if (event.type === 'tokenCount') store.setState({ count: { key, status: 'counted', tokens: event.tokens } });
-    else if (event.type === 'error') store.setState({ count: { key, status: 'failed', message: event.message } });
+  const current = () => longContextStore().getState().count?.key === key;
+  const request = controller.worker.request({ type: 'countTokens', text: state.text }, (event) => {
+    if (current()) longContextStore().setState({ count: { key, status: 'counted', tokens: event.tokens } });
+  });
+  void request.result.then((end) => {
+    if (end.type === 'error' && current()) longContextStore().setState({ count: { key, status: 'failed', message: end.message } });
   });
 }

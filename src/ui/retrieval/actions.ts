@@ -52,21 +52,24 @@ export function measureRetrieval(controller: Controller): void {
   const { rope, scaling, factor, c } = state.config;
   const trials = state.retrievalTrials;
   watchApp(controller);
-  const requestId = controller.request(
+  const request = controller.worker.request(
     { type: 'retrieval', variant: variant.id, settings: { rope, scaling, factor, c }, lengths, trials, seed: RETRIEVAL_SEED },
     (event) => {
       const app = appStore().getState();
-      if (app.retrievalRun?.requestId !== requestId) return;
-      if (event.type === 'progress') app.retrievalProgress(requestId, event.done, event.total, event.length);
-      else if (event.type === 'retrievalPoint')
-        app.addRetrievalPoint(id, label, { length: event.length, ...event.point, source: 'measured' });
-      else if (event.type === 'done') app.setRetrievalRun(null);
-      else if (event.type === 'error') app.setRetrievalRun(null, { kind: 'error', text: `${label}: ${event.message}` });
-      else if (event.type === 'cancelled') app.setRetrievalRun(null, { kind: 'info', text: 'Stopped.' });
+      if (app.retrievalRun?.requestId !== request.id) return;
+      if (event.type === 'progress') app.retrievalProgress(request.id, event.done, event.total, event.length);
+      else app.addRetrievalPoint(id, label, { length: event.length, ...event.point, source: 'measured' });
     },
   );
+  void request.result.then((end) => {
+    const app = appStore().getState();
+    if (app.retrievalRun?.requestId !== request.id) return;
+    if (end.type === 'done') app.setRetrievalRun(null);
+    else if (end.type === 'error') app.setRetrievalRun(null, { kind: 'error', text: `${label}: ${end.message}` });
+    else app.setRetrievalRun(null, { kind: 'info', text: 'Stopped.' });
+  });
   state.setRetrievalRun({
-    requestId,
+    requestId: request.id,
     model: state.meta.name,
     seriesId: id,
     label,
@@ -81,6 +84,6 @@ export function measureRetrieval(controller: Controller): void {
 export function stopRetrieval(controller: Controller): void {
   const run = appStore().getState().retrievalRun;
   if (!run) return;
-  controller.control({ type: 'cancel', target: run.requestId });
+  controller.worker.control({ type: 'cancel', target: run.requestId });
   appStore().getState().setRetrievalRun(null, { kind: 'info', text: 'Stopped.' });
 }

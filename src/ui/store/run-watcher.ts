@@ -27,7 +27,7 @@ export function runWatcher(
       const run = currentRun(app);
       if (!run) return;
       if (app.meta?.name !== run.model || app.weights.kind !== 'ready' || app.gpu.kind !== 'ready') {
-        watched?.control({ type: 'cancel', target: run.requestId });
+        watched?.worker.control({ type: 'cancel', target: run.requestId });
         stop(app);
       }
     });

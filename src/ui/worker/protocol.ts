@@ -202,3 +202,54 @@ export type WorkerEvent =
 /** Command without its id: what callers pass; the client numbers it. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type CommandBody = DistributiveOmit<Command, 'id'>;
+
+type EventOfType<K extends WorkerEvent['type']> = Extract<WorkerEvent, { type: K }>;
+
+/**
+ * Each request's events: those it reports on the way (`progress`) and the one that ends it
+ * (`final`). Any request may also end in `cancelled` or `error` instead. The commands not listed
+ * here are control commands: they act on an earlier request and have no events of their own.
+ */
+export interface RequestEvents {
+  init: { progress: never; final: 'ready' | 'noWebGPU' };
+  loadModel: { progress: 'download'; final: 'modelLoaded' };
+  evaluate: { progress: 'progress' | 'point'; final: 'done' };
+  countTokens: { progress: 'tokenCount'; final: 'done' };
+  needle: { progress: 'progress' | 'needlePoint'; final: 'done' };
+  retrieval: { progress: 'progress' | 'retrievalPoint'; final: 'done' };
+  fitC: { progress: 'progress'; final: 'fitted' };
+  dropRope: { progress: 'variant'; final: 'done' };
+  recalibrate: { progress: 'status' | 'step' | 'checkpointed' | 'paused' | 'resumed' | 'variant'; final: 'done' };
+  restoreVariants: { progress: 'variant'; final: 'done' };
+  forgetVariant: { progress: never; final: 'done' };
+  loadVariant: { progress: 'download' | 'variant'; final: 'done' };
+  generate: { progress: 'token'; final: 'done' };
+  tokenLoss: { progress: 'tokenLoss'; final: 'done' };
+  attentionMap: { progress: 'attentionMap'; final: 'done' };
+}
+
+export type RequestType = keyof RequestEvents;
+export type RequestBody = Extract<CommandBody, { type: RequestType }>;
+/** pause, resume, stop, cancel, retune, loseDevice: each names the request it acts on (or none). */
+export type ControlBody = Extract<CommandBody, { type: Exclude<Command['type'], RequestType> }>;
+export type ProgressEvent<T extends RequestType> = EventOfType<RequestEvents[T]['progress']>;
+export type FinalEvent<T extends RequestType> = EventOfType<RequestEvents[T]['final'] | 'cancelled' | 'error'>;
+
+/** The events that end each request, besides `cancelled` and `error`: what the client waits for. */
+export const FINAL_EVENTS: { readonly [T in RequestType]: readonly RequestEvents[T]['final'][] } = {
+  init: ['ready', 'noWebGPU'],
+  loadModel: ['modelLoaded'],
+  evaluate: ['done'],
+  countTokens: ['done'],
+  needle: ['done'],
+  retrieval: ['done'],
+  fitC: ['fitted'],
+  dropRope: ['done'],
+  recalibrate: ['done'],
+  restoreVariants: ['done'],
+  forgetVariant: ['done'],
+  loadVariant: ['done'],
+  generate: ['done'],
+  tokenLoss: ['done'],
+  attentionMap: ['done'],
+};
