@@ -51,6 +51,11 @@ export interface ModelConfig {
 
 export class ConfigError extends Error {}
 
+/** Whether the model adds rotary position embeddings (attention_type rope), the one place that says so. */
+export function usesRope(config: ModelConfig): boolean {
+  return config.attentionType === 'rope';
+}
+
 const MODEL_TYPES = ['llama', 'llama_drope'];
 export const ATTENTION_TYPES: readonly AttentionType[] = ['rope', 'nope', 'qk_norm_nope'];
 

@@ -9,8 +9,7 @@
 // missing lengths, after a short pause so a dragged slider asks once. A newer request cancels an
 // older one that is still running. Cancelling by hand stops that until the user asks again.
 
-import { parseConfig, type ModelConfig } from '../model/config.ts';
-import { positionModeFromConfig } from '../model/positions.ts';
+import { parseConfig, usesRope, type ModelConfig } from '../model/config.ts';
 import { F32_STORAGE, type StorageFormat } from '../model/precision.ts';
 import { TRAIN_BOOKS, VALIDATION_BOOK } from '../train/data.ts';
 import { readRecordedEval, readShippedModels, type RecordedCurve } from './recorded-curves.ts';
@@ -90,7 +89,7 @@ function modelMeta(name: string, config: ModelConfig, recordedProblem: string | 
   return {
     name,
     trainContext: config.maxPositionEmbeddings,
-    hasRope: positionModeFromConfig(config.raw).kind !== 'none',
+    hasRope: usesRope(config),
     summary: `${config.numLayers} layers, ${config.numHeads} heads, hidden size ${config.hiddenSize}, vocabulary ${compactCount(config.vocabSize)}`,
     vocabSize: config.vocabSize,
     recordedProblem,
@@ -328,7 +327,7 @@ export class Controller {
       if (rawConfig === undefined) throw new Error(`${base}config.json is missing`);
       const config = parseConfig(rawConfig);
       this.baseConfig = config;
-      const hasRope = positionModeFromConfig(config.raw).kind !== 'none';
+      const hasRope = usesRope(config);
       const M = config.maxPositionEmbeddings;
       // eval.json's text: parseEvalJson reports bad JSON itself, naming the file.
       const recordedEval = readRecordedEval(evalText, { trainContext: M, maxPositionEmbeddings: M }, `${name}/eval.json`);
@@ -380,7 +379,7 @@ export class Controller {
     if (!report.weightsFit) throw new FitError(report);
     const name = `hf:${id}`;
     this.hubWeights = { name, config, format };
-    const hasRope = positionModeFromConfig(config.raw).kind !== 'none';
+    const hasRope = usesRope(config);
     const meta = modelMeta(name, config, null);
     const variant: VariantInfo = { id: BASE_VARIANT, label: hasRope ? 'RoPE' : id, kind: 'base', hasRope, detail: 'As trained' };
     // A model chosen from the list meanwhile loses to this one.
@@ -841,7 +840,7 @@ export class Controller {
     try {
       const { checkpoint, config, weights } = await validateImport(await readImportFiles(files, model), model);
       const imported = s.variants.filter((v) => v.label.startsWith('Imported')).length;
-      const hasRope = !['nope', 'qk_norm_nope'].includes(String(checkpoint.config.raw.attention_type ?? 'rope'));
+      const hasRope = usesRope(checkpoint.config);
       const key = newVariantKey();
       await this.withStore((store) =>
         store.put({

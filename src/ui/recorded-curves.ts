@@ -12,8 +12,8 @@
 
 import { parseEvalJson, type EvalSeries, type RetrievalProtocol, type SeriesContext } from '../eval/curves.ts';
 import type { RetrievalPoint } from '../eval/records.ts';
-import { parseConfig, type ModelConfig } from '../model/config.ts';
-import { formatPositionMode, positionModeFromConfig } from '../model/positions.ts';
+import { parseConfig, usesRope, type ModelConfig } from '../model/config.ts';
+import { formatPositionMode } from '../model/positions.ts';
 import { positionModeAt, ropeModeName, type EffectiveMode } from './settings.ts';
 
 export interface RecordedPoint {
@@ -198,7 +198,7 @@ export function readShippedModel(
   try {
     const config = parseConfig(JSON.parse(configText));
     trainContext = config.maxPositionEmbeddings;
-    hasRope = positionModeFromConfig(config.raw).kind !== 'none';
+    hasRope = usesRope(config);
     shapes = modelShapes(config);
   } catch (error) {
     return { model: null, problem: `${name}/config.json: ${(error as Error).message}` };

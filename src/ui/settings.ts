@@ -101,11 +101,20 @@ export function attentionWindowOf(mode: EffectiveMode, trainContext: number): nu
   return seriesWindow(splitMode(mode).kind as SeriesKind, trainContext);
 }
 
+/**
+ * The page's one ladder of lengths: C/2 (with `half`; at least 2), then C, 2C, 4C… up to `upTo`
+ * times C. Every chart's lengths are rungs of it, so series measured by one feature line up with
+ * another's.
+ */
+export function lengthLadder(trainContext: number, upTo: number, { half = false } = {}): number[] {
+  const lengths = half ? [Math.max(2, Math.round(trainContext / 2))] : [];
+  for (let multiple = 1; multiple <= upTo; multiple *= 2) lengths.push(trainContext * multiple);
+  return [...new Set(lengths)];
+}
+
 /** The evaluated lengths: C/2, C, 2C, 4C, 8C, 16C. */
 export function evaluationLengths(trainContext: number): number[] {
-  const lengths = [Math.max(2, Math.round(trainContext / 2))];
-  for (let multiple = 1; multiple <= 16; multiple *= 2) lengths.push(trainContext * multiple);
-  return [...new Set(lengths)];
+  return lengthLadder(trainContext, 16, { half: true });
 }
 
 /** c as it appears in keys and labels: two decimals, so slider steps never split one series. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/model/config.ts';
+import { parseConfig, usesRope } from '../../src/model/config.ts';
 
 /** The smallest config.json a checkpoint can have: the sizes only. */
 const minimal = {
@@ -78,6 +78,14 @@ describe('parseConfig', () => {
     expect(parseConfig({ ...drope, attention_type: 'rope' }).attentionType).toBe('rope');
     expect(parseConfig({ ...drope, attention_type: 'nope' })).toMatchObject({ attentionType: 'nope', qkNorm: false });
     expect(parseConfig({ ...drope, attention_type: 'qk_norm_nope' })).toMatchObject({ attentionType: 'qk_norm_nope', qkNorm: true });
+  });
+
+  it('usesRope: rope (or no attention_type) adds rotary embeddings; nope and qk_norm_nope do not', () => {
+    const drope = { ...minimal, model_type: 'llama_drope', architectures: ['DroPELlamaForCausalLM'] };
+    expect(usesRope(parseConfig(minimal))).toBe(true);
+    expect(usesRope(parseConfig({ ...drope, attention_type: 'rope', rope_scaling: { rope_type: 'yarn', factor: 4 } }))).toBe(true);
+    expect(usesRope(parseConfig({ ...drope, attention_type: 'nope' }))).toBe(false);
+    expect(usesRope(parseConfig({ ...drope, attention_type: 'qk_norm_nope' }))).toBe(false);
   });
 
   const rejections: { what: string; raw: unknown; message: RegExp }[] = [

@@ -7,6 +7,7 @@ import {
   attentionWindowOf,
   effectiveMode,
   evaluationLengths,
+  lengthLadder,
   positionModeAt,
   scalingLabel,
   seriesId,
@@ -14,6 +15,8 @@ import {
   splitMode,
   type VariantInfo,
 } from '../../src/ui/settings.ts';
+import { needleLengths, perplexityLengths } from '../../src/ui/long-context/logic.ts';
+import { retrievalLengths } from '../../src/ui/retrieval/logic.ts';
 
 const base: VariantInfo = { id: 'base', label: 'RoPE', kind: 'base', hasRope: true, detail: '' };
 
@@ -22,6 +25,25 @@ describe('settings', () => {
     expect(evaluationLengths(64)).toEqual([32, 64, 128, 256, 512, 1024]);
     expect(evaluationLengths(16)).toEqual([8, 16, 32, 64, 128, 256]);
     expect(evaluationLengths(3)).toEqual([2, 3, 6, 12, 24, 48]);
+  });
+
+  it('one ladder of lengths: the long-context, needle and retrieval lengths are its rungs', () => {
+    expect(lengthLadder(64, 8)).toEqual([64, 128, 256, 512]);
+    expect(lengthLadder(64, 8, { half: true })).toEqual([32, 64, 128, 256, 512]);
+    expect(lengthLadder(2, 2, { half: true })).toEqual([2, 4]);
+    expect(perplexityLengths(64)).toEqual(lengthLadder(64, 8, { half: true }));
+    expect(needleLengths(2048)).toEqual(lengthLadder(2048, 8));
+    expect(retrievalLengths(64, null)).toEqual(lengthLadder(64, 8));
+    const recorded = {
+      task: 'records',
+      format: 'lookup',
+      records: 4,
+      text: 'persuasion.txt',
+      trials: 10,
+      seed: 0,
+      lengths: [64, 256],
+    } as const;
+    expect(retrievalLengths(64, { ...recorded, lengths: [...recorded.lengths] })).toEqual([64, 256]);
   });
 
   it('scales RoPE by L / C past the training length only, and drops it when off or absent', () => {

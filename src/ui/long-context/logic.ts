@@ -8,17 +8,16 @@
 // under a byte-level one.
 
 import { buildNeedlePrompt, type NeedleTokenizer } from '../../eval/needle.ts';
+import { lengthLadder } from '../settings.ts';
 
 /** Perplexity lengths: C/2, C, 2C, 4C, 8C (powers of two times C: 16384 for SmolLM's 2048). */
 export function perplexityLengths(trainContext: number): number[] {
-  const lengths = [Math.max(2, Math.round(trainContext / 2))];
-  for (let multiple = 1; multiple <= 8; multiple *= 2) lengths.push(trainContext * multiple);
-  return [...new Set(lengths)];
+  return lengthLadder(trainContext, 8, { half: true });
 }
 
 /** Needle lengths: 1x, 2x, 4x and 8x C, as in the paper's multi-key test. */
 export function needleLengths(trainContext: number): number[] {
-  return [1, 2, 4, 8].map((m) => trainContext * m);
+  return lengthLadder(trainContext, 8);
 }
 
 /** The chosen lengths a text of `tokens` tokens cannot fill one window of. */

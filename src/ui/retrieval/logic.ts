@@ -9,6 +9,7 @@ import { cropLabel, scalingFactor, type RetrievalProtocol } from '../../eval/cur
 import type { RetrievalPoint } from '../../eval/records.ts';
 import type { RecordedRetrieval, ShippedCurve, ShippedModel } from '../recorded-curves.ts';
 import type { Series } from '../store/run-slice.ts';
+import { lengthLadder } from '../settings.ts';
 
 /** The answer is one of the ten digits: a guess succeeds one time in ten. */
 export const CHANCE = 0.1;
@@ -45,7 +46,7 @@ export const MEASURE_LABELS: Record<RetrievalMeasure, string> = {
 
 /** The lengths a live run measures: the loaded model's recorded ones, else 1x, 2x, 4x and 8x C. */
 export function retrievalLengths(trainContext: number, recorded: RetrievalProtocol | null): number[] {
-  return recorded?.lengths ?? [1, 2, 4, 8].map((m) => m * trainContext);
+  return recorded?.lengths ?? lengthLadder(trainContext, 8);
 }
 
 /** Replaces the point at the same length, keeping lengths in order. */
