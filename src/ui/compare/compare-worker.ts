@@ -1,6 +1,6 @@
-// The engine worker's side of "Side by side" (protocol.ts: generate, retune, tokenLoss). Kept out of
-// engine-worker.ts, which hands in what it owns (the request queue, the variants, the tokenizer, the
-// validation tokens) through a CompareHost.
+// The engine worker's side of "Side by side" (protocol.ts: generate, retune, tokenLoss). Kept beside
+// the feature; the worker's host (src/ui/worker/host.ts) hands in what it owns (the request queue,
+// the variants, the tokenizer, the validation tokens) as a CompareHost.
 //
 // Generation is greedy, with a KV cache (src/model/kv-cache.ts): a prefill of the prompt, then one
 // token per step. Each step is its own job on the worker's queue, so two slots generating at once

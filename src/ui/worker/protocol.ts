@@ -172,7 +172,8 @@ export type WorkerEvent =
       /** Why it could not be stored, when that failed (it still works until the page reloads). */
       storeProblem?: string;
     }
-  | { type: 'status'; id: number; message: string }
+  /** recalibrate: what it does now; `phase` says whether optimizer steps have begun (the message is for people). */
+  | { type: 'status'; id: number; phase: 'preparing' | 'training'; message: string }
   | { type: 'step'; id: number; step: number; steps: number; loss: number; lr: number }
   /** A recalibration's weights and trainer state were kept at this step (resumable after a reload). */
   | { type: 'checkpointed'; id: number; step: number; /** Its variant-store key: what `recalibrate.resume` names. */ key: string }
