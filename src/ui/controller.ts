@@ -17,14 +17,15 @@ import { BASE_VARIANT, effectiveMode, evaluationLengths, seriesLabel, type Varia
 import type { ModelEntry, ModelMeta } from './store/run-slice.ts';
 import { activeVariant, currentSeriesId, fitting, recalibrating, type AppState, type AppStore } from './store/store.ts';
 import { parseUrlConfig, syncUrl } from './store/url-state.ts';
+import { watchWeights } from './store/weights-watch.ts';
 import { WorkerClient } from './worker/client.ts';
 import type { FinalEvent, ProgressEvent, RequestBody } from './worker/protocol.ts';
 import { hubSource } from '../model/source-hub.ts';
 import { cacheStorageByteCache } from './hub-cache.ts';
 import { checkFit, currentWeightsNote, FitError, type FitReport } from './hub-memory.ts';
-import { compareStore } from './compare/compare-store.ts';
+import { compareState } from './compare/slice.ts';
 import { downloadVariant, ImportError, readImportFiles, validateImport } from './persist/import-export.ts';
-import { markStored, savedStore, setSavedMessage, unmarkStored } from './persist/saved.ts';
+import { markStored, patchSaved, savedState, setSavedMessage, unmarkStored } from './persist/saved.ts';
 import { newVariantKey, VariantStore, VariantStoreError } from './persist/variant-store.ts';
 
 /** How long settings must stay still before an evaluation starts. */
@@ -176,7 +177,8 @@ export class Controller {
     }
     this.state.replaceConfig(parseUrlConfig(window.location.search));
     syncUrl(this.state.config, window);
-    this.stopListening = this.store.subscribe((state, previous) => {
+    const stopWatchingWeights = watchWeights(this.store, (target) => this.worker.control({ type: 'cancel', target }));
+    const stopSyncing = this.store.subscribe((state, previous) => {
       if (state.config !== previous.config) syncUrl(state.config, window);
       if (state.config.model !== previous.config.model) void this.selectModel(state.config.model);
       // Only what decides whether to evaluate: progress events alone must not push the timer back.
@@ -186,6 +188,10 @@ export class Controller {
         this.scheduleEvaluation();
       }
     });
+    this.stopListening = () => {
+      stopWatchingWeights();
+      stopSyncing();
+    };
     this.startWorker();
     void this.readIndex();
   }
@@ -442,7 +448,7 @@ export class Controller {
       (event) => {
         if (event.type === 'download') return handlers.onDownload?.(event.file, event.loaded, event.total);
         if (this.state.weights === loadedWith) {
-          const compare = compareStore().getState();
+          const compare = compareState();
           compare.addHubVariant(event.variant);
           // As trained: with its rotary embeddings, where it has them.
           compare.setSlot('B', { variant: event.variant.id, rope: true });
@@ -479,7 +485,7 @@ export class Controller {
       if (end.type === 'modelLoaded') {
         s.setWeights({ kind: 'ready', name, summary: end.summary });
         // The worker's variants start afresh with each load: bring back the stored ones.
-        savedStore.setState({ stored: {}, interrupted: [] });
+        patchSaved({ stored: {}, interrupted: [] });
         this.restoreVariants();
         void this.listInterrupted(name).then(() => this.resumeKept());
       } else if (end.type === 'error') s.setWeights({ kind: 'failed', name, message: end.message });
@@ -686,7 +692,7 @@ export class Controller {
           setSavedMessage({ kind: 'error', text: `Import failed: ${end.message}` });
         } else setSavedMessage({ kind: 'error', text: `Some kept variants could not be restored: ${end.message}` });
       }
-      if (imported) savedStore.setState({ importing: false });
+      if (imported) patchSaved({ importing: false });
     });
   }
 
@@ -703,7 +709,7 @@ export class Controller {
   private async listInterrupted(model: string): Promise<void> {
     try {
       const runs = await this.withStore((store) => store.interrupted(model));
-      if (this.state.meta?.name === model) savedStore.setState({ interrupted: runs });
+      if (this.state.meta?.name === model) patchSaved({ interrupted: runs });
     } catch {
       // No IndexedDB: nothing was kept either.
     }
@@ -712,11 +718,11 @@ export class Controller {
   /** "Resume": continues an interrupted recalibration from its kept step, with its settings. */
   resumeRecalibration(key: string): void {
     const s = this.state;
-    const run = savedStore.getState().interrupted.find((r) => r.key === key);
+    const run = savedState().interrupted.find((r) => r.key === key);
     if (!run?.interrupted || s.weights.kind !== 'ready' || recalibrating(s)) return;
     const { steps = run.interrupted.steps, lr = s.config.lr, batch = s.config.batch, seed = s.config.seed } = run.settings;
     const trainUrls = TRAIN_BOOKS.map((book) => siteUrl(`data/austen/${book}`));
-    savedStore.setState((x) => ({ interrupted: x.interrupted.filter((r) => r.key !== key) }));
+    patchSaved((x) => ({ interrupted: x.interrupted.filter((r) => r.key !== key) }));
     this.startRecalibration(
       { type: 'recalibrate', from: BASE_VARIANT, steps, lr, batch, seed, trainUrls, resume: key },
       {
@@ -746,7 +752,7 @@ export class Controller {
     const key = this.resumeAfterLoad;
     this.resumeAfterLoad = null;
     if (!key) return;
-    if (!savedStore.getState().interrupted.some((run) => run.key === key)) {
+    if (!savedState().interrupted.some((run) => run.key === key)) {
       this.state.setNotice('Cannot resume the recalibration: its checkpoint is no longer kept (deleted in another tab?).');
       return;
     }
@@ -757,7 +763,7 @@ export class Controller {
   async discardInterrupted(key: string): Promise<void> {
     try {
       await this.withStore((store) => store.delete(key));
-      savedStore.setState((x) => ({ interrupted: x.interrupted.filter((r) => r.key !== key) }));
+      patchSaved((x) => ({ interrupted: x.interrupted.filter((r) => r.key !== key) }));
     } catch (error) {
       setSavedMessage({ kind: 'error', text: `Discard failed: ${(error as Error).message}` });
     }
@@ -767,7 +773,7 @@ export class Controller {
   private async restorePoints(variant: VariantInfo, key: string): Promise<void> {
     try {
       const stored = await this.withStore((store) => store.points(key));
-      if (savedStore.getState().stored[variant.id] !== key) return;
+      if (savedState().stored[variant.id] !== key) return;
       for (const [suffix, series] of Object.entries(stored.series)) {
         for (const p of series.points) this.state.addMeasuredPoint(`${variant.id}|${suffix}`, series.label, p.length, p.ppl);
       }
@@ -779,14 +785,14 @@ export class Controller {
   /** Keeps a measured point of a kept variant, so the chart shows it after a reload. */
   private keepPoint(seriesId: string, label: string, length: number, ppl: number): void {
     const bar = seriesId.indexOf('|');
-    const key = bar < 0 ? undefined : savedStore.getState().stored[seriesId.slice(0, bar)];
+    const key = bar < 0 ? undefined : savedState().stored[seriesId.slice(0, bar)];
     if (!key) return;
     void this.withStore((store) => store.addPoint(key, seriesId.slice(bar + 1), label, length, ppl)).catch(() => undefined);
   }
 
   /** "Export": the variant's config.json and model.safetensors, as two downloads. */
   async exportVariant(variantId: string): Promise<void> {
-    const key = savedStore.getState().stored[variantId];
+    const key = savedState().stored[variantId];
     if (!key) return;
     try {
       const record = await this.withStore((store) => store.get(key));
@@ -803,7 +809,7 @@ export class Controller {
 
   /** "Delete": the variant leaves the store, the worker, the list and the chart. */
   async deleteVariant(variantId: string): Promise<void> {
-    const key = savedStore.getState().stored[variantId];
+    const key = savedState().stored[variantId];
     if (!key || recalibrating(this.state)) return;
     try {
       await this.withStore((store) => store.delete(key));
@@ -831,12 +837,12 @@ export class Controller {
   async importFiles(files: File[]): Promise<void> {
     const s = this.state;
     const model = this.baseConfig;
-    if (savedStore.getState().importing) return;
+    if (savedState().importing) return;
     if (!model || !s.meta || s.weights.kind !== 'ready') {
       setSavedMessage({ kind: 'error', text: 'Import failed: load a model first (imports are variants of the loaded model).' });
       return;
     }
-    savedStore.setState({ importing: true, message: { kind: 'info', text: 'Checking the files…' } });
+    patchSaved({ importing: true, message: { kind: 'info', text: 'Checking the files…' } });
     try {
       const { checkpoint, config, weights } = await validateImport(await readImportFiles(files, model), model);
       const imported = s.variants.filter((v) => v.label.startsWith('Imported')).length;
@@ -860,7 +866,7 @@ export class Controller {
     } catch (error) {
       const known = error instanceof ImportError || error instanceof VariantStoreError;
       const text = known ? error.message : `could not read the files: ${(error as Error).message}`;
-      savedStore.setState({ importing: false, message: { kind: 'error', text: `Import failed: ${text}` } });
+      patchSaved({ importing: false, message: { kind: 'error', text: `Import failed: ${text}` } });
     }
   }
 
@@ -870,7 +876,7 @@ export class Controller {
     if (r?.requestId !== requestId) return;
     switch (event.type) {
       case 'status':
-        s.updateRecalibration(requestId, { status: event.message === 'Training' ? 'running' : 'preparing', message: event.message });
+        s.updateRecalibration(requestId, { status: event.phase === 'training' ? 'running' : 'preparing', message: event.message });
         return;
       case 'step':
         s.addLoss(requestId, event.step, event.loss);

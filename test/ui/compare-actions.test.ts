@@ -4,7 +4,7 @@
 
 import { beforeEach, describe, expect, it } from 'vitest';
 import { dropRopeInGenerations, dropRopeNow } from '../../src/ui/compare/compare-actions.ts';
-import { compareStore, type SlotId } from '../../src/ui/compare/compare-store.ts';
+import { compareState, type SlotId } from '../../src/ui/compare/slice.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { appStore } from '../../src/ui/store/store.ts';
 import { scriptedController } from './helpers/scripted-worker.ts';
@@ -18,12 +18,12 @@ function recorder() {
 }
 
 function running(slot: SlotId, requestId: number) {
-  compareStore().getState().setGeneration(slot, { requestId, status: 'running', text: 'abc', count: 3, ropeUntil: null });
+  compareState().setGeneration(slot, { requestId, status: 'running', text: 'abc', count: 3, ropeUntil: null });
 }
 
 beforeEach(() => {
   appStore().setState({ variants: [base, other], activeVariant: BASE_VARIANT });
-  const compare = compareStore().getState();
+  const compare = compareState();
   compare.setSlot('A', { variant: BASE_VARIANT, rope: true, scaling: 'none', c: 0 });
   compare.setSlot('B', { variant: BASE_VARIANT, rope: true, scaling: 'yarn', c: 0.2 });
   compare.setGeneration('A', null);
@@ -40,25 +40,25 @@ describe('main Drop RoPE and side by side', () => {
       { type: 'retune', target: 11, settings: { rope: false, scaling: 'none', c: 0 } },
       { type: 'retune', target: 12, settings: { rope: false, scaling: 'yarn', c: 0.2 } },
     ]);
-    expect(compareStore().getState().slots.A.rope).toBe(false);
-    expect(compareStore().getState().slots.B.rope).toBe(false);
+    expect(compareState().slots.A.rope).toBe(false);
+    expect(compareState().slots.B.rope).toBe(false);
   });
 
   it('leaves alone a slot that is not generating, runs without RoPE, or runs another variant', () => {
     running('A', 21);
-    compareStore().getState().setSlot('A', { rope: false });
-    compareStore().getState().setSlot('B', { variant: 'other' });
+    compareState().setSlot('A', { rope: false });
+    compareState().setSlot('B', { variant: 'other' });
     running('B', 22);
     const { controller, sent } = recorder();
     dropRopeInGenerations(controller, BASE_VARIANT);
     expect(sent).toEqual([]);
 
     // Not generating: the slot's own setting is not the main button's business either.
-    compareStore().getState().setSlot('A', { rope: true });
-    compareStore().getState().updateGeneration('A', 21, { status: 'done' });
+    compareState().setSlot('A', { rope: true });
+    compareState().updateGeneration('A', 21, { status: 'done' });
     dropRopeInGenerations(controller, BASE_VARIANT);
     expect(sent).toEqual([]);
-    expect(compareStore().getState().slots.A.rope).toBe(true);
+    expect(compareState().slots.A.rope).toBe(true);
 
     // The other variant is dropped: B goes on without RoPE.
     dropRopeInGenerations(controller, 'other');
@@ -70,7 +70,7 @@ describe('main Drop RoPE and side by side', () => {
     const { controller, sent } = recorder();
     dropRopeNow(controller, 'A');
     expect(sent).toEqual([]);
-    expect(compareStore().getState().slots.A.rope).toBe(false);
+    expect(compareState().slots.A.rope).toBe(false);
     dropRopeNow(controller, 'B');
     expect(sent).toEqual([{ type: 'retune', target: 31, settings: { rope: false, scaling: 'yarn', c: 0.2 } }]);
   });

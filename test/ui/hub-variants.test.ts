@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { byteLevelTokenizerJson } from '../../src/model/byte-tokenizer.ts';
 import { parseConfig } from '../../src/model/config.ts';
 import { generateBoth, slotLabel, slotVariant } from '../../src/ui/compare/compare-actions.ts';
-import { compareStore, defaultSlots, type SlotSettings } from '../../src/ui/compare/compare-store.ts';
+import { compareState, defaultSlots, type SlotSettings } from '../../src/ui/compare/slice.ts';
 import {
   hubSlotLabel,
   hubVariantId,
@@ -177,16 +177,16 @@ describe('Hub variants in the slots', () => {
           summary: { name: 'x', trainContext: 2048, parameters: 1, validationTokens: 10_000 },
         },
       });
-      const compare = compareStore().getState();
+      const compare = compareState();
       compare.clearShippedLoads();
       for (const [slot, s] of Object.entries(defaultSlots())) compare.setSlot(slot as 'A' | 'B', s);
     });
 
     it('a Hub model in B: Generate runs it by its id, with no loadVariant (it is in the worker already)', () => {
-      const compare = compareStore().getState();
+      const compare = compareState();
       compare.addHubVariant(drope);
       compare.addHubVariant(drope);
-      expect(compareStore().getState().hubVariants).toEqual([drope]);
+      expect(compareState().hubVariants).toEqual([drope]);
       compare.setSlot('B', { variant: drope.id, rope: true });
       const { controller, requests } = scriptedController();
       generateBoth(controller);
@@ -194,7 +194,7 @@ describe('Hub variants in the slots', () => {
       expect(requests[1].command).toMatchObject({ slot: 'B', variant: 'hub:SakanaAI/SmolLM-360M-DroPE' });
       // The worker's weights changed: the Hub models go with the shipped ones, and B runs the loaded model.
       compare.clearShippedLoads();
-      expect(compareStore().getState().hubVariants).toEqual([]);
+      expect(compareState().hubVariants).toEqual([]);
       generateBoth(controller);
       expect(requests[3].command).toMatchObject({ slot: 'B', variant: BASE_VARIANT });
     });

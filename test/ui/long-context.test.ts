@@ -31,13 +31,15 @@ import {
 import {
   cancelLongContext,
   initialLongContext,
-  longContextStore,
+  longContextState,
+  patchLongContext,
   measurePerplexity,
   perplexityBlocker,
   resultsOf,
   runNeedle,
-} from '../../src/ui/long-context/store.ts';
+} from '../../src/ui/long-context/slice.ts';
 import { appStore } from '../../src/ui/store/store.ts';
+import { watchWeights } from '../../src/ui/store/weights-watch.ts';
 import { scriptedController as fakeController, settle } from './helpers/scripted-worker.ts';
 
 const bytes = {
@@ -320,19 +322,19 @@ function loadModel(name: string, trainContext: number, validationTokens: number,
 
 describe('long-context actions', () => {
   beforeEach(() => {
-    longContextStore().setState({ ...initialLongContext });
+    patchLongContext({ ...initialLongContext });
     loadModel('austen', 64, 100_000);
   });
 
   it('measures each selected variant in turn, on the bundled text, and keeps results per model', async () => {
     const { controller, requests, emit } = fakeController();
-    longContextStore().setState({ extraVariants: ['dropped-1'], unticked: [128, 256, 512], budget: 256 });
+    patchLongContext({ extraVariants: ['dropped-1'], unticked: [128, 256, 512], budget: 256 });
     measurePerplexity(controller);
     expect(requests).toHaveLength(1);
     expect(requests[0].command).toMatchObject({ type: 'evaluate', variant: 'base', lengths: [32, 64], tokens: 256 });
     expect(requests[0].command).not.toHaveProperty('text');
     emit(0, { type: 'progress', done: 3, total: 12, length: 32 });
-    expect(longContextStore().getState().run).toMatchObject({ kind: 'perplexity', done: 3, total: 12, index: 0, count: 2 });
+    expect(longContextState().run).toMatchObject({ kind: 'perplexity', done: 3, total: 12, index: 0, count: 2 });
     emit(0, { type: 'point', length: 32, ppl: 12 });
     emit(0, { type: 'point', length: 64, ppl: 10 });
     emit(0, { type: 'done' });
@@ -343,7 +345,7 @@ describe('long-context actions', () => {
     emit(1, { type: 'point', length: 32, ppl: 15 });
     emit(1, { type: 'done' });
     await settle();
-    const state = longContextStore().getState();
+    const state = longContextState();
     expect(state.run).toBeNull();
     const results = resultsOf(state, 'austen');
     expect(results.textLabel).toBe('Persuasion');
@@ -357,34 +359,34 @@ describe('long-context actions', () => {
 
   it('a pasted text goes with the request; too short blocks the run', async () => {
     const { controller, requests } = fakeController();
-    longContextStore().setState({ source: 'pasted', text: 'short text' });
+    patchLongContext({ source: 'pasted', text: 'short text' });
     // Not counted yet: it may run (the worker checks too).
-    expect(perplexityBlocker(longContextStore().getState())).toBeNull();
+    expect(perplexityBlocker(longContextState())).toBeNull();
     const key = `austen|${textKey('pasted', 'short text')}`;
-    longContextStore().setState({ count: { key, status: 'counted', tokens: 10 } });
-    expect(perplexityBlocker(longContextStore().getState())).toContain('too short');
+    patchLongContext({ count: { key, status: 'counted', tokens: 10 } });
+    expect(perplexityBlocker(longContextState())).toContain('too short');
     measurePerplexity(controller);
     expect(requests).toHaveLength(0);
-    longContextStore().setState({ unticked: [], count: { key, status: 'counted', tokens: 600 } });
+    patchLongContext({ unticked: [], count: { key, status: 'counted', tokens: 600 } });
     measurePerplexity(controller);
     expect(requests[0].command).toMatchObject({ type: 'evaluate', text: 'short text', lengths: [32, 64, 128, 256, 512] });
   });
 
   it('the needle test: lengths 1x to 8x, trials, tooShort kept apart from 0%; cancel stops the queue', async () => {
     const { controller, requests, controls, emit } = fakeController();
-    longContextStore().setState({ extraVariants: ['dropped-1'], trials: 2 });
+    patchLongContext({ extraVariants: ['dropped-1'], trials: 2 });
     runNeedle(controller);
     expect(requests[0].command).toMatchObject({ type: 'needle', variant: 'base', lengths: [64, 128, 256, 512], trials: 2, seed: 0 });
     emit(0, { type: 'needlePoint', length: 64, successes: 0, trials: 2, tooShort: true });
     emit(0, { type: 'needlePoint', length: 512, successes: 1, trials: 2 });
-    const needle = resultsOf(longContextStore().getState(), 'austen').needle;
+    const needle = resultsOf(longContextState(), 'austen').needle;
     expect(needle[0].points).toEqual([
       { length: 64, successes: 0, trials: 2, tooShort: true },
       { length: 512, successes: 1, trials: 2 },
     ]);
     cancelLongContext(controller);
     expect(controls).toEqual([{ type: 'cancel', target: requests[0].id }]);
-    expect(longContextStore().getState().run).toBeNull();
+    expect(longContextState().run).toBeNull();
     // The cancelled request's late end starts nothing.
     emit(0, { type: 'cancelled' });
     await settle();
@@ -393,18 +395,18 @@ describe('long-context actions', () => {
 
   it("stamps results with the model's C and vocabulary: a second model of the same shape shares the charts", async () => {
     const { controller, emit } = fakeController();
-    longContextStore().setState({ unticked: [128, 256, 512], budget: 128 });
+    patchLongContext({ unticked: [128, 256, 512], budget: 128 });
     measurePerplexity(controller);
     emit(0, { type: 'point', length: 32, ppl: 12 });
     emit(0, { type: 'done' });
     await settle();
-    expect(resultsOf(longContextStore().getState(), 'austen')).toMatchObject({ trainContext: 64, vocabSize: 256, textKey: 'bundled' });
+    expect(resultsOf(longContextState(), 'austen')).toMatchObject({ trainContext: 64, vocabSize: 256, textKey: 'bundled' });
     loadModel('austen-drope', 64, 100_000);
     measurePerplexity(controller);
     emit(1, { type: 'point', length: 32, ppl: 9 });
     emit(1, { type: 'done' });
     await settle();
-    const state = longContextStore().getState();
+    const state = longContextState();
     const compared = comparedResults(state.results, 'austen-drope', { trainContext: 64, vocabSize: 256, textKey: 'bundled' });
     expect(compared.perplexity.map((s) => [s.label, s.points])).toEqual([
       ['RoPE', [{ length: 32, ppl: 9 }]],
@@ -416,17 +418,20 @@ describe('long-context actions', () => {
     emit(2, { type: 'point', length: 32, ppl: 30 });
     emit(2, { type: 'done' });
     await settle();
-    expect(resultsOf(longContextStore().getState(), 'bpe').vocabSize).toBe(49152);
-    const bpe = comparedResults(longContextStore().getState().results, 'bpe', { trainContext: 64, vocabSize: 49152, textKey: 'bundled' });
+    expect(resultsOf(longContextState(), 'bpe').vocabSize).toBe(49152);
+    const bpe = comparedResults(longContextState().results, 'bpe', { trainContext: 64, vocabSize: 49152, textKey: 'bundled' });
     expect(bpe.perplexityModels).toEqual([]);
   });
 
-  it('a model switch ends the run', async () => {
-    const { controller, requests, controls } = fakeController();
+  it('a model switch ends the run (store/weights-watch.ts), and the worker is told to cancel it', async () => {
+    const { controller, client, requests, controls } = fakeController();
+    const stop = watchWeights(appStore(), (target) => client.control({ type: 'cancel', target }));
     runNeedle(controller);
-    expect(longContextStore().getState().run).not.toBeNull();
+    expect(longContextState().run).not.toBeNull();
     loadModel('other', 2048, 100_000);
-    expect(longContextStore().getState().run).toBeNull();
+    stop();
+    expect(longContextState().run).toBeNull();
+    expect(longContextState().message?.text).toBe('The long-context run stopped: the model or the GPU changed.');
     expect(controls).toEqual([{ type: 'cancel', target: requests[0].id }]);
   });
 });

@@ -16,7 +16,7 @@ import {
   slotLabel,
   slotVariant,
 } from '../../src/ui/compare/compare-actions.ts';
-import { compareStore, defaultSlots, type SlotSettings } from '../../src/ui/compare/compare-store.ts';
+import { compareState, defaultSlots, type SlotSettings } from '../../src/ui/compare/slice.ts';
 import {
   DEFAULT_B_MODEL,
   sameSizes,
@@ -170,7 +170,7 @@ describe('loading a shipped model into the worker', () => {
         summary: { name: 'austen-rope', trainContext: 64, parameters: 1, validationTokens: 10_000 },
       },
     });
-    const compare = compareStore().getState();
+    const compare = compareState();
     compare.clearShippedLoads();
     for (const [slot, settings] of Object.entries(defaultSlots())) compare.setSlot(slot as 'A' | 'B', settings);
     compare.setGeneration('A', null);
@@ -188,21 +188,21 @@ describe('loading a shipped model into the worker', () => {
     });
     expect(requests[0].command).toMatchObject({ type: 'generate', slot: 'A', variant: BASE_VARIANT, settings: { rope: true } });
     expect(requests[2].command).toMatchObject({ type: 'generate', slot: 'B', variant: 'shipped:austen-drope' });
-    expect(compareStore().getState().loads['austen-drope'].status).toBe('loading');
+    expect(compareState().loads['austen-drope'].status).toBe('loading');
 
     // While it loads, and once it is there, nothing more is requests for it.
     const load = 1;
     measureLosses(controller, 256, 64);
     expect(requests.slice(3).map((s) => s.command.type)).toEqual(['tokenLoss', 'tokenLoss']);
     expect(requests[4].command).toMatchObject({ variant: 'shipped:austen-drope' });
-    expect(compareStore().getState().losses.B?.label).toBe(`${STORY_LABELS.drope} · austen-drope, 256 tokens`);
+    expect(compareState().losses.B?.label).toBe(`${STORY_LABELS.drope} · austen-drope, 256 tokens`);
     emit(load, {
       type: 'variant',
       variant: { id: 'shipped:austen-drope', label: 'austen-drope', kind: 'base', hasRope: false, detail: '' },
     });
     emit(load, { type: 'done' });
     await settle();
-    expect(compareStore().getState().loads['austen-drope'].status).toBe('ready');
+    expect(compareState().loads['austen-drope'].status).toBe('ready');
     const before = requests.length;
     ensureShippedVariant(controller, 'shipped:austen-drope');
     expect(requests).toHaveLength(before);
@@ -213,13 +213,13 @@ describe('loading a shipped model into the worker', () => {
     ensureShippedVariant(controller, 'shipped:austen-nope');
     emit(0, { type: 'error', message: 'HTTP 404' });
     await settle();
-    expect(compareStore().getState().loads['austen-nope']).toMatchObject({ status: 'failed', message: 'HTTP 404' });
+    expect(compareState().loads['austen-nope']).toMatchObject({ status: 'failed', message: 'HTTP 404' });
     ensureShippedVariant(controller, 'shipped:austen-nope');
     expect(requests.map((s) => s.command.type)).toEqual(['loadVariant', 'loadVariant']);
 
     requests.length = 0;
     ensureShippedVariant(controller, BASE_VARIANT);
-    compareStore().getState().clearShippedLoads();
+    compareState().clearShippedLoads();
     appStore().setState({ weights: { kind: 'loading', name: 'austen-rope' } });
     ensureShippedVariant(controller, 'shipped:austen-drope');
     expect(requests).toEqual([]);

@@ -18,6 +18,7 @@ import {
   type AppStore,
 } from '../../src/ui/store/store.ts';
 import { defaultConfig } from '../../src/ui/store/url-state.ts';
+import { watchWeights } from '../../src/ui/store/weights-watch.ts';
 
 const base: VariantInfo = { id: BASE_VARIANT, label: 'RoPE', kind: 'base', hasRope: true, detail: 'As trained' };
 const dropped: VariantInfo = { id: 'dropped-1', label: 'RoPE dropped', kind: 'dropped', hasRope: false, parent: BASE_VARIANT, detail: '' };
@@ -206,5 +207,86 @@ describe('persistence', () => {
     const migrated = createAppStore(storage);
     expect(migrated.getState().showData).toBe(true);
     expect(migrated.getState().config).toEqual(defaultConfig());
+  });
+});
+
+describe('cross-slice: the weights change', () => {
+  const adapter = { name: 'test', software: true, maxBufferSize: 1 << 30, maxStorageBinding: 1 << 27, shaderF16: false };
+  const ready = {
+    kind: 'ready',
+    name: 'austen-rope',
+    summary: { name: 'austen-rope', trainContext: 64, parameters: 1, validationTokens: 1 },
+  } as const;
+  const hub: VariantInfo = { id: 'hub:org/x', label: 'org/x', kind: 'base', hasRope: false, detail: '' };
+
+  function withRuns() {
+    const s = store.getState();
+    s.setGpu({ kind: 'ready', adapter });
+    s.startModel(meta, recorded, base);
+    s.setWeights(ready);
+    s.compare.setShippedLoad('austen-drope', { requestId: 3, status: 'ready' });
+    s.compare.addHubVariant(hub);
+    store.setState({
+      longContext: {
+        ...store.getState().longContext,
+        run: { kind: 'needle', model: 'austen-rope', requestId: 7, label: 'RoPE', index: 0, count: 1, done: 0, total: 4, length: 64 },
+      },
+    });
+    s.setRetrievalRun({
+      requestId: 9,
+      model: 'austen-rope',
+      seriesId: 'base|rope|0.00',
+      label: 'RoPE',
+      trials: 4,
+      done: 0,
+      total: 16,
+      length: 64,
+    });
+  }
+
+  it('resetForWeights ends the long-context and retrieval runs, saying why, and forgets the models loaded beside the weights', () => {
+    withRuns();
+    const before = store.getState();
+    expect(before.resetForWeights()).toEqual([7, 9]);
+    const after = store.getState();
+    expect(after.compare.loads).toEqual({});
+    expect(after.compare.hubVariants).toEqual([]);
+    expect(after.compare.slots).toEqual(before.compare.slots);
+    expect(after.longContext.run).toBeNull();
+    expect(after.longContext.message?.text).toMatch(/long-context run stopped/);
+    expect(after.retrievalRun).toBeNull();
+    expect(after.retrievalMessage?.text).toMatch(/retrieval test stopped/);
+    // What the user made or chose stays: variants, series, settings.
+    expect(after.variants).toEqual(before.variants);
+    expect(after.series).toEqual(before.series);
+    // Nothing running: nothing to cancel, and no message.
+    store.setState({ retrievalMessage: null });
+    expect(store.getState().resetForWeights()).toEqual([]);
+    expect(store.getState().retrievalMessage).toBeNull();
+  });
+
+  it('watchWeights: a model switch, a load beginning or a lost GPU reset them and cancel the runs; a load finishing does not', () => {
+    const cancelled: number[] = [];
+    const stop = watchWeights(store, (id) => cancelled.push(id));
+    withRuns();
+    // The end of a load (loading → ready, same weights) and a progress-only change keep them.
+    expect(cancelled).toEqual([]);
+    expect(store.getState().compare.hubVariants).toEqual([hub]);
+    store.getState().setNotice('anything');
+    expect(cancelled).toEqual([]);
+    store.getState().setGpu({ kind: 'failed', message: 'device lost' });
+    expect(cancelled).toEqual([7, 9]);
+    expect(store.getState().compare.hubVariants).toEqual([]);
+
+    withRuns();
+    cancelled.length = 0;
+    store.getState().setWeights({ kind: 'loading', name: 'austen-rope' });
+    expect(cancelled).toEqual([7, 9]);
+
+    withRuns();
+    cancelled.length = 0;
+    store.getState().startModel({ ...meta, name: 'austen-drope' }, [], base);
+    expect(cancelled).toEqual([7, 9]);
+    stop();
   });
 });

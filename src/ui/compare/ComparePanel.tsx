@@ -16,7 +16,7 @@
 // "Compare with the current model" (hub-variants.ts) follow, under "From the Hub"; the card selects
 // the new one in Model B.
 
-import { useEffect, useId, useMemo, type ReactNode } from 'react';
+import { useId, useMemo, type ReactNode } from 'react';
 import type { Controller } from '../controller.ts';
 import { scalingLabel, SCALINGS, type Scaling } from '../settings.ts';
 import { useApp } from '../store/store.ts';
@@ -30,7 +30,7 @@ import {
   slotVariant,
   stopGeneration,
 } from './compare-actions.ts';
-import { compareStore, SLOTS, useCompare, type GenerationState, type LossState, type ShippedLoad, type SlotId } from './compare-store.ts';
+import { SLOTS, useCompare, type GenerationState, type LossState, type ShippedLoad, type SlotId } from './slice.ts';
 import { shippedName, slotChoices } from './shipped-variants.ts';
 import { usePresentation } from './presentation.ts';
 import './compare.css';
@@ -262,13 +262,8 @@ export function ComparePanel({ controller }: { controller: Controller }) {
   const measuring = useCompare((s) => SLOTS.some((slot) => s.losses[slot]?.status === 'running'));
   const ready = useApp((s) => s.weights.kind === 'ready' && s.gpu.kind === 'ready');
   const trainContext = useApp((s) => s.meta?.trainContext ?? null);
-  const weights = useApp((s) => s.weights);
   const promptId = useId();
   const maxId = useId();
-  // The worker's shipped-model and Hub-model variants go with its weights (a model switch, a restart
-  // after a lost device): whatever was loaded for the slots is to be loaded again.
-  useEffect(() => compareStore().getState().clearShippedLoads(), [weights]);
-
   return (
     <section className="card compare" aria-labelledby="compare-heading">
       <h2 id="compare-heading">Side by side</h2>

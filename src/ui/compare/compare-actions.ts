@@ -5,7 +5,7 @@
 import type { Controller } from '../controller.ts';
 import { BASE_VARIANT, effectiveMode, seriesLabel, type EvalSettings, type VariantInfo } from '../settings.ts';
 import { appStore, type AppState } from '../store/store.ts';
-import { compareStore, SLOTS, type SlotId, type SlotSettings } from './compare-store.ts';
+import { compareState, SLOTS, type SlotId, type SlotSettings } from './slice.ts';
 import { hubSlotLabel, hubVariantName } from './hub-variants.ts';
 import { offerLabel, shippedName, shippedOffers, slotChoices, type ShippedOffer } from './shipped-variants.ts';
 
@@ -23,7 +23,7 @@ export function appOffers(app: Pick<AppState, 'shipped' | 'meta'>): ShippedOffer
 function appChoices(): { choices: VariantInfo[]; offers: ShippedOffer[] } {
   const app = appStore().getState();
   const offers = appOffers(app);
-  return { choices: slotChoices(app.variants, offers, compareStore().getState().hubVariants), offers };
+  return { choices: slotChoices(app.variants, offers, compareState().hubVariants), offers };
 }
 
 function evalSettings(settings: SlotSettings): EvalSettings {
@@ -63,28 +63,28 @@ export function ensureShippedVariant(controller: Controller, variantId: string):
   const name = shippedName(variantId);
   const app = appStore().getState();
   if (name === null || app.weights.kind !== 'ready' || app.gpu.kind !== 'ready') return;
-  const compare = compareStore().getState();
+  const compare = compareState();
   const load = compare.loads[name];
   if (load && load.status !== 'failed') return;
   const request = controller.worker.request({ type: 'loadVariant', name, baseUrl: modelUrl(name) }, (event) => {
-    if (event.type === 'variant') compareStore().getState().updateShippedLoad(name, request.id, { status: 'ready' });
+    if (event.type === 'variant') compareState().updateShippedLoad(name, request.id, { status: 'ready' });
   });
   void request.result.then((end) => {
     if (end.type === 'done') return;
     const message = end.type === 'error' ? end.message : 'Cancelled';
-    compareStore().getState().updateShippedLoad(name, request.id, { status: 'failed', message });
+    compareState().updateShippedLoad(name, request.id, { status: 'failed', message });
   });
   compare.setShippedLoad(name, { requestId: request.id, status: 'loading' });
 }
 
 export function generating(slot: SlotId): boolean {
-  return compareStore().getState().generations[slot]?.status === 'running';
+  return compareState().generations[slot]?.status === 'running';
 }
 
 /** Both slots continue the prompt, token by token (a running generation is stopped first). */
 export function generateBoth(controller: Controller): void {
   stopGeneration(controller);
-  const compare = compareStore().getState();
+  const compare = compareState();
   const { choices } = appChoices();
   for (const slot of SLOTS) {
     const settings = compare.slots[slot];
@@ -102,7 +102,7 @@ export function generateBoth(controller: Controller): void {
         settings: evalSettings(settings),
       },
       (event) => {
-        const store = compareStore().getState();
+        const store = compareState();
         const current = store.generations[slot];
         if (current?.requestId !== request.id) return;
         // The first token made without RoPE after tokens made with it: mark where the switch happened.
@@ -113,16 +113,14 @@ export function generateBoth(controller: Controller): void {
     );
     void request.result.then((end) => {
       const status = end.type === 'done' ? 'done' : end.type === 'cancelled' ? 'stopped' : 'failed';
-      compareStore()
-        .getState()
-        .updateGeneration(slot, request.id, { status, message: end.type === 'error' ? end.message : undefined });
+      compareState().updateGeneration(slot, request.id, { status, message: end.type === 'error' ? end.message : undefined });
     });
     compare.setGeneration(slot, { requestId: request.id, status: 'running', text: '', count: 0, ropeUntil: null });
   }
 }
 
 export function stopGeneration(controller: Controller): void {
-  const compare = compareStore().getState();
+  const compare = compareState();
   for (const slot of SLOTS) {
     const g = compare.generations[slot];
     if (g?.status === 'running') {
@@ -134,11 +132,11 @@ export function stopGeneration(controller: Controller): void {
 
 /** "Remove rotary embeddings": the slot runs without them from now on, a running generation from its next token. */
 export function dropRopeNow(controller: Controller, slot: SlotId): void {
-  const compare = compareStore().getState();
+  const compare = compareState();
   compare.setSlot(slot, { rope: false });
   const g = compare.generations[slot];
   if (g?.status === 'running') {
-    controller.worker.control({ type: 'retune', target: g.requestId, settings: evalSettings(compareStore().getState().slots[slot]) });
+    controller.worker.control({ type: 'retune', target: g.requestId, settings: evalSettings(compareState().slots[slot]) });
   }
 }
 
@@ -149,7 +147,7 @@ export function dropRopeNow(controller: Controller, slot: SlotId): void {
  * rotary embeddings, so retuning the running generation to rope off is the same model).
  */
 export function dropRopeInGenerations(controller: Controller, variantId: string): void {
-  const compare = compareStore().getState();
+  const compare = compareState();
   const { choices } = appChoices();
   for (const slot of SLOTS) {
     const settings = compare.slots[slot];
@@ -160,7 +158,7 @@ export function dropRopeInGenerations(controller: Controller, variantId: string)
 
 /** Per-token loss of both slots over the first `length` tokens of the validation text (C_train: trainContext). */
 export function measureLosses(controller: Controller, length: number, trainContext: number): void {
-  const compare = compareStore().getState();
+  const compare = compareState();
   const { choices, offers } = appChoices();
   for (const slot of SLOTS) {
     const settings = compare.slots[slot];
@@ -170,14 +168,14 @@ export function measureLosses(controller: Controller, length: number, trainConte
     const label = `${slotLabel(settings, variant, trainContext, offers)}, ${length} tokens`;
     const request = controller.worker.request(
       { type: 'tokenLoss', variant: variant.id, settings: evalSettings(settings), length },
-      (event) => compareStore().getState().updateLoss(slot, request.id, { start: event.start, tokens: event.tokens, losses: event.losses }),
+      (event) => compareState().updateLoss(slot, request.id, { start: event.start, tokens: event.tokens, losses: event.losses }),
     );
     void request.result.then((end) => {
       const update =
         end.type === 'done'
           ? { status: 'done' as const }
           : { status: 'failed' as const, message: end.type === 'error' ? end.message : 'Cancelled' };
-      compareStore().getState().updateLoss(slot, request.id, update);
+      compareState().updateLoss(slot, request.id, update);
     });
     compare.setLoss(slot, { requestId: request.id, status: 'running', label, start: 0, tokens: [], losses: [] });
   }

@@ -12,7 +12,7 @@
 // loadCheckpoint still checks every tensor of the new model against its own config.json).
 //
 // Like the shipped-model variants (shipped-variants.ts) they never enter the app store's `variants`:
-// the compare store lists them (compare-store.ts `hubVariants`), and they go with every other
+// the compare store lists them (slice.ts `hubVariants`), and they go with every other
 // variant at the worker's next loadModel.
 //
 // Pure functions: tested in test/ui/hub-variants.test.ts.

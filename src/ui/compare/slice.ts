@@ -1,10 +1,10 @@
-// Side by side's own state (a small zustand store next to the app's, so the shared slices stay as
-// they are): the two slots' settings, the prompt, each slot's streamed continuation and its
-// per-token loss, the shipped models' weights loaded into the worker for a slot
-// (shipped-variants.ts), and the Hub models loaded beside the loaded one (hub-variants.ts). Nothing here is persisted; presentation mode lives in the URL
-// (presentation.ts).
+// Side by side's slice of the page's store (`compare`): the two slots' settings, the prompt, each
+// slot's streamed continuation and its per-token loss, the shipped models' weights loaded into the
+// worker for a slot (shipped-variants.ts), and the Hub models loaded beside the loaded one
+// (hub-variants.ts). Nothing here is persisted; presentation mode lives in the URL (presentation.ts).
 
-import { createStore, useStore } from 'zustand';
+import type { StateCreator } from 'zustand';
+import { appStore, useApp, type AppState, type Middlewares } from '../store/store.ts';
 import { BASE_VARIANT, type EvalSettings, type Scaling, type VariantInfo } from '../settings.ts';
 import { DEFAULT_B_MODEL, shippedVariantId } from './shipped-variants.ts';
 
@@ -93,50 +93,67 @@ export function defaultSlots(): Record<SlotId, SlotSettings> {
   return { A: slot(BASE_VARIANT, true), B: slot(shippedVariantId(DEFAULT_B_MODEL), false) };
 }
 
-export function createCompareStore() {
-  return createStore<CompareState>()((set) => ({
-    slots: defaultSlots(),
-    prompt: DEFAULT_PROMPT,
-    maxTokens: 24,
-    generations: { A: null, B: null },
-    losses: { A: null, B: null },
-    loads: {},
-    hubVariants: [],
-    setSlot: (id, patch) => set((s) => ({ slots: { ...s.slots, [id]: { ...s.slots[id], ...patch } } })),
-    setPrompt: (prompt) => set({ prompt }),
-    setMaxTokens: (maxTokens) => set({ maxTokens }),
-    setGeneration: (id, generation) => set((s) => ({ generations: { ...s.generations, [id]: generation } })),
-    updateGeneration: (id, requestId, patch) =>
-      set((s) => {
-        const g = s.generations[id];
-        return g?.requestId === requestId ? { generations: { ...s.generations, [id]: { ...g, ...patch } } } : s;
-      }),
-    setLoss: (id, loss) => set((s) => ({ losses: { ...s.losses, [id]: loss } })),
-    updateLoss: (id, requestId, patch) =>
-      set((s) => {
-        const l = s.losses[id];
-        return l?.requestId === requestId ? { losses: { ...s.losses, [id]: { ...l, ...patch } } } : s;
-      }),
-    setShippedLoad: (name, load) => set((s) => ({ loads: { ...s.loads, [name]: load } })),
-    updateShippedLoad: (name, requestId, patch) =>
-      set((s) => {
-        const l = s.loads[name];
-        return l?.requestId === requestId ? { loads: { ...s.loads, [name]: { ...l, ...patch } } } : s;
-      }),
-    addHubVariant: (variant) => set((s) => ({ hubVariants: [...s.hubVariants.filter((v) => v.id !== variant.id), variant] })),
-    clearShippedLoads: () => set({ loads: {}, hubVariants: [] }),
-  }));
+type CompareData = Omit<
+  CompareState,
+  { [K in keyof CompareState]: CompareState[K] extends (...args: never[]) => unknown ? K : never }[keyof CompareState]
+>;
+
+export const initialCompare = (): CompareData => ({
+  slots: defaultSlots(),
+  prompt: DEFAULT_PROMPT,
+  maxTokens: 24,
+  generations: { A: null, B: null },
+  losses: { A: null, B: null },
+  loads: {},
+  hubVariants: [],
+});
+
+export interface CompareSlice {
+  compare: CompareState;
 }
 
-export type CompareStore = ReturnType<typeof createCompareStore>;
+export const createCompareSlice: StateCreator<AppState, Middlewares, [], CompareSlice> = (set) => {
+  /** Changes side by side's state; `null` from `change` leaves it as it is. */
+  const update = (change: (c: CompareState) => Partial<CompareState> | null) =>
+    set((s) => {
+      const patch = change(s.compare);
+      return patch ? { compare: { ...s.compare, ...patch } } : s;
+    });
+  return {
+    compare: {
+      ...initialCompare(),
+      setSlot: (id, patch) => update((c) => ({ slots: { ...c.slots, [id]: { ...c.slots[id], ...patch } } })),
+      setPrompt: (prompt) => update(() => ({ prompt })),
+      setMaxTokens: (maxTokens) => update(() => ({ maxTokens })),
+      setGeneration: (id, generation) => update((c) => ({ generations: { ...c.generations, [id]: generation } })),
+      updateGeneration: (id, requestId, patch) =>
+        update((c) => {
+          const g = c.generations[id];
+          return g?.requestId === requestId ? { generations: { ...c.generations, [id]: { ...g, ...patch } } } : null;
+        }),
+      setLoss: (id, loss) => update((c) => ({ losses: { ...c.losses, [id]: loss } })),
+      updateLoss: (id, requestId, patch) =>
+        update((c) => {
+          const l = c.losses[id];
+          return l?.requestId === requestId ? { losses: { ...c.losses, [id]: { ...l, ...patch } } } : null;
+        }),
+      setShippedLoad: (name, load) => update((c) => ({ loads: { ...c.loads, [name]: load } })),
+      updateShippedLoad: (name, requestId, patch) =>
+        update((c) => {
+          const l = c.loads[name];
+          return l?.requestId === requestId ? { loads: { ...c.loads, [name]: { ...l, ...patch } } } : null;
+        }),
+      addHubVariant: (variant) => update((c) => ({ hubVariants: [...c.hubVariants.filter((v) => v.id !== variant.id), variant] })),
+      clearShippedLoads: () => update(() => ({ loads: {}, hubVariants: [] })),
+    },
+  };
+};
 
-let bound: CompareStore | null = null;
-
-export function compareStore(): CompareStore {
-  bound ??= createCompareStore();
-  return bound;
+/** Side by side's state in the page's store. */
+export function compareState(): CompareState {
+  return appStore().getState().compare;
 }
 
 export function useCompare<T>(selector: (state: CompareState) => T): T {
-  return useStore(compareStore(), selector);
+  return useApp((s) => selector(s.compare));
 }

@@ -5,7 +5,7 @@
 // The charts also show what other models measured this session that compares (the same C for the
 // needle test; the same C, vocabulary size and text for perplexity), named "<model>: <series>", and
 // a line under them says which models those are (logic.ts comparedResults, alsoShownLine).
-// State and actions: src/ui/long-context/store.ts; pure helpers: src/ui/long-context/logic.ts.
+// State and actions: src/ui/long-context/slice.ts; pure helpers: src/ui/long-context/logic.ts.
 //
 // Accessible names (e2e/long-context.spec.ts): textbox "Evaluation text", buttons "Measure
 // perplexity", "Run needle test", "Cancel long-context run", toggle "Show needle data", progressbar
@@ -44,7 +44,7 @@ import {
   runNeedle,
   textTokens,
   useLongContext,
-} from '../long-context/store.ts';
+} from '../long-context/slice.ts';
 import { activeVariant, useApp } from '../store/store.ts';
 import { formatPpl, seriesStyle, valueAxisLabel } from './chart-style.ts';
 import './long-context.css';

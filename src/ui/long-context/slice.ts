@@ -1,5 +1,4 @@
-// "Long context"'s own state and actions (a small zustand store next to the app's, as side by side
-// has): the text choice, the chosen lengths, trials and variants, the run in progress, and the
+// "Long context"'s slice of the page's store (`longContext`) and its actions: the text choice, the chosen lengths, trials and variants, the run in progress, and the
 // results per model, so switching models and back shows them again (each model's stamped with its C
 // and vocabulary, so the charts can put other models' comparable results beside the current one's:
 // logic.ts comparedResults). Nothing here is persisted or in
@@ -7,10 +6,9 @@
 // after another); the worker answers evaluate (with `text` for a pasted text), needle and
 // countTokens (src/ui/worker/protocol.ts).
 
-import { createStore, useStore } from 'zustand';
+import type { StateCreator } from 'zustand';
 import type { Controller } from '../controller.ts';
-import { runWatcher } from '../store/run-watcher.ts';
-import { activeVariant, appStore } from '../store/store.ts';
+import { activeVariant, appStore, useApp, type AppState, type Middlewares } from '../store/store.ts';
 import { effectiveMode, seriesId, seriesLabel, type EvalSettings } from '../settings.ts';
 import type { PendingRequest } from '../worker/client.ts';
 import type { ProgressEvent } from '../worker/protocol.ts';
@@ -87,26 +85,26 @@ export const initialLongContext = {
   message: null as LongContextState['message'],
 };
 
-export function createLongContextStore() {
-  return createStore<LongContextState>()(() => ({ ...initialLongContext }));
+export interface LongContextSlice {
+  longContext: LongContextState;
 }
 
-export type LongContextStore = ReturnType<typeof createLongContextStore>;
+export const createLongContextSlice: StateCreator<AppState, Middlewares, [], LongContextSlice> = () => ({
+  longContext: { ...initialLongContext },
+});
 
-let bound: LongContextStore | null = null;
-
-export function longContextStore(): LongContextStore {
-  bound ??= createLongContextStore();
-  return bound;
+/** Long context's state in the page's store. */
+export function longContextState(): LongContextState {
+  return appStore().getState().longContext;
 }
 
-/** Changes some of the settings (the component's inputs). */
+/** Changes some of it (the component's inputs, the actions below). */
 export function patchLongContext(patch: Partial<LongContextState> | ((state: LongContextState) => Partial<LongContextState>)): void {
-  longContextStore().setState(patch);
+  appStore().setState((s) => ({ longContext: { ...s.longContext, ...(typeof patch === 'function' ? patch(s.longContext) : patch) } }));
 }
 
 export function useLongContext<T>(selector: (state: LongContextState) => T): T {
-  return useStore(longContextStore(), selector);
+  return useApp((s) => selector(s.longContext));
 }
 
 const EMPTY_RESULTS: ModelResults = { trainContext: null, vocabSize: null, textKey: null, textLabel: '', perplexity: [], needle: [] };
@@ -121,7 +119,7 @@ export function resultsOf(state: LongContextState, model: string | undefined): M
  */
 function updateResults(meta: ModelMeta, update: (r: ModelResults) => Partial<ModelResults>): void {
   const model = meta.name;
-  longContextStore().setState((s) => {
+  patchLongContext((s) => {
     const current = resultsOf(s, model);
     return {
       results: { ...s.results, [model]: { ...current, ...update(current), trainContext: meta.trainContext, vocabSize: meta.vocabSize } },
@@ -171,7 +169,7 @@ export function perplexityBlocker(state: LongContextState): string | null {
 function selectedJobs(): Job[] {
   const app = appStore().getState();
   const current = activeVariant(app);
-  const extras = longContextStore().getState().extraVariants;
+  const extras = longContextState().extraVariants;
   const variants = app.variants.filter((v) => v.id === current?.id || extras.includes(v.id));
   if (current) variants.sort((a, b) => (a.id === current.id ? -1 : b.id === current.id ? 1 : 0));
   const trainContext = app.meta?.trainContext;
@@ -187,21 +185,10 @@ function currentSettings(): EvalSettings {
   return { rope: config.rope, scaling: config.scaling, factor: config.factor, c: config.c };
 }
 
-/** A model switch, a reload of the weights or a lost device ends a run (its requests are moot). */
-const watchApp = runWatcher(
-  () => longContextStore().getState().run,
-  () =>
-    longContextStore().setState({
-      run: null,
-      message: { kind: 'info', text: 'The long-context run stopped: the model or the GPU changed.' },
-    }),
-);
-
 type JobProgress = ProgressEvent<'evaluate' | 'needle'>;
 
 /** Runs `jobs` one request after another; `onPoint` gets each length's result as it arrives. */
 function runJobs(
-  controller: Controller,
   kind: LongContextRun['kind'],
   jobs: Job[],
   send: (job: Job, onProgress: (event: JobProgress) => void) => PendingRequest<'evaluate'> | PendingRequest<'needle'>,
@@ -209,43 +196,40 @@ function runJobs(
 ): void {
   const app = appStore().getState();
   const model = app.meta!.name;
-  watchApp(controller);
   const next = (index: number) => {
     if (index >= jobs.length) {
-      longContextStore().setState({ run: null, message: null });
+      patchLongContext({ run: null, message: null });
       return;
     }
     const job = jobs[index];
     const request = send(job, (event) => {
-      const store = longContextStore();
-      const run = store.getState().run;
+      const run = longContextState().run;
       if (run?.requestId !== request.id) return;
-      if (event.type === 'progress') store.setState({ run: { ...run, done: event.done, total: event.total, length: event.length } });
+      if (event.type === 'progress') patchLongContext({ run: { ...run, done: event.done, total: event.total, length: event.length } });
       else onPoint(job, event);
     });
     void request.result.then((end) => {
-      const store = longContextStore();
-      if (store.getState().run?.requestId !== request.id) return;
+      if (longContextState().run?.requestId !== request.id) return;
       if (end.type === 'done') next(index + 1);
-      else if (end.type === 'error') store.setState({ run: null, message: { kind: 'error', text: `${job.label}: ${end.message}` } });
-      else store.setState({ run: null, message: { kind: 'info', text: 'Cancelled.' } });
+      else if (end.type === 'error') patchLongContext({ run: null, message: { kind: 'error', text: `${job.label}: ${end.message}` } });
+      else patchLongContext({ run: null, message: { kind: 'info', text: 'Cancelled.' } });
     });
-    longContextStore().setState({
+    patchLongContext({
       run: { kind, model, requestId: request.id, label: job.label, index, count: jobs.length, done: 0, total: 0, length: 0 },
     });
   };
-  longContextStore().setState({ message: null });
+  patchLongContext({ message: null });
   next(0);
 }
 
 function ready(): boolean {
   const app = appStore().getState();
-  return app.gpu.kind === 'ready' && app.weights.kind === 'ready' && app.meta !== null && longContextStore().getState().run === null;
+  return app.gpu.kind === 'ready' && app.weights.kind === 'ready' && app.meta !== null && longContextState().run === null;
 }
 
 /** "Measure perplexity": each selected variant at the ticked lengths, on the chosen text. */
 export function measurePerplexity(controller: Controller): void {
-  const state = longContextStore().getState();
+  const state = longContextState();
   const app = appStore().getState();
   if (!ready() || perplexityBlocker(state) !== null) return;
   const meta = app.meta!;
@@ -260,7 +244,6 @@ export function measurePerplexity(controller: Controller): void {
   );
   const settings = currentSettings();
   runJobs(
-    controller,
     'perplexity',
     selectedJobs(),
     (job, onProgress) =>
@@ -279,7 +262,7 @@ export function measurePerplexity(controller: Controller): void {
 
 /** "Run needle test": each selected variant at 1x, 2x, 4x and 8x C, `trials` prompts per length. */
 export function runNeedle(controller: Controller): void {
-  const state = longContextStore().getState();
+  const state = longContextState();
   const app = appStore().getState();
   if (!ready() || (state.source === 'pasted' && state.text.trim() === '')) return;
   const meta = app.meta!;
@@ -288,7 +271,6 @@ export function runNeedle(controller: Controller): void {
   const settings = currentSettings();
   const trials = state.trials;
   runJobs(
-    controller,
     'needle',
     selectedJobs(),
     (job, onProgress) =>
@@ -311,26 +293,26 @@ export function runNeedle(controller: Controller): void {
 
 /** "Cancel long-context run": the running request ends, the variants after it are not started. */
 export function cancelLongContext(controller: Controller): void {
-  const run = longContextStore().getState().run;
+  const run = longContextState().run;
   if (!run) return;
   controller.worker.control({ type: 'cancel', target: run.requestId });
-  longContextStore().setState({ run: null, message: { kind: 'info', text: 'Cancelled.' } });
+  patchLongContext({ run: null, message: { kind: 'info', text: 'Cancelled.' } });
 }
 
 /** Counts the pasted text's tokens with the loaded model's tokenizer (in the worker). */
 export function countTokens(controller: Controller): void {
-  const state = longContextStore().getState();
+  const state = longContextState();
   const app = appStore().getState();
   const model = app.meta?.name;
   if (state.source !== 'pasted' || !model || app.weights.kind !== 'ready' || state.text === '') return;
   const key = countKey(model, state.text);
   if (state.count?.key === key && state.count.status !== 'failed') return;
-  longContextStore().setState({ count: { key, status: 'counting' } });
-  const current = () => longContextStore().getState().count?.key === key;
+  patchLongContext({ count: { key, status: 'counting' } });
+  const current = () => longContextState().count?.key === key;
   const request = controller.worker.request({ type: 'countTokens', text: state.text }, (event) => {
-    if (current()) longContextStore().setState({ count: { key, status: 'counted', tokens: event.tokens } });
+    if (current()) patchLongContext({ count: { key, status: 'counted', tokens: event.tokens } });
   });
   void request.result.then((end) => {
-    if (end.type === 'error' && current()) longContextStore().setState({ count: { key, status: 'failed', message: end.message } });
+    if (end.type === 'error' && current()) patchLongContext({ count: { key, status: 'failed', message: end.message } });
   });
 }

@@ -1,8 +1,9 @@
-// Which of the page's variants are kept in the variant store (IndexedDB), and the latest message
-// about keeping, importing or exporting them. A small store of its own, beside the app's slices:
-// the app store knows variants, this one knows which of them survive a reload.
+// The saved slice of the page's store (`saved`): which of the page's variants are kept in the
+// variant store (IndexedDB), and the latest message about keeping, importing or exporting them. The
+// run slice knows variants; this one knows which of them survive a reload.
 
-import { createStore, useStore } from 'zustand';
+import type { StateCreator } from 'zustand';
+import { appStore, useApp, type AppState, type Middlewares } from '../store/store.ts';
 import type { StoredVariantSummary } from './variant-store.ts';
 
 export interface SavedMessage {
@@ -20,23 +21,37 @@ export interface SavedState {
   interrupted: StoredVariantSummary[];
 }
 
-export const savedStore = createStore<SavedState>()(() => ({ stored: {}, message: null, importing: false, interrupted: [] }));
+export interface SavedSlice {
+  saved: SavedState;
+}
+
+export const initialSaved: SavedState = { stored: {}, message: null, importing: false, interrupted: [] };
+
+export const createSavedSlice: StateCreator<AppState, Middlewares, [], SavedSlice> = () => ({ saved: initialSaved });
+
+export function savedState(): SavedState {
+  return appStore().getState().saved;
+}
+
+export function patchSaved(patch: Partial<SavedState> | ((state: SavedState) => Partial<SavedState>)): void {
+  appStore().setState((s) => ({ saved: { ...s.saved, ...(typeof patch === 'function' ? patch(s.saved) : patch) } }));
+}
 
 export function markStored(variant: string, key: string): void {
-  savedStore.setState((s) => ({ stored: { ...s.stored, [variant]: key } }));
+  patchSaved((s) => ({ stored: { ...s.stored, [variant]: key } }));
 }
 
 export function unmarkStored(variant: string): void {
-  savedStore.setState((s) => {
+  patchSaved((s) => {
     const { [variant]: _gone, ...rest } = s.stored;
     return { stored: rest };
   });
 }
 
 export function setSavedMessage(message: SavedMessage | null): void {
-  savedStore.setState({ message });
+  patchSaved({ message });
 }
 
 export function useSaved<T>(selector: (state: SavedState) => T): T {
-  return useStore(savedStore, selector);
+  return useApp((s) => selector(s.saved));
 }

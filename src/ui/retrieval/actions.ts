@@ -5,7 +5,6 @@
 
 import type { Controller } from '../controller.ts';
 import { effectiveMode, seriesLabel } from '../settings.ts';
-import { runWatcher } from '../store/run-watcher.ts';
 import { activeVariant, appStore, currentSeriesId, type AppState } from '../store/store.ts';
 import { retrievalLengths, RETRIEVAL_SEED } from './logic.ts';
 
@@ -34,12 +33,6 @@ export function canMeasureRetrieval(state: AppState): boolean {
   );
 }
 
-/** A model switch, a reload of the weights or a lost device ends a run: its request is moot. */
-const watchApp = runWatcher(
-  (app) => app.retrievalRun,
-  (app) => app.setRetrievalRun(null, { kind: 'info', text: 'The retrieval test stopped: the model or the GPU changed.' }),
-);
-
 /** "Measure retrieval": the records test for the current variant and settings, length by length. */
 export function measureRetrieval(controller: Controller): void {
   const state = appStore().getState();
@@ -51,7 +44,6 @@ export function measureRetrieval(controller: Controller): void {
   const label = seriesLabel(variant, mode, state.config.c, state.meta.trainContext);
   const { rope, scaling, factor, c } = state.config;
   const trials = state.retrievalTrials;
-  watchApp(controller);
   const request = controller.worker.request(
     { type: 'retrieval', variant: variant.id, settings: { rope, scaling, factor, c }, lengths, trials, seed: RETRIEVAL_SEED },
     (event) => {

@@ -1,7 +1,8 @@
-// The app's one bound store, built from four slices (zustand's slices pattern): config (the
-// shareable settings, mirrored in the URL), run (GPU, models, variants, measured numbers), ui
-// (view preferences) and retrieval (the live records test, src/ui/retrieval). Middleware wraps only the combined store: persist keeps the ui preferences
-// alone, versioned, in localStorage.
+// The page's one bound store, built from slices (zustand's slices pattern): config (the shareable
+// settings, mirrored in the URL), run (GPU, models, variants, measured numbers), ui (view
+// preferences), and one per feature: retrieval (the live records test), compare (side by side),
+// longContext and saved (the variants kept in IndexedDB). Middleware wraps only the combined store:
+// persist keeps the ui preferences alone, versioned, in localStorage.
 
 import { createStore, useStore } from 'zustand';
 import { createJSONStorage, persist, type StateStorage } from 'zustand/middleware';
@@ -11,8 +12,24 @@ import { createConfigSlice, type ConfigSlice } from './config-slice.ts';
 import { createRunSlice, type RunSlice } from './run-slice.ts';
 import { createUiSlice, DEFAULT_UI, type UiPreferences, type UiSlice } from './ui-slice.ts';
 import { createRetrievalSlice, type RetrievalSlice } from '../retrieval/slice.ts';
+import { createCompareSlice, type CompareSlice } from '../compare/slice.ts';
+import { createLongContextSlice, type LongContextSlice } from '../long-context/slice.ts';
+import { createSavedSlice, type SavedSlice } from '../persist/saved.ts';
 
-export type AppState = ConfigSlice & RunSlice & UiSlice & RetrievalSlice;
+/** Actions that change several slices at once. */
+export interface CrossSliceActions {
+  /**
+   * The worker's weights changed (another model, a load beginning, a lost device): what ran on or
+   * sat beside the old ones goes. The shipped and Hub models loaded for side by side leave with
+   * them, and a long-context or retrieval run ends, saying why. Returns the request ids of the runs
+   * it ended, for the worker to cancel (store/weights-watch.ts).
+   */
+  resetForWeights(): number[];
+}
+
+export type AppState = ConfigSlice & RunSlice & UiSlice & RetrievalSlice & CompareSlice & LongContextSlice & SavedSlice & CrossSliceActions;
+
+const RUN_ENDED = 'the model or the GPU changed';
 export type Middlewares = [['zustand/persist', unknown]];
 
 export const PERSIST_KEY = 'drope-playground:ui';
@@ -57,6 +74,23 @@ export function createAppStore(storage: StateStorage = defaultStorage()) {
         ...createRunSlice(...a),
         ...createUiSlice(...a),
         ...createRetrievalSlice(...a),
+        ...createCompareSlice(...a),
+        ...createLongContextSlice(...a),
+        ...createSavedSlice(...a),
+        resetForWeights: () => {
+          const [set, get] = a;
+          const { compare, longContext, retrievalRun, retrievalMessage } = get();
+          const ended = [longContext.run?.requestId, retrievalRun?.requestId].filter((id) => id !== undefined);
+          set({
+            compare: { ...compare, loads: {}, hubVariants: [] },
+            longContext: longContext.run
+              ? { ...longContext, run: null, message: { kind: 'info', text: `The long-context run stopped: ${RUN_ENDED}.` } }
+              : longContext,
+            retrievalRun: null,
+            retrievalMessage: retrievalRun ? { kind: 'info', text: `The retrieval test stopped: ${RUN_ENDED}.` } : retrievalMessage,
+          });
+          return ended;
+        },
       }),
       {
         name: PERSIST_KEY,
