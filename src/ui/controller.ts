@@ -13,7 +13,7 @@ import { parseConfig, usesRope, type ModelConfig } from '../model/config.ts';
 import { F32_STORAGE, type StorageFormat } from '../model/precision.ts';
 import { TRAIN_BOOKS, VALIDATION_BOOK } from '../train/data.ts';
 import { readRecordedEval, readShippedModels, type RecordedCurve } from './recorded-curves.ts';
-import { BASE_VARIANT, effectiveMode, evaluationLengths, seriesLabel, type VariantInfo } from './settings.ts';
+import { BASE_VARIANT, positionSetting, evaluationLengths, seriesLabel, type VariantInfo } from './settings.ts';
 import type { ModelEntry, ModelMeta } from './store/run-slice.ts';
 import { activeVariant, currentSeriesId, fitting, recalibrating, type AppState, type AppStore } from './store/store.ts';
 import { parseUrlConfig, syncUrl } from './store/url-state.ts';
@@ -540,8 +540,8 @@ export class Controller {
     const lengths = this.missingLengths(s);
     if (lengths.length === 0) return;
     if (s.evaluation) this.worker.control({ type: 'cancel', target: s.evaluation.requestId });
-    const mode = effectiveMode(s.config, variant.hasRope);
-    const label = seriesLabel(variant, mode, s.config.c, s.meta.trainContext);
+    const position = positionSetting(s.config, variant.hasRope);
+    const label = seriesLabel(variant, position, s.config.c, s.meta.trainContext);
     const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
     const request = this.worker.request({ type: 'evaluate', variant: variant.id, settings, lengths, tokens: s.config.tokens }, (event) => {
       const state = this.state;

@@ -14,7 +14,7 @@ import { parseEvalJson, type EvalSeries, type RetrievalProtocol, type SeriesCont
 import type { RetrievalPoint } from '../eval/records.ts';
 import { parseConfig, usesRope, type ModelConfig } from '../model/config.ts';
 import { formatPositionMode } from '../model/positions.ts';
-import { positionModeAt, ropeModeName, type EffectiveMode } from './settings.ts';
+import { positionModeAt, ropeModeName, type PositionKind, type PositionSetting } from './settings.ts';
 
 export interface RecordedPoint {
   length: number;
@@ -29,7 +29,7 @@ export interface RecordedRetrieval extends RetrievalPoint {
 export interface RecordedCurve {
   label: string;
   /** The setting it was measured with, when the page can reproduce it exactly. */
-  settings?: { mode: EffectiveMode; c: number };
+  settings?: { position: PositionSetting; c: number };
   points: RecordedPoint[];
   /** eval.json's series id ("rope", "yarn", "crop", "none", …). */
   series: string;
@@ -40,7 +40,7 @@ export interface RecordedCurve {
 export type RecordedEval =
   { curves: RecordedCurve[]; problem: null; retrieval: RetrievalProtocol | null } | { curves: []; problem: string; retrieval: null };
 
-const LIVE_KINDS: readonly EffectiveMode[] = ['rope', 'none', 'pi', 'ntk', 'yarn', 'crop'];
+const LIVE_KINDS: readonly PositionKind[] = ['rope', 'none', 'pi', 'ntk', 'yarn', 'crop'];
 
 /** The live setting that reproduces a series exactly, or undefined. */
 function settingsOf(series: EvalSeries, lengths: number[], context: SeriesContext): RecordedCurve['settings'] {
@@ -49,12 +49,12 @@ function settingsOf(series: EvalSeries, lengths: number[], context: SeriesContex
   const positions = series.positions.split(':')[0];
   const kind = (
     series.window === undefined ? positions : positions === 'rope' && series.window === context.trainContext ? 'crop' : ''
-  ) as EffectiveMode;
+  ) as PositionKind;
   if (!LIVE_KINDS.includes(kind)) return undefined;
   // The page's c slider has two decimals and applies to every mode; outside it, no live twin.
   if (!(series.beta_c >= 0 && series.beta_c <= 1) || Number(series.beta_c.toFixed(2)) !== series.beta_c) return undefined;
-  const same = lengths.every((L) => series.modes[String(L)] === formatPositionMode(positionModeAt(kind, L, context)));
-  return same ? { mode: kind, c: series.beta_c } : undefined;
+  const same = lengths.every((L) => series.modes[String(L)] === formatPositionMode(positionModeAt({ kind }, L, context)));
+  return same ? { position: { kind }, c: series.beta_c } : undefined;
 }
 
 /**
@@ -173,8 +173,8 @@ export function shippedLabel(
   let name = curve.label;
   if (settings) {
     const suffix = settings.c > 0 ? ` · c = ${settings.c.toFixed(2)}` : '';
-    if (settings.mode === 'none') name = (kind === 'rope' ? STORY_LABELS.dropped : STORY_LABELS[kind]) + suffix;
-    else if (kind === 'rope') name = (ropeModeName(settings.mode, trainContext) ?? name) + suffix;
+    if (settings.position.kind === 'none') name = (kind === 'rope' ? STORY_LABELS.dropped : STORY_LABELS[kind]) + suffix;
+    else if (kind === 'rope') name = (ropeModeName(settings.position, trainContext) ?? name) + suffix;
   }
   return `${name} · ${model}`;
 }

@@ -14,8 +14,8 @@ import type { PositionMode } from '../model/positions.ts';
  * crop baseline (src/eval/curves.ts), with no factor.
  */
 export const SCALINGS = ['none', 'pi', 'ntk', 'yarn', 'crop'] as const;
+/** A choice of the "Position scaling" select ('none': unscaled RoPE); positionSetting turns it into a PositionSetting. */
 export type Scaling = (typeof SCALINGS)[number];
-export type ScaledKind = Exclude<Scaling, 'none' | 'crop'>;
 
 /** A scaling's name in the selects: the series' names of src/eval/curves.ts (C unknown: "C_train"). */
 export function scalingLabel(scaling: Scaling, trainContext: number | null): string {
@@ -59,30 +59,32 @@ export interface VariantInfo {
 
 export const BASE_VARIANT = 'base';
 
-/**
- * How positions enter attention in an evaluation: 'none' when RoPE is off or dropped, 'rope' when
- * unscaled, 'crop' for RoPE cropped to the last C_train tokens, the scaling's kind when its factor
- * is L / C per length, and "kind:F" (e.g. "yarn:8") for a fixed factor F. It names the series
- * (seriesId), so a fixed factor is a series of its own and never matches a recorded per-length one
- * (recorded-curves.ts compares modes exactly).
- */
-export type EffectiveMode = 'rope' | 'none' | 'crop' | ScaledKind | `${ScaledKind}:${FixedFactor}`;
+/** The position kinds the page evaluates: every series kind of src/eval/curves.ts but dynamic NTK. */
+export type PositionKind = Exclude<SeriesKind, 'dynamic'>;
 
-export function effectiveMode(settings: EvalSettings, hasRope: boolean): EffectiveMode {
-  if (!hasRope || !settings.rope) return 'none';
-  if (settings.scaling === 'none') return 'rope';
-  if (settings.scaling === 'crop') return 'crop';
-  const factor = settings.factor ?? 'length';
-  return factor === 'length' ? settings.scaling : `${settings.scaling}:${factor}`;
+/**
+ * How positions enter one evaluation: the page's one name for it. `kind` is 'none' when there are
+ * no rotary embeddings (the RoPE switch off, or a variant without RoPE), 'rope' unscaled, 'crop'
+ * RoPE cropped to the last C_train keys, or a scaling; `factor` is a scaling's fixed factor F, or
+ * absent for s = L / C at each length. Its key (positionKey) names the chart series, so a fixed
+ * factor is a series of its own and never matches a recorded per-length one.
+ */
+export interface PositionSetting {
+  kind: PositionKind;
+  factor?: FixedFactor;
 }
 
-type ModeKind = 'rope' | 'none' | 'crop' | ScaledKind;
+export function positionSetting(settings: EvalSettings, hasRope: boolean): PositionSetting {
+  if (!hasRope || !settings.rope) return { kind: 'none' };
+  if (settings.scaling === 'none') return { kind: 'rope' };
+  if (settings.scaling === 'crop') return { kind: 'crop' };
+  const factor = settings.factor ?? 'length';
+  return factor === 'length' ? { kind: settings.scaling } : { kind: settings.scaling, factor };
+}
 
-/** A mode's position kind and its fixed factor (undefined: per length, or no scaling). */
-export function splitMode(mode: EffectiveMode): { kind: ModeKind; factor?: FixedFactor } {
-  const colon = mode.indexOf(':');
-  if (colon < 0) return { kind: mode as ModeKind };
-  return { kind: mode.slice(0, colon) as ScaledKind, factor: Number(mode.slice(colon + 1)) as FixedFactor };
+/** Its key in series ids: "none", "rope", "crop", "yarn" (per length), "yarn:8" (fixed factor). */
+export function positionKey(position: PositionSetting): string {
+  return position.factor === undefined ? position.kind : `${position.kind}:${position.factor}`;
 }
 
 /**
@@ -91,14 +93,13 @@ export function splitMode(mode: EffectiveMode): { kind: ModeKind; factor?: Fixed
  * (src/eval/curves.ts seriesMode), so a live point and a recorded one of the same setting are the
  * same measurement. A fixed factor F gives kind:F at every L, below C as well.
  */
-export function positionModeAt(mode: EffectiveMode, L: number, context: SeriesContext): PositionMode {
-  const { kind, factor } = splitMode(mode);
-  return seriesMode(kind, L, context, factor);
+export function positionModeAt(position: PositionSetting, L: number, context: SeriesContext): PositionMode {
+  return seriesMode(position.kind, L, context, position.factor);
 }
 
-/** The attention window of a mode: C_train keys for 'crop', none (undefined) otherwise. */
-export function attentionWindowOf(mode: EffectiveMode, trainContext: number): number | undefined {
-  return seriesWindow(splitMode(mode).kind as SeriesKind, trainContext);
+/** The attention window of a setting: C_train keys for 'crop', none (undefined) otherwise. */
+export function attentionWindowOf(position: PositionSetting, trainContext: number): number | undefined {
+  return seriesWindow(position.kind, trainContext);
 }
 
 /**
@@ -122,17 +123,16 @@ export function formatC(c: number): string {
   return c.toFixed(2);
 }
 
-/** The chart series an evaluation fills: one per (variant, position mode with its factor, c). */
-export function seriesId(variant: string, mode: EffectiveMode, c: number): string {
-  return `${variant}|${mode}|${formatC(c)}`;
+/** The chart series an evaluation fills: one per (variant, position setting, c). */
+export function seriesId(variant: string, position: PositionSetting, c: number): string {
+  return `${variant}|${positionKey(position)}|${formatC(c)}`;
 }
 
 /**
  * What the positions of a RoPE model trained at C_train are called: "RoPE", "RoPE + YaRN",
  * "RoPE + YaRN ×8", "RoPE, cropped to the last 64 tokens"; undefined for 'none'.
  */
-export function ropeModeName(mode: EffectiveMode, trainContext: number): string | undefined {
-  const { kind, factor } = splitMode(mode);
+export function ropeModeName({ kind, factor }: PositionSetting, trainContext: number): string | undefined {
   if (kind === 'none') return undefined;
   if (kind === 'rope') return 'RoPE';
   if (kind === 'crop') return cropLabel(trainContext);
@@ -144,10 +144,10 @@ export function ropeModeName(mode: EffectiveMode, trainContext: number): string 
  * named after their positions ("RoPE", "RoPE + YaRN", "RoPE + YaRN ×8", "RoPE switched off"); a
  * variant made in the page by its label.
  */
-export function seriesLabel(variant: VariantInfo, mode: EffectiveMode, c: number, trainContext: number): string {
+export function seriesLabel(variant: VariantInfo, position: PositionSetting, c: number, trainContext: number): string {
   let label: string;
   if (variant.kind !== 'base') label = variant.label;
   else if (!variant.hasRope) label = variant.label;
-  else label = ropeModeName(mode, trainContext) ?? 'RoPE switched off';
+  else label = ropeModeName(position, trainContext) ?? 'RoPE switched off';
   return c > 0 ? `${label} · c = ${formatC(c)}` : label;
 }

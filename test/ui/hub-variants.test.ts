@@ -151,7 +151,7 @@ describe('Hub variants in the slots', () => {
     expect(slotLabel(settings(rope), rope, 64)).toBe('HuggingFaceTB/SmolLM-360M · RoPE');
     expect(slotLabel(settings(rope, { scaling: 'yarn' }), rope, 64)).toBe('HuggingFaceTB/SmolLM-360M · RoPE + YaRN');
     expect(slotLabel(settings(rope, { rope: false }), rope, 64)).toBe('HuggingFaceTB/SmolLM-360M · RoPE switched off');
-    expect(hubSlotLabel(rope, 'rope', 0, 64)).toBe('HuggingFaceTB/SmolLM-360M · RoPE');
+    expect(hubSlotLabel(rope, { kind: 'rope' }, 0, 64)).toBe('HuggingFaceTB/SmolLM-360M · RoPE');
   });
 
   describe('what the slots send', () => {

@@ -142,7 +142,7 @@ describe('reading retrieval from eval.json', () => {
     expect(read.retrieval?.trials).toBe(200);
     expect(read.retrieval?.lengths).toEqual(RETRIEVAL_LENGTHS);
     const crop = read.curves.find((c) => c.series === 'crop')!;
-    expect(crop.settings).toEqual({ mode: 'crop', c: 0 });
+    expect(crop.settings).toEqual({ position: { kind: 'crop' }, c: 0 });
     expect(crop.retrieval?.map((p) => p.length)).toEqual(RETRIEVAL_LENGTHS);
     expect(crop.retrieval?.[2]).toEqual({ length: 256, ...point(256, 1, 0.13) });
   });

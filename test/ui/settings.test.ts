@@ -5,14 +5,14 @@ import { logTicks } from '../../src/ui/components/chart-style.ts';
 import { readRecordedEval } from '../../src/ui/recorded-curves.ts';
 import {
   attentionWindowOf,
-  effectiveMode,
+  positionKey,
+  positionSetting,
   evaluationLengths,
   lengthLadder,
   positionModeAt,
   scalingLabel,
   seriesId,
   seriesLabel,
-  splitMode,
   type VariantInfo,
 } from '../../src/ui/settings.ts';
 import { needleLengths, perplexityLengths } from '../../src/ui/long-context/logic.ts';
@@ -48,60 +48,60 @@ describe('settings', () => {
 
   it('scales RoPE by L / C past the training length only, and drops it when off or absent', () => {
     const context = { trainContext: 64, maxPositionEmbeddings: 64 };
-    expect(positionModeAt('yarn', 256, context)).toEqual({ kind: 'yarn', factor: 4 });
-    expect(positionModeAt('pi', 64, context)).toEqual({ kind: 'rope' });
-    expect(positionModeAt('ntk', 32, context)).toEqual({ kind: 'rope' });
-    expect(positionModeAt('rope', 1024, context)).toEqual({ kind: 'rope' });
-    expect(positionModeAt('none', 1024, context)).toEqual({ kind: 'none' });
-    expect(effectiveMode({ rope: true, scaling: 'ntk', c: 0 }, true)).toBe('ntk');
-    expect(effectiveMode({ rope: true, scaling: 'none', c: 0 }, true)).toBe('rope');
-    expect(effectiveMode({ rope: false, scaling: 'ntk', c: 0 }, true)).toBe('none');
-    expect(effectiveMode({ rope: true, scaling: 'ntk', c: 0 }, false)).toBe('none');
+    expect(positionModeAt({ kind: 'yarn' }, 256, context)).toEqual({ kind: 'yarn', factor: 4 });
+    expect(positionModeAt({ kind: 'pi' }, 64, context)).toEqual({ kind: 'rope' });
+    expect(positionModeAt({ kind: 'ntk' }, 32, context)).toEqual({ kind: 'rope' });
+    expect(positionModeAt({ kind: 'rope' }, 1024, context)).toEqual({ kind: 'rope' });
+    expect(positionModeAt({ kind: 'none' }, 1024, context)).toEqual({ kind: 'none' });
+    expect(positionSetting({ rope: true, scaling: 'ntk', c: 0 }, true)).toEqual({ kind: 'ntk' });
+    expect(positionSetting({ rope: true, scaling: 'none', c: 0 }, true)).toEqual({ kind: 'rope' });
+    expect(positionSetting({ rope: false, scaling: 'ntk', c: 0 }, true)).toEqual({ kind: 'none' });
+    expect(positionSetting({ rope: true, scaling: 'ntk', c: 0 }, false)).toEqual({ kind: 'none' });
   });
 
   it('a fixed scaling factor F is kind:F at every length, below the training length too', () => {
     const context = { trainContext: 64, maxPositionEmbeddings: 64 };
     const settings = { rope: true, c: 0 };
     // Per length (the default, factor absent or 'length'): L / C past C, plain RoPE up to it.
-    expect(effectiveMode({ ...settings, scaling: 'yarn' }, true)).toBe('yarn');
-    expect(effectiveMode({ ...settings, scaling: 'yarn', factor: 'length' }, true)).toBe('yarn');
-    for (const L of [32, 64]) expect(positionModeAt('yarn', L, context)).toEqual({ kind: 'rope' });
-    expect(positionModeAt('yarn', 512, context)).toEqual({ kind: 'yarn', factor: 8 });
+    expect(positionSetting({ ...settings, scaling: 'yarn' }, true)).toEqual({ kind: 'yarn' });
+    expect(positionSetting({ ...settings, scaling: 'yarn', factor: 'length' }, true)).toEqual({ kind: 'yarn' });
+    for (const L of [32, 64]) expect(positionModeAt({ kind: 'yarn' }, L, context)).toEqual({ kind: 'rope' });
+    expect(positionModeAt({ kind: 'yarn' }, 512, context)).toEqual({ kind: 'yarn', factor: 8 });
     // Fixed: the same factor at L below, at and above C.
-    expect(effectiveMode({ ...settings, scaling: 'yarn', factor: 8 }, true)).toBe('yarn:8');
+    expect(positionSetting({ ...settings, scaling: 'yarn', factor: 8 }, true)).toEqual({ kind: 'yarn', factor: 8 });
     for (const L of [32, 64, 128, 1024]) {
-      expect(positionModeAt('yarn:8', L, context)).toEqual({ kind: 'yarn', factor: 8 });
-      expect(positionModeAt('pi:2', L, context)).toEqual({ kind: 'pi', factor: 2 });
-      expect(positionModeAt('ntk:16', L, context)).toEqual({ kind: 'ntk', factor: 16 });
+      expect(positionModeAt({ kind: 'yarn', factor: 8 }, L, context)).toEqual({ kind: 'yarn', factor: 8 });
+      expect(positionModeAt({ kind: 'pi', factor: 2 }, L, context)).toEqual({ kind: 'pi', factor: 2 });
+      expect(positionModeAt({ kind: 'ntk', factor: 16 }, L, context)).toEqual({ kind: 'ntk', factor: 16 });
     }
     // YaRN's original context is C when the config's M differs, as for the per-length series.
     const longer = { trainContext: 64, maxPositionEmbeddings: 256 };
-    expect(positionModeAt('yarn:4', 32, longer)).toEqual({ kind: 'yarn', factor: 4, originalMaxPositionEmbeddings: 64 });
-    expect(positionModeAt('yarn', 32, longer)).toEqual({ kind: 'rope' });
+    expect(positionModeAt({ kind: 'yarn', factor: 4 }, 32, longer)).toEqual({ kind: 'yarn', factor: 4, originalMaxPositionEmbeddings: 64 });
+    expect(positionModeAt({ kind: 'yarn' }, 32, longer)).toEqual({ kind: 'rope' });
     // The factor means nothing without a scaling, with RoPE off, or without RoPE in the weights.
-    expect(effectiveMode({ ...settings, scaling: 'none', factor: 8 }, true)).toBe('rope');
-    expect(effectiveMode({ ...settings, rope: false, scaling: 'yarn', factor: 8 }, true)).toBe('none');
-    expect(effectiveMode({ ...settings, scaling: 'pi', factor: 4 }, false)).toBe('none');
-    expect(splitMode('ntk:16')).toEqual({ kind: 'ntk', factor: 16 });
-    expect(splitMode('ntk')).toEqual({ kind: 'ntk' });
+    expect(positionSetting({ ...settings, scaling: 'none', factor: 8 }, true)).toEqual({ kind: 'rope' });
+    expect(positionSetting({ ...settings, rope: false, scaling: 'yarn', factor: 8 }, true)).toEqual({ kind: 'none' });
+    expect(positionSetting({ ...settings, scaling: 'pi', factor: 4 }, false)).toEqual({ kind: 'none' });
+    expect(positionKey({ kind: 'ntk', factor: 16 })).toBe('ntk:16');
+    expect(positionKey({ kind: 'ntk' })).toBe('ntk');
   });
 
   it('a fixed factor is a series of its own, named with ×F', () => {
-    expect(seriesId('base', 'yarn:8', 0)).toBe('base|yarn:8|0.00');
-    expect(seriesId('base', 'yarn:8', 0)).not.toBe(seriesId('base', 'yarn', 0));
-    expect(seriesId('base', 'yarn:8', 0)).not.toBe(seriesId('base', 'yarn:4', 0));
-    expect(seriesLabel(base, 'yarn:8', 0, 64)).toBe('RoPE + YaRN ×8');
-    expect(seriesLabel(base, 'pi:2', 0.2, 64)).toBe('RoPE + PI ×2 · c = 0.20');
-    expect(seriesLabel(base, 'ntk:16', 0, 64)).toBe('RoPE + NTK ×16');
-    expect(seriesLabel(base, 'ntk', 0, 64)).toBe('RoPE + NTK');
+    expect(seriesId('base', { kind: 'yarn', factor: 8 }, 0)).toBe('base|yarn:8|0.00');
+    expect(seriesId('base', { kind: 'yarn', factor: 8 }, 0)).not.toBe(seriesId('base', { kind: 'yarn' }, 0));
+    expect(seriesId('base', { kind: 'yarn', factor: 8 }, 0)).not.toBe(seriesId('base', { kind: 'yarn', factor: 4 }, 0));
+    expect(seriesLabel(base, { kind: 'yarn', factor: 8 }, 0, 64)).toBe('RoPE + YaRN ×8');
+    expect(seriesLabel(base, { kind: 'pi', factor: 2 }, 0.2, 64)).toBe('RoPE + PI ×2 · c = 0.20');
+    expect(seriesLabel(base, { kind: 'ntk', factor: 16 }, 0, 64)).toBe('RoPE + NTK ×16');
+    expect(seriesLabel(base, { kind: 'ntk' }, 0, 64)).toBe('RoPE + NTK');
     const dropped: VariantInfo = { id: 'd', label: 'RoPE dropped', kind: 'dropped', hasRope: false, detail: '' };
-    expect(seriesLabel(dropped, 'none', 0, 64)).toBe('RoPE dropped');
+    expect(seriesLabel(dropped, { kind: 'none' }, 0, 64)).toBe('RoPE dropped');
   });
 
   it('names series after positions for the loaded model and after the variant otherwise', () => {
-    expect(seriesLabel(base, 'rope', 0, 64)).toBe('RoPE');
-    expect(seriesLabel(base, 'yarn', 0.2, 64)).toBe('RoPE + YaRN · c = 0.20');
-    expect(seriesLabel(base, 'none', 0, 64)).toBe('RoPE switched off');
+    expect(seriesLabel(base, { kind: 'rope' }, 0, 64)).toBe('RoPE');
+    expect(seriesLabel(base, { kind: 'yarn' }, 0.2, 64)).toBe('RoPE + YaRN · c = 0.20');
+    expect(seriesLabel(base, { kind: 'none' }, 0, 64)).toBe('RoPE switched off');
     const recalibrated: VariantInfo = {
       id: 'r',
       label: 'Recalibrated (3 steps, LR 1e-3)',
@@ -109,22 +109,24 @@ describe('settings', () => {
       hasRope: false,
       detail: '',
     };
-    expect(seriesLabel(recalibrated, 'none', 0, 64)).toBe('Recalibrated (3 steps, LR 1e-3)');
-    expect(seriesId('r', 'none', 0.1 + 0.2)).toBe('r|none|0.30');
+    expect(seriesLabel(recalibrated, { kind: 'none' }, 0, 64)).toBe('Recalibrated (3 steps, LR 1e-3)');
+    expect(seriesId('r', { kind: 'none' }, 0.1 + 0.2)).toBe('r|none|0.30');
   });
 
   it('crop is plain RoPE with a window of C_train keys, named as the eval CLI names it, with no factor', () => {
     const context = { trainContext: 64, maxPositionEmbeddings: 64 };
-    expect(effectiveMode({ rope: true, scaling: 'crop', c: 0 }, true)).toBe('crop');
+    expect(positionSetting({ rope: true, scaling: 'crop', c: 0 }, true)).toEqual({ kind: 'crop' });
     // A factor means nothing to crop; RoPE off or absent is still 'none'.
-    expect(effectiveMode({ rope: true, scaling: 'crop', factor: 8, c: 0 }, true)).toBe('crop');
-    expect(effectiveMode({ rope: false, scaling: 'crop', c: 0 }, true)).toBe('none');
-    expect(effectiveMode({ rope: true, scaling: 'crop', c: 0 }, false)).toBe('none');
-    for (const L of [32, 64, 512]) expect(positionModeAt('crop', L, context)).toEqual({ kind: 'rope' });
-    expect(attentionWindowOf('crop', 64)).toBe(64);
-    for (const mode of ['rope', 'none', 'yarn', 'yarn:8'] as const) expect(attentionWindowOf(mode, 64)).toBeUndefined();
-    expect(seriesLabel(base, 'crop', 0, 64)).toBe('RoPE, cropped to the last 64 tokens');
-    expect(seriesId('base', 'crop', 0)).not.toBe(seriesId('base', 'rope', 0));
+    expect(positionSetting({ rope: true, scaling: 'crop', factor: 8, c: 0 }, true)).toEqual({ kind: 'crop' });
+    expect(positionSetting({ rope: false, scaling: 'crop', c: 0 }, true)).toEqual({ kind: 'none' });
+    expect(positionSetting({ rope: true, scaling: 'crop', c: 0 }, false)).toEqual({ kind: 'none' });
+    for (const L of [32, 64, 512]) expect(positionModeAt({ kind: 'crop' }, L, context)).toEqual({ kind: 'rope' });
+    expect(attentionWindowOf({ kind: 'crop' }, 64)).toBe(64);
+    for (const position of [{ kind: 'rope' }, { kind: 'none' }, { kind: 'yarn' }, { kind: 'yarn', factor: 8 }] as const) {
+      expect(attentionWindowOf(position, 64)).toBeUndefined();
+    }
+    expect(seriesLabel(base, { kind: 'crop' }, 0, 64)).toBe('RoPE, cropped to the last 64 tokens');
+    expect(seriesId('base', { kind: 'crop' }, 0)).not.toBe(seriesId('base', { kind: 'rope' }, 0));
     expect(scalingLabel('crop', 64)).toBe('RoPE, cropped to the last 64 tokens');
     expect(scalingLabel('crop', null)).toBe('RoPE, cropped to the last C_train tokens');
     expect(scalingLabel('yarn', 64)).toBe('YaRN');
@@ -172,11 +174,11 @@ describe('recorded curves (eval.json)', () => {
     );
     expect(read.problem).toBeNull();
     expect(read.curves.map((c) => [c.label, c.settings])).toEqual([
-      ['rope', { mode: 'rope', c: 0 }],
-      ['yarn', { mode: 'yarn', c: 0 }],
+      ['rope', { position: { kind: 'rope' }, c: 0 }],
+      ['yarn', { position: { kind: 'yarn' }, c: 0 }],
       ['dynamic', undefined],
       ['yarn-other', undefined],
-      ['none', { mode: 'none', c: 0.1 }],
+      ['none', { position: { kind: 'none' }, c: 0.1 }],
     ]);
     expect(read.curves[0].points).toEqual([
       { length: 32, ppl: 5 },
@@ -197,8 +199,8 @@ describe('recorded curves (eval.json)', () => {
     );
     expect(read.problem).toBeNull();
     expect(read.curves.map((c) => [c.label, c.settings])).toEqual([
-      ['rope', { mode: 'rope', c: 0 }],
-      ['RoPE, cropped to the last 64 tokens', { mode: 'crop', c: 0 }],
+      ['rope', { position: { kind: 'rope' }, c: 0 }],
+      ['RoPE, cropped to the last 64 tokens', { position: { kind: 'crop' }, c: 0 }],
       ['crop-32', undefined],
     ]);
   });
@@ -212,10 +214,10 @@ describe('recorded curves (eval.json)', () => {
       ]),
       context,
     );
-    expect(read.curves.map((c) => c.settings)).toEqual([{ mode: 'yarn', c: 0 }, undefined]);
+    expect(read.curves.map((c) => c.settings)).toEqual([{ position: { kind: 'yarn' }, c: 0 }, undefined]);
     // The live fixed setting names another series than the recorded per-length one.
-    const live = effectiveMode({ rope: true, scaling: 'yarn', factor: 2, c: 0 }, true);
-    expect(seriesId('base', live, 0)).not.toBe(seriesId('base', read.curves[0].settings!.mode, 0));
+    const live = positionSetting({ rope: true, scaling: 'yarn', factor: 2, c: 0 }, true);
+    expect(seriesId('base', live, 0)).not.toBe(seriesId('base', read.curves[0].settings!.position, 0));
   });
 
   it('no file is no curves; a bad file is no curves and a reason', () => {

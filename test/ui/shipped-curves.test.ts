@@ -235,7 +235,7 @@ describe('the store keeps the shipped curves beside the loaded model’s', () =>
     const s = store.getState();
     s.startModel(
       metaOf('austen-rope'),
-      [{ label: 'RoPE', series: 'rope', settings: { mode: 'rope', c: 0 }, points: [{ length: 64, ppl: 4 }] }],
+      [{ label: 'RoPE', series: 'rope', settings: { position: { kind: 'rope' }, c: 0 }, points: [{ length: 64, ppl: 4 }] }],
       base,
     );
     s.setShipped(shipped, []);
@@ -272,7 +272,7 @@ describe('the store keeps the shipped curves beside the loaded model’s', () =>
     const nopeBase: VariantInfo = { ...base, label: 'austen-drope (DroPE)', hasRope: false };
     s.startModel(
       metaOf('austen-drope', false),
-      [{ label: 'DroPE', series: 'none', settings: { mode: 'none', c: 0 }, points: [{ length: 64, ppl: 6.5 }] }],
+      [{ label: 'DroPE', series: 'none', settings: { position: { kind: 'none' }, c: 0 }, points: [{ length: 64, ppl: 6.5 }] }],
       nopeBase,
     );
     expect(labels()).toEqual([

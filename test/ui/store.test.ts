@@ -28,13 +28,13 @@ const recorded: RecordedCurve[] = [
   {
     label: 'RoPE',
     series: 'rope',
-    settings: { mode: 'rope', c: 0 },
+    settings: { position: { kind: 'rope' }, c: 0 },
     points: [
       { length: 64, ppl: 4.2 },
       { length: 128, ppl: 5.5 },
     ],
   },
-  { label: 'RoPE + YaRN', series: 'yarn', settings: { mode: 'yarn', c: 0 }, points: [{ length: 128, ppl: 11.3 }] },
+  { label: 'RoPE + YaRN', series: 'yarn', settings: { position: { kind: 'yarn' }, c: 0 }, points: [{ length: 128, ppl: 11.3 }] },
   { label: 'DroPE (recalibrated run)', series: 'none', points: [{ length: 64, ppl: 6.05 }] },
 ];
 
@@ -79,8 +79,8 @@ describe('run slice', () => {
   it('for a model without RoPE, maps only "none" curves onto live series', () => {
     const nope: VariantInfo = { ...base, label: 'Austen NoPE', hasRope: false };
     const curves: RecordedCurve[] = [
-      { label: 'NoPE', series: 'none', settings: { mode: 'none', c: 0.2 }, points: [{ length: 64, ppl: 6 }] },
-      { label: 'with rope?', series: 'rope', settings: { mode: 'rope', c: 0 }, points: [{ length: 64, ppl: 9 }] },
+      { label: 'NoPE', series: 'none', settings: { position: { kind: 'none' }, c: 0.2 }, points: [{ length: 64, ppl: 6 }] },
+      { label: 'with rope?', series: 'rope', settings: { position: { kind: 'rope' }, c: 0 }, points: [{ length: 64, ppl: 9 }] },
     ];
     store.getState().startModel({ ...meta, hasRope: false }, curves, nope);
     expect(store.getState().series.map((s) => [s.id, s.label])).toEqual([

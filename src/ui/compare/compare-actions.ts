@@ -3,7 +3,7 @@
 // (A Hub model goes beside the loaded one from the Hub card: Controller.compareHubModel.)
 
 import type { Controller } from '../controller.ts';
-import { BASE_VARIANT, effectiveMode, seriesLabel, type EvalSettings, type VariantInfo } from '../settings.ts';
+import { BASE_VARIANT, positionSetting, seriesLabel, type EvalSettings, type VariantInfo } from '../settings.ts';
 import { appStore, type AppState } from '../store/store.ts';
 import { compareState, SLOTS, type SlotId, type SlotSettings } from './slice.ts';
 import { hubSlotLabel, hubVariantName } from './hub-variants.ts';
@@ -41,12 +41,12 @@ export function slotLabel(
   offers: readonly ShippedOffer[] = [],
 ): string {
   if (!variant) return '–';
-  const mode = effectiveMode(settings, variant.hasRope);
+  const position = positionSetting(settings, variant.hasRope);
   const offer = offers.find((o) => o.info.id === variant.id);
-  if (offer) return offerLabel(offer, mode, settings.c, trainContext);
+  if (offer) return offerLabel(offer, position, settings.c, trainContext);
   return hubVariantName(variant.id) !== null
-    ? hubSlotLabel(variant, mode, settings.c, trainContext)
-    : seriesLabel(variant, mode, settings.c, trainContext);
+    ? hubSlotLabel(variant, position, settings.c, trainContext)
+    : seriesLabel(variant, position, settings.c, trainContext);
 }
 
 /** The site's URL of a shipped model's folder, absolute (the worker fetches from its own location). */

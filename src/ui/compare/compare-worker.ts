@@ -16,7 +16,7 @@ import { logitScale } from '../../eval/perplexity.ts';
 import type { KvCache } from '../../model/kv-cache.ts';
 import type { LlamaModel } from '../../model/model.ts';
 import type { TextTokenizer } from '../../model/tokenizer.ts';
-import { attentionWindowOf, effectiveMode, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
+import { attentionWindowOf, positionSetting, positionModeAt, type EvalSettings, type VariantInfo } from '../settings.ts';
 import type { Command, WorkerEvent } from '../worker/protocol.ts';
 
 /** Where the per-token loss passage starts in the validation text (tokens). */
@@ -57,12 +57,12 @@ const earlyRetunes = new Map<number, EvalSettings>();
 /** Position mode, attention window and logit scale for a forward over T tokens, as an evaluation at length T uses. */
 function forwardOptions(host: CompareHost, settings: EvalSettings, hasRope: boolean, T: number) {
   const trainContext = host.trainContext();
-  const mode = effectiveMode(settings, hasRope);
+  const position = positionSetting(settings, hasRope);
   return {
-    rope: mode !== 'none',
+    rope: position.kind !== 'none',
     forward: {
-      positions: positionModeAt(mode, T, { trainContext, maxPositionEmbeddings: trainContext }),
-      window: attentionWindowOf(mode, trainContext),
+      positions: positionModeAt(position, T, { trainContext, maxPositionEmbeddings: trainContext }),
+      window: attentionWindowOf(position, trainContext),
       beta: logitScale(settings.c, T, trainContext),
     },
   };

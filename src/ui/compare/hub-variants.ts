@@ -18,7 +18,7 @@
 // Pure functions: tested in test/ui/hub-variants.test.ts.
 
 import { isRecord } from '../../model/config.ts';
-import { formatC, ropeModeName, type EffectiveMode, type VariantInfo } from '../settings.ts';
+import { formatC, ropeModeName, type PositionSetting, type VariantInfo } from '../settings.ts';
 
 /** Ids of Hub-model variants, in the slots and in the worker: apart from shipped ones and every variant made in the page. */
 export const HUB_VARIANT_PREFIX = 'hub:';
@@ -41,8 +41,8 @@ export function hubVariantInfo(hubId: string, hasRope: boolean): VariantInfo {
  * A Hub model's name in a slot: ORG/NAME, with its positions when it has RoPE (the loaded model's
  * "RoPE" alone would not say which model runs), and c when the logit scale is on.
  */
-export function hubSlotLabel(variant: VariantInfo, mode: EffectiveMode, c: number, trainContext: number): string {
-  const positions = variant.hasRope ? (ropeModeName(mode, trainContext) ?? 'RoPE switched off') : null;
+export function hubSlotLabel(variant: VariantInfo, position: PositionSetting, c: number, trainContext: number): string {
+  const positions = variant.hasRope ? (ropeModeName(position, trainContext) ?? 'RoPE switched off') : null;
   const label = positions === null ? variant.label : `${variant.label} · ${positions}`;
   return c > 0 ? `${label} · c = ${formatC(c)}` : label;
 }

@@ -33,7 +33,7 @@ export function ropeFrequencyRows(params: RotaryParams, trainContext: number, le
   const plain = inverseFrequencies({ kind: 'rope' }, params, Math.max(1, trainContext));
   if (!plain) return [];
   const context = { trainContext, maxPositionEmbeddings: params.maxPositionEmbeddings };
-  const mode = positionModeAt(scaling === 'none' ? 'rope' : scaling, length, context);
+  const mode = positionModeAt({ kind: scaling === 'none' ? 'rope' : scaling }, length, context);
   const scaled = inverseFrequencies(mode, params, length) ?? plain;
   const turn = 2 * Math.PI;
   return Array.from(plain.invFreq, (inv, pair) => ({

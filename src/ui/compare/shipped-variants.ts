@@ -14,7 +14,7 @@
 // Pure functions: tested in test/ui/shipped-variants.test.ts.
 
 import { shippedLabel, type ModelShapes, type ShippedKind, type ShippedModel } from '../recorded-curves.ts';
-import type { EffectiveMode, VariantInfo } from '../settings.ts';
+import type { PositionSetting, VariantInfo } from '../settings.ts';
 
 /** Ids of shipped-model variants, in the slots and in the worker: apart from every variant made in the page. */
 export const SHIPPED_VARIANT_PREFIX = 'shipped:';
@@ -83,6 +83,6 @@ export function slotChoices(
 }
 
 /** A shipped model's name in a slot: its recorded series' legend name in the main chart. */
-export function offerLabel(offer: ShippedOffer, mode: EffectiveMode, c: number, trainContext: number): string {
-  return shippedLabel(offer.kind, { label: offer.info.label, settings: { mode, c } }, offer.name, trainContext);
+export function offerLabel(offer: ShippedOffer, position: PositionSetting, c: number, trainContext: number): string {
+  return shippedLabel(offer.kind, { label: offer.info.label, settings: { position, c } }, offer.name, trainContext);
 }

@@ -7,7 +7,7 @@
 
 import { useEffect, useRef, useState, type MouseEvent } from 'react';
 import type { Controller } from '../controller.ts';
-import { effectiveMode } from '../settings.ts';
+import { positionKey, positionSetting } from '../settings.ts';
 import { activeVariant, useApp } from '../store/store.ts';
 
 export const HEATMAP_TITLE = 'Attention heatmap';
@@ -174,7 +174,8 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
   const layer = useApp((s) => s.config.layer);
   const head = useApp((s) => s.config.head);
   const setSetting = useApp((s) => s.setSetting);
-  const mode = effectiveMode({ rope: ropeSwitch, scaling, factor, c }, hasRope);
+  // Its key, not the object: a new object each render would restart the effect below every time.
+  const position = positionKey(positionSetting({ rope: ropeSwitch, scaling, factor, c }, hasRope));
 
   const [result, setResult] = useState<HeatmapResult | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -187,7 +188,7 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
   // keeps at most one request in the worker and drops superseded results.
   useEffect(() => {
     if (!ready || !variantId) return;
-    const rope = mode !== 'none';
+    const rope = position !== 'none';
     const timer = setTimeout(() => {
       setBusy(true);
       controller.attentionMap(
@@ -204,7 +205,7 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
       );
     }, HEATMAP_DELAY_MS);
     return () => clearTimeout(timer);
-  }, [controller, ready, variantId, mode, c, layer, head]);
+  }, [controller, ready, variantId, position, c, layer, head]);
 
   useEffect(() => {
     const canvas = canvasRef.current;
@@ -284,7 +285,7 @@ export function AttentionHeatmap({ controller }: { controller: Controller }) {
                 ? ''
                 : result
                   ? hasRope
-                    ? `${variantLabel}, ${mode === 'none' ? 'RoPE switched off' : 'with RoPE'}`
+                    ? `${variantLabel}, ${position === 'none' ? 'RoPE switched off' : 'with RoPE'}`
                     : variantLabel
                   : ''}
         </span>

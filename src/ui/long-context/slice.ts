@@ -9,7 +9,7 @@
 import type { StateCreator } from 'zustand';
 import type { Controller } from '../controller.ts';
 import { activeVariant, appStore, useApp, type AppState, type Middlewares } from '../store/store.ts';
-import { effectiveMode, seriesId, seriesLabel, type EvalSettings } from '../settings.ts';
+import { positionSetting, seriesId, seriesLabel, type EvalSettings } from '../settings.ts';
 import type { PendingRequest } from '../worker/client.ts';
 import type { ProgressEvent } from '../worker/protocol.ts';
 import type { ModelMeta } from '../store/run-slice.ts';
@@ -175,8 +175,8 @@ function selectedJobs(): Job[] {
   const trainContext = app.meta?.trainContext;
   if (trainContext === undefined) return [];
   return variants.map((v) => {
-    const mode = effectiveMode(app.config, v.hasRope);
-    return { variant: v.id, seriesId: seriesId(v.id, mode, app.config.c), label: seriesLabel(v, mode, app.config.c, trainContext) };
+    const position = positionSetting(app.config, v.hasRope);
+    return { variant: v.id, seriesId: seriesId(v.id, position, app.config.c), label: seriesLabel(v, position, app.config.c, trainContext) };
   });
 }
 

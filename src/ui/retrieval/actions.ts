@@ -4,7 +4,7 @@
 // go through the controller's `request` / `control`, as the long-context panel's do.
 
 import type { Controller } from '../controller.ts';
-import { effectiveMode, seriesLabel } from '../settings.ts';
+import { positionSetting, seriesLabel } from '../settings.ts';
 import { activeVariant, appStore, currentSeriesId, type AppState } from '../store/store.ts';
 import { retrievalLengths, RETRIEVAL_SEED } from './logic.ts';
 
@@ -40,8 +40,8 @@ export function measureRetrieval(controller: Controller): void {
   const id = currentSeriesId(state);
   if (!canMeasureRetrieval(state) || !variant || !id || !state.meta) return;
   const lengths = plannedLengths(state);
-  const mode = effectiveMode(state.config, variant.hasRope);
-  const label = seriesLabel(variant, mode, state.config.c, state.meta.trainContext);
+  const position = positionSetting(state.config, variant.hasRope);
+  const label = seriesLabel(variant, position, state.config.c, state.meta.trainContext);
   const { rope, scaling, factor, c } = state.config;
   const trials = state.retrievalTrials;
   const request = controller.worker.request(

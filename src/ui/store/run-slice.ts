@@ -170,8 +170,9 @@ function liveSeriesOf(base: VariantInfo | null, meta: ModelMeta | null, curve: R
   const settings = curve.settings;
   if (!base || !meta || !settings) return null;
   // Without RoPE in the weights, every evaluation is mode 'none'.
-  if (!base.hasRope && settings.mode !== 'none') return null;
-  return { id: seriesId(base.id, settings.mode, settings.c), label: seriesLabel(base, settings.mode, settings.c, meta.trainContext) };
+  if (!base.hasRope && settings.position.kind !== 'none') return null;
+  const { position, c } = settings;
+  return { id: seriesId(base.id, position, c), label: seriesLabel(base, position, c, meta.trainContext) };
 }
 
 /**

@@ -7,7 +7,7 @@
 import { createStore, useStore } from 'zustand';
 import { createJSONStorage, persist, type StateStorage } from 'zustand/middleware';
 import { useShallow } from 'zustand/react/shallow';
-import { effectiveMode, seriesId, type VariantInfo } from '../settings.ts';
+import { positionSetting, seriesId, type VariantInfo } from '../settings.ts';
 import { createConfigSlice, type ConfigSlice } from './config-slice.ts';
 import { createRunSlice, type RunSlice } from './run-slice.ts';
 import { createUiSlice, DEFAULT_UI, type UiPreferences, type UiSlice } from './ui-slice.ts';
@@ -117,7 +117,7 @@ export function activeVariant(state: AppState): VariantInfo | null {
 export function currentSeriesId(state: AppState): string | null {
   const variant = activeVariant(state);
   if (!variant) return null;
-  return seriesId(variant.id, effectiveMode(state.config, variant.hasRope), state.config.c);
+  return seriesId(variant.id, positionSetting(state.config, variant.hasRope), state.config.c);
 }
 
 /** True while recalibration holds the worker (preparing, running or paused). */

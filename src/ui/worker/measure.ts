@@ -6,7 +6,7 @@ import { logitScale, perplexityByLength } from '../../eval/perplexity.ts';
 import { needleByLength } from '../../eval/needle.ts';
 import { retrievalByLength } from '../../eval/records.ts';
 import { needleFits } from '../long-context/logic.ts';
-import { attentionWindowOf, effectiveMode, positionModeAt, type EvalSettings } from '../settings.ts';
+import { attentionWindowOf, positionSetting, positionModeAt, type EvalSettings } from '../settings.ts';
 import type { Command } from './protocol.ts';
 import { PASSAGE_START } from '../compare/compare-worker.ts';
 import type { Variant, WorkerHost } from './host.ts';
@@ -31,10 +31,10 @@ function validationTokens(host: WorkerHost, budget: number, lengths: number[]): 
 function lengthOptions(host: WorkerHost, settings: EvalSettings, hasRope: boolean) {
   const trainContext = host.requireModel().config.maxPositionEmbeddings;
   const context = { trainContext, maxPositionEmbeddings: trainContext };
-  const mode = effectiveMode(settings, hasRope);
+  const position = positionSetting(settings, hasRope);
   return (L: number) => ({
-    positions: positionModeAt(mode, L, context),
-    window: attentionWindowOf(mode, trainContext),
+    positions: positionModeAt(position, L, context),
+    window: attentionWindowOf(position, trainContext),
     betaC: settings.c,
     trainContext,
   });
@@ -185,13 +185,13 @@ export async function attentionMap(host: WorkerHost, command: Extract<Command, {
   const trainContext = config.maxPositionEmbeddings;
   const T = Math.min(Math.floor(command.length ?? Math.min(trainContext, ATTENTION_MAP_MAX)), validation.length);
   if (!(T >= 1)) throw new Error(`the attention map needs at least one token, got length ${command.length}`);
-  const mode = effectiveMode(command.settings, info.hasRope);
+  const position = positionSetting(command.settings, info.hasRope);
   // The passage the per-token loss view uses: prose, not the title page at the text's start.
   const start = Math.max(0, Math.min(PASSAGE_START, validation.length - T));
   const ids = validation.slice(start, start + T);
   const probs = await model.attentionMap(ids, T, layer, head, {
-    positions: positionModeAt(mode, T, { trainContext, maxPositionEmbeddings: trainContext }),
-    window: attentionWindowOf(mode, trainContext),
+    positions: positionModeAt(position, T, { trainContext, maxPositionEmbeddings: trainContext }),
+    window: attentionWindowOf(position, trainContext),
     beta: logitScale(command.settings.c, T, trainContext),
   });
   host.post({
