@@ -8,8 +8,8 @@
 import { createHash } from 'node:crypto';
 import { expect, test, type Page } from '@playwright/test';
 import { parseSafetensors, writeSafetensors } from '../src/model/safetensors.ts';
-import { HUB_CACHE_NAME } from '../src/ui/hub-cache.ts';
-import { DB_NAME } from '../src/ui/persist/variant-store.ts';
+import { HUB_CACHE_NAME } from '../src/ui/features/model/hub-cache.ts';
+import { DB_NAME } from '../src/ui/features/saved-variants/variant-store.ts';
 import { startHubServer } from '../test/helpers/hub-server.ts';
 import { appCase, type AppCase } from '../test/faults/app.cases.ts';
 import { routeTinyModel, tinyCheckpointFiles, TINY_CONFIG } from './helpers/tiny-model.ts';

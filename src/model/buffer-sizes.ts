@@ -1,6 +1,6 @@
 // The size table of the buffers LlamaModel allocates for a forward pass: one layer's activations,
 // the model-level rows, the LM head's row chunk and the rotary tables. LlamaModel allocates from
-// these functions and the page's memory estimate (src/ui/hub-memory.ts) sums them, so the two
+// these functions and the page's memory estimate (src/ui/features/model/hub-memory.ts) sums them, so the two
 // cannot drift apart.
 //
 // Glossary: B sequences of T tokens, R = B·T rows, C hidden size, I MLP size, H/KVH query/key-value

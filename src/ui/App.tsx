@@ -4,18 +4,20 @@
 // GPU and stays responsive while the model evaluates or trains.
 
 import type { Controller } from './controller.ts';
-import { DropeCard, ModelCard, PositionsCard } from './components/Controls.tsx';
-import { AdapterFacts, GpuAlert } from './components/GpuStatus.tsx';
-import { HubModelCard } from './components/HubModel.tsx';
-import { LongContextPanel } from './components/LongContextPanel.tsx';
-import { PerplexityPanel } from './components/PerplexityPanel.tsx';
-import { RetrievalPanel } from './retrieval/RetrievalPanel.tsx';
-import { AttentionHeatmap } from './components/AttentionHeatmap.tsx';
-import { SavedVariants } from './components/SavedVariants.tsx';
+import { ModelCard } from './features/model/ModelCard.tsx';
+import { PositionsCard } from './features/evaluation/PositionsCard.tsx';
+import { DropeCard } from './features/recalibration/DropeCard.tsx';
+import { AdapterFacts, GpuAlert } from './features/model/GpuStatus.tsx';
+import { HubModelCard } from './features/model/HubModel.tsx';
+import { LongContextPanel } from './features/long-context/LongContextPanel.tsx';
+import { PerplexityPanel } from './features/evaluation/PerplexityPanel.tsx';
+import { RetrievalPanel } from './features/retrieval/RetrievalPanel.tsx';
+import { AttentionHeatmap } from './features/heatmap/AttentionHeatmap.tsx';
+import { SavedVariants } from './features/saved-variants/SavedVariants.tsx';
 import { useApp } from './store/store.ts';
-import { ComparePanel } from './compare/ComparePanel.tsx';
-import { PresentationToggle, RopeTeaching } from './compare/RopeTeaching.tsx';
-import { setPresentation, usePresentation } from './compare/presentation.ts';
+import { ComparePanel } from './features/side-by-side/ComparePanel.tsx';
+import { PresentationToggle, RopeTeaching } from './features/teaching/RopeTeaching.tsx';
+import { setPresentation, usePresentation } from './features/teaching/presentation.ts';
 
 function Notice() {
   const notice = useApp((s) => s.notice);

@@ -13,7 +13,7 @@ import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import { LlamaModel } from '../../src/model/model.ts';
 import { PUBLISHED_CONFIGS } from '../../src/model/published-configs.ts';
 import { hubSource } from '../../src/model/source-hub.ts';
-import { estimateGpuMemory } from '../../src/ui/hub-memory.ts';
+import { estimateGpuMemory } from '../../src/ui/features/model/hub-memory.ts';
 import { describeRun, expectSuccess, runCli } from '../helpers/cli.ts';
 import { peakDuring, testEngine } from '../helpers/gpu.ts';
 import { startHubServer, type HubServer } from '../helpers/hub-server.ts';

@@ -1,4 +1,4 @@
-// The page's GPU memory estimate (src/ui/hub-memory.ts) held against the bytes the engine really
+// The page's GPU memory estimate (src/ui/features/model/hub-memory.ts) held against the bytes the engine really
 // allocates (Engine.peakBytesAllocated) when LlamaModel loads a checkpoint, measures perplexity at
 // the estimate's length and generates with a KV cache of that length: both read one size table
 // (src/model/buffer-sizes.ts), so a perplexity pass agrees to the byte; a generation adds its KV
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { initializeCheckpoint } from '../../src/model/init.ts';
 import { LlamaModel } from '../../src/model/model.ts';
 import type { StorageFormat } from '../../src/model/precision.ts';
-import { estimateGpuMemory } from '../../src/ui/hub-memory.ts';
+import { estimateGpuMemory } from '../../src/ui/features/model/hub-memory.ts';
 import { peakDuring, testEngine } from '../helpers/gpu.ts';
 import { TINY_CONFIG } from '../helpers/tiny-config.ts';
 

@@ -3,8 +3,8 @@
 // left alone. The worker is scripted (test/ui/helpers/scripted-worker.ts): it records what is sent.
 
 import { beforeEach, describe, expect, it } from 'vitest';
-import { dropRopeInGenerations, dropRopeNow } from '../../src/ui/compare/compare-actions.ts';
-import { compareState, type SlotId } from '../../src/ui/compare/slice.ts';
+import { dropRopeInGenerations, dropRopeNow } from '../../src/ui/features/side-by-side/compare-actions.ts';
+import { compareState, type SlotId } from '../../src/ui/features/side-by-side/slice.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { appStore } from '../../src/ui/store/store.ts';
 import { scriptedController } from './helpers/scripted-worker.ts';

@@ -1,11 +1,11 @@
-// The GPU memory estimate the "Hugging Face model" field shows before loading (src/ui/hub-memory.ts),
+// The GPU memory estimate the "Hugging Face model" field shows before loading (src/ui/features/model/hub-memory.ts),
 // checked against counts written out by hand for one config, for each storage format
 // (src/model/precision.ts), and the Precision policy that picks the format.
 
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/model/config.ts';
 import { F16_STORAGE, F32_STORAGE, resolvePrecision, type StorageFormat } from '../../src/model/precision.ts';
-import { checkFit, describeStorage, estimateGpuMemory, precisionNote } from '../../src/ui/hub-memory.ts';
+import { checkFit, describeStorage, estimateGpuMemory, precisionNote } from '../../src/ui/features/model/hub-memory.ts';
 
 const F16_WEIGHTS: StorageFormat = { weights: 'f16', activations: 'f32' };
 

@@ -1,14 +1,14 @@
-// Hub models beside the loaded one (src/ui/compare/hub-variants.ts): when two tokenizer.json files
+// Hub models beside the loaded one (src/ui/features/side-by-side/hub-variants.ts): when two tokenizer.json files
 // give a text the same ids (the vocab map, the merges in order, the added tokens; not the file's
 // bytes), the error that names both models and what differs, the variant's id and label, the slot
 // choices and labels with Hub variants among them, what Generate sends for a slot on a Hub model,
-// and the memory sentence on the current model's weights (src/ui/hub-memory.ts currentWeightsNote).
+// and the memory sentence on the current model's weights (src/ui/features/model/hub-memory.ts currentWeightsNote).
 
 import { beforeEach, describe, expect, it } from 'vitest';
 import { byteLevelTokenizerJson } from '../../src/model/byte-tokenizer.ts';
 import { parseConfig } from '../../src/model/config.ts';
-import { generateBoth, slotLabel, slotVariant } from '../../src/ui/compare/compare-actions.ts';
-import { compareState, defaultSlots, type SlotSettings } from '../../src/ui/compare/slice.ts';
+import { generateBoth, slotLabel, slotVariant } from '../../src/ui/features/side-by-side/compare-actions.ts';
+import { compareState, defaultSlots, type SlotSettings } from '../../src/ui/features/side-by-side/slice.ts';
 import {
   hubSlotLabel,
   hubVariantId,
@@ -17,9 +17,9 @@ import {
   incompatible,
   tokenizerDifference,
   vocabSizeDifference,
-} from '../../src/ui/compare/hub-variants.ts';
-import { slotChoices } from '../../src/ui/compare/shipped-variants.ts';
-import { currentWeightsNote, estimateGpuMemory } from '../../src/ui/hub-memory.ts';
+} from '../../src/ui/features/side-by-side/hub-variants.ts';
+import { slotChoices } from '../../src/ui/features/side-by-side/shipped-variants.ts';
+import { currentWeightsNote, estimateGpuMemory } from '../../src/ui/features/model/hub-memory.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { appStore } from '../../src/ui/store/store.ts';
 import { scriptedController } from './helpers/scripted-worker.ts';

@@ -1,4 +1,4 @@
-// "Long context" (src/ui/long-context): lengths offered, too-short detection for a text and for a
+// "Long context" (src/ui/features/long-context): lengths offered, too-short detection for a text and for a
 // needle prompt (against the prompt's own size, counted here independently), the chart rows, and
 // the store's actions driven by a fake controller (one request per variant, in order; results kept
 // per model; cancel), and the charts' other models: which compare (needle: the same C; perplexity:
@@ -27,7 +27,7 @@ import {
   type PerplexityPoint,
   type Reference,
   type ResultSeries,
-} from '../../src/ui/long-context/logic.ts';
+} from '../../src/ui/features/long-context/logic.ts';
 import {
   cancelLongContext,
   initialLongContext,
@@ -37,7 +37,7 @@ import {
   perplexityBlocker,
   resultsOf,
   runNeedle,
-} from '../../src/ui/long-context/slice.ts';
+} from '../../src/ui/features/long-context/slice.ts';
 import { appStore } from '../../src/ui/store/store.ts';
 import { watchWeights } from '../../src/ui/store/weights-watch.ts';
 import { scriptedController as fakeController, settle } from './helpers/scripted-worker.ts';

@@ -15,7 +15,7 @@ import {
   readImportFiles,
   sortImportFiles,
   validateImport,
-} from '../../src/ui/persist/import-export.ts';
+} from '../../src/ui/features/saved-variants/import-export.ts';
 import {
   addPoint,
   checkStoredVariant,
@@ -24,7 +24,7 @@ import {
   storedFiles,
   summarize,
   type StoredVariant,
-} from '../../src/ui/persist/variant-store.ts';
+} from '../../src/ui/features/saved-variants/variant-store.ts';
 
 const CONFIG = {
   architectures: ['LlamaForCausalLM'],

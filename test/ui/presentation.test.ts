@@ -1,7 +1,7 @@
 // Presentation mode's flag in the URL hash: set and cleared without touching other hash parts.
 
 import { describe, expect, it } from 'vitest';
-import { hashWithPresentation, presentationFromHash } from '../../src/ui/compare/presentation.ts';
+import { hashWithPresentation, presentationFromHash } from '../../src/ui/features/teaching/presentation.ts';
 
 describe('presentation mode in the hash', () => {
   it('reads and writes the flag', () => {

@@ -4,8 +4,8 @@
 
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RetrievalPoint } from '../../src/eval/records.ts';
-import { readRecordedEval, readShippedModel, type ShippedModel } from '../../src/ui/recorded-curves.ts';
-import { plannedLengths } from '../../src/ui/retrieval/actions.ts';
+import { readRecordedEval, readShippedModel, type ShippedModel } from '../../src/ui/features/model/recorded-curves.ts';
+import { plannedLengths } from '../../src/ui/features/retrieval/actions.ts';
 import {
   retrievalCell,
   retrievalChartLengths,
@@ -14,7 +14,7 @@ import {
   retrievalRows,
   seriesWithRetrieval,
   type RetrievalSeriesPoint,
-} from '../../src/ui/retrieval/logic.ts';
+} from '../../src/ui/features/retrieval/logic.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { createAppStore, memoryStorage, type AppStore } from '../../src/ui/store/store.ts';
 import { shippedConfig } from '../helpers/tiny-config.ts';

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { inverseFrequencies } from '../../src/model/positions.ts';
-import { ropeFrequencyRows } from '../../src/ui/compare/rope-frequencies.ts';
+import { ropeFrequencyRows } from '../../src/ui/features/teaching/rope-frequencies.ts';
 
 const params = { headDim: 16, ropeTheta: 10000, maxPositionEmbeddings: 16 };
 

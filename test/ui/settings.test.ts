@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { logTicks } from '../../src/ui/components/chart-style.ts';
-import { readRecordedEval } from '../../src/ui/recorded-curves.ts';
+import { readRecordedEval } from '../../src/ui/features/model/recorded-curves.ts';
 import {
   attentionWindowOf,
   positionKey,
@@ -15,8 +15,8 @@ import {
   seriesLabel,
   type VariantInfo,
 } from '../../src/ui/settings.ts';
-import { needleLengths, perplexityLengths } from '../../src/ui/long-context/logic.ts';
-import { retrievalLengths } from '../../src/ui/retrieval/logic.ts';
+import { needleLengths, perplexityLengths } from '../../src/ui/features/long-context/logic.ts';
+import { retrievalLengths } from '../../src/ui/features/retrieval/logic.ts';
 
 const base: VariantInfo = { id: 'base', label: 'RoPE', kind: 'base', hasRope: true, detail: '' };
 

@@ -4,7 +4,13 @@
 
 import { readFileSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { nopeKind, readShippedModel, readShippedModels, STORY_LABELS, type ShippedModel } from '../../src/ui/recorded-curves.ts';
+import {
+  nopeKind,
+  readShippedModel,
+  readShippedModels,
+  STORY_LABELS,
+  type ShippedModel,
+} from '../../src/ui/features/model/recorded-curves.ts';
 import { seriesStyle } from '../../src/ui/components/chart-style.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { shippedSeries, SHIPPED_PREFIX } from '../../src/ui/store/run-slice.ts';

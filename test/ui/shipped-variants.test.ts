@@ -1,4 +1,4 @@
-// Shipped models as side-by-side weights (src/ui/compare/shipped-variants.ts): which shipped models
+// Shipped models as side-by-side weights (src/ui/features/side-by-side/shipped-variants.ts): which shipped models
 // a slot is offered beside the loaded one (same sizes and vocabulary, never the loaded one itself,
 // none for a Hub model), Model B's default (austen-drope where offered, else the loaded model
 // without RoPE), the slot's label (the recorded series' legend name), and the lazy loadVariant
@@ -15,8 +15,8 @@ import {
   measureLosses,
   slotLabel,
   slotVariant,
-} from '../../src/ui/compare/compare-actions.ts';
-import { compareState, defaultSlots, type SlotSettings } from '../../src/ui/compare/slice.ts';
+} from '../../src/ui/features/side-by-side/compare-actions.ts';
+import { compareState, defaultSlots, type SlotSettings } from '../../src/ui/features/side-by-side/slice.ts';
 import {
   DEFAULT_B_MODEL,
   sameSizes,
@@ -24,8 +24,8 @@ import {
   shippedOffers,
   shippedVariantId,
   slotChoices,
-} from '../../src/ui/compare/shipped-variants.ts';
-import { readShippedModels, STORY_LABELS, type ShippedModel } from '../../src/ui/recorded-curves.ts';
+} from '../../src/ui/features/side-by-side/shipped-variants.ts';
+import { readShippedModels, STORY_LABELS, type ShippedModel } from '../../src/ui/features/model/recorded-curves.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import { appStore } from '../../src/ui/store/store.ts';
 import { scriptedController, settle } from './helpers/scripted-worker.ts';

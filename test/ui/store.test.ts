@@ -3,7 +3,7 @@
 
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Controller } from '../../src/ui/controller.ts';
-import type { RecordedCurve } from '../../src/ui/recorded-curves.ts';
+import type { RecordedCurve } from '../../src/ui/features/model/recorded-curves.ts';
 import { BASE_VARIANT, type VariantInfo } from '../../src/ui/settings.ts';
 import {
   activeVariant,
@@ -176,10 +176,10 @@ describe('selectors', () => {
     const controller = new Controller(store);
     const s = store.getState();
     s.startModel(meta, recorded, base);
-    expect(controller.missingLengths()).toEqual([32, 64, 128, 256, 512, 1024]);
+    expect(controller.evaluation.missingLengths()).toEqual([32, 64, 128, 256, 512, 1024]);
     s.addMeasuredPoint('base|rope|0.00', 'RoPE', 64, 4.1);
     s.addMeasuredPoint('base|rope|0.00', 'RoPE', 1024, 30);
-    expect(controller.missingLengths()).toEqual([32, 128, 256, 512]);
+    expect(controller.evaluation.missingLengths()).toEqual([32, 128, 256, 512]);
   });
 });
 

@@ -4,8 +4,8 @@
 // dead GPU object in the store.
 
 import type { StateCreator } from 'zustand';
-import type { RecordedCurve, RecordedRetrieval, ShippedModel, ShippedProblem } from '../recorded-curves.ts';
-import type { RetrievalSeriesPoint } from '../retrieval/logic.ts';
+import type { RecordedCurve, RecordedRetrieval, ShippedModel, ShippedProblem } from '../features/model/recorded-curves.ts';
+import type { RetrievalSeriesPoint } from '../features/retrieval/logic.ts';
 import { BASE_VARIANT, seriesId, seriesLabel, type VariantInfo } from '../settings.ts';
 import type { AdapterInfo, ModelSummary } from '../worker/protocol.ts';
 import type { AppState, Middlewares } from './store.ts';
@@ -57,7 +57,7 @@ export interface Series {
   /** Index into the chart's dash patterns and colours, fixed when the series is created. */
   style: number;
   points: SeriesPoint[];
-  /** The records test by length (src/ui/retrieval): recorded in eval.json or measured here. */
+  /** The records test by length (src/ui/features/retrieval): recorded in eval.json or measured here. */
   retrieval?: RetrievalSeriesPoint[];
   /**
    * Set on a shipped model's recorded series (not the loaded model's): its own C_train, which the

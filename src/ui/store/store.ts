@@ -11,10 +11,10 @@ import { positionSetting, seriesId, type VariantInfo } from '../settings.ts';
 import { createConfigSlice, type ConfigSlice } from './config-slice.ts';
 import { createRunSlice, type RunSlice } from './run-slice.ts';
 import { createUiSlice, DEFAULT_UI, type UiPreferences, type UiSlice } from './ui-slice.ts';
-import { createRetrievalSlice, type RetrievalSlice } from '../retrieval/slice.ts';
-import { createCompareSlice, type CompareSlice } from '../compare/slice.ts';
-import { createLongContextSlice, type LongContextSlice } from '../long-context/slice.ts';
-import { createSavedSlice, type SavedSlice } from '../persist/saved.ts';
+import { createRetrievalSlice, type RetrievalSlice } from '../features/retrieval/slice.ts';
+import { createCompareSlice, type CompareSlice } from '../features/side-by-side/slice.ts';
+import { createLongContextSlice, type LongContextSlice } from '../features/long-context/slice.ts';
+import { createSavedSlice, type SavedSlice } from '../features/saved-variants/saved.ts';
 
 /** Actions that change several slices at once. */
 export interface CrossSliceActions {

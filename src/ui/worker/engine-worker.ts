@@ -14,7 +14,7 @@
 // restoreVariants, forgetVariant) and ../compare/compare-worker.ts (generate, retune, tokenLoss).
 
 import type { Command } from './protocol.ts';
-import { generate, retune, tokenLoss } from '../compare/compare-worker.ts';
+import { generate, retune, tokenLoss } from '../features/side-by-side/compare-worker.ts';
 import { messageOf, WorkerHost } from './host.ts';
 import { init, loadModel, loadVariant } from './models.ts';
 import { attentionMap, evaluate, fitC, needle, retrieval } from './measure.ts';

@@ -1,7 +1,7 @@
 // What every request handler of the engine worker shares: the WorkerHost owns the worker's state
 // (the Engine, the loaded model and its variants, the request queue, cancelled ids, recalibration
 // controls, the pasted-text token cache) and the plumbing to report events and run GPU work. It is
-// also the CompareHost the side-by-side requests (src/ui/compare/compare-worker.ts) run on.
+// also the CompareHost the side-by-side requests (src/ui/features/side-by-side/compare-worker.ts) run on.
 
 import type { Engine } from '../../engine/engine.ts';
 import type { ModelSource } from '../../model/checkpoint.ts';
@@ -10,7 +10,7 @@ import type { LlamaModel } from '../../model/model.ts';
 import type { TextTokenizer } from '../../model/tokenizer.ts';
 import type { TokenStream } from '../../train/data.ts';
 import type { VariantInfo } from '../settings.ts';
-import type { CompareHost } from '../compare/compare-worker.ts';
+import type { CompareHost } from '../features/side-by-side/compare-worker.ts';
 import type { WorkerEvent } from './protocol.ts';
 
 /** Progress events at most this often (the last one of a request always goes out). */
@@ -20,7 +20,7 @@ export interface Variant {
   info: VariantInfo;
   /** A dropped variant shares its parent's LlamaModel: same weights, evaluated without RoPE. */
   model: LlamaModel;
-  /** Its key in the variant store (src/ui/persist/variant-store.ts), when it is kept there. */
+  /** Its key in the variant store (src/ui/features/saved-variants/variant-store.ts), when it is kept there. */
   stored?: string;
 }
 

@@ -5,10 +5,10 @@
 import { logitScale, perplexityByLength } from '../../eval/perplexity.ts';
 import { needleByLength } from '../../eval/needle.ts';
 import { retrievalByLength } from '../../eval/records.ts';
-import { needleFits } from '../long-context/logic.ts';
+import { needleFits } from '../features/long-context/logic.ts';
 import { attentionWindowOf, positionSetting, positionModeAt, type EvalSettings } from '../settings.ts';
 import type { Command } from './protocol.ts';
-import { PASSAGE_START } from '../compare/compare-worker.ts';
+import { PASSAGE_START } from '../features/side-by-side/compare-worker.ts';
 import type { Variant, WorkerHost } from './host.ts';
 
 /** Tokens the heatmap shows at most: a T x T grid stays readable. */

@@ -7,12 +7,18 @@ import { expectedTensorShapes, loadCheckpoint, loadConfig, type ModelSource } fr
 import { LlamaModel } from '../../model/model.ts';
 import { urlSource } from '../../model/source-url.ts';
 import { hubSource } from '../../model/source-hub.ts';
-import { cacheStorageByteCache } from '../hub-cache.ts';
+import { cacheStorageByteCache } from '../features/model/hub-cache.ts';
 import { loadTokenizer, TOKENIZER_FILE } from '../../model/tokenizer.ts';
 import { BASE_VARIANT, type VariantInfo } from '../settings.ts';
 import type { Command } from './protocol.ts';
-import { shippedVariantId } from '../compare/shipped-variants.ts';
-import { hubVariantId, hubVariantInfo, incompatible, tokenizerDifference, vocabSizeDifference } from '../compare/hub-variants.ts';
+import { shippedVariantId } from '../features/side-by-side/shipped-variants.ts';
+import {
+  hubVariantId,
+  hubVariantInfo,
+  incompatible,
+  tokenizerDifference,
+  vocabSizeDifference,
+} from '../features/side-by-side/hub-variants.ts';
 import { fetchText, messageOf, type WorkerHost } from './host.ts';
 import { sameShapes } from './variants.ts';
 

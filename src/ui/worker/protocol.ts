@@ -116,20 +116,20 @@ export type Command =
    * driver reset can be reproduced in the middle of a request. No events of its own.
    */
   | { type: 'loseDevice'; id: number }
-  /** Loads stored variants (src/ui/persist/variant-store.ts) of the loaded model: all, or those `keys`. */
+  /** Loads stored variants (src/ui/features/saved-variants/variant-store.ts) of the loaded model: all, or those `keys`. */
   | { type: 'restoreVariants'; id: number; keys?: string[] }
   /** Frees a variant's weights (the page deletes its stored record). */
   | { type: 'forgetVariant'; id: number; variant: string }
   /**
    * Side by side: the shipped model `name` (its folder at `baseUrl`, same tensor shapes as the
    * loaded model's) as a variant: kind 'base' (as trained), id "shipped:NAME", hasRope from its
-   * config.json's attention_type. Never listed among the page's variants (src/ui/compare/shipped-variants.ts).
+   * config.json's attention_type. Never listed among the page's variants (src/ui/features/side-by-side/shipped-variants.ts).
    *
    * With `hub` (then `name` is the Hub id and baseUrl is ignored): the Hub model ORG/NAME through
    * the Cache Storage cache, with `download` events, stored as `weights`/`activations` (as
    * loadModel's), as the variant id "hub:ORG/NAME", label "ORG/NAME", positions from its own
    * config.json. It must share the loaded model's vocab_size and tokenizer (tokenizer.json's
-   * vocab, merges and added tokens; src/ui/compare/hub-variants.ts), not its tensor shapes: a
+   * vocab, merges and added tokens; src/ui/features/side-by-side/hub-variants.ts), not its tensor shapes: a
    * DroPE checkpoint with q_norm/k_norm goes beside its RoPE original. Errors when no model is
    * loaded, or naming both models and what differs.
    */
@@ -142,7 +142,7 @@ export type Command =
       weights?: 'f32' | 'f16';
       activations?: 'f32' | 'f16';
     }
-  // Side by side (src/ui/compare): greedy continuation of a prompt, one `token` event per token,
+  // Side by side (src/ui/features/side-by-side): greedy continuation of a prompt, one `token` event per token,
   // cancellable; `retune` changes a running generation's settings for the tokens that follow (Drop
   // RoPE mid-generation); `tokenLoss` is the next-token loss of each token of a validation passage.
   | { type: 'generate'; id: number; slot: string; variant: string; prompt: string; maxTokens: number; settings: EvalSettings }

@@ -9,7 +9,7 @@ import { TokenStream } from '../../train/data.ts';
 import { NonFiniteError, Trainer } from '../../train/trainer.ts';
 import { BASE_VARIANT, type VariantInfo } from '../settings.ts';
 import type { Command } from './protocol.ts';
-import { memorySource, newVariantKey, storedFiles, VariantStore, type StoredVariant } from '../persist/variant-store.ts';
+import { memorySource, newVariantKey, storedFiles, VariantStore, type StoredVariant } from '../features/saved-variants/variant-store.ts';
 import { CancelledError, fetchText, messageOf, type WorkerHost } from './host.ts';
 
 export function dropRope(host: WorkerHost, command: Extract<Command, { type: 'dropRope' }>): void {
