@@ -11,7 +11,9 @@ import type { Series } from '../store/run-slice.ts';
 import {
   formatPpl,
   lengthHeading,
+  AXIS_TICK,
   LENGTH_AXIS_LABEL,
+  LENGTH_CHART_MARGIN,
   logTicks,
   seriesStyle,
   TOOLTIP_CONTENT_STYLE,
@@ -79,6 +81,24 @@ export function trainingLengthMark(trainContext: number | null) {
   );
 }
 
+/** The x axis of every chart against length: log scale, a tick at each of `lengths` (in order). */
+export function lengthAxis(lengths: readonly number[]) {
+  const domain: [number, number] = lengths.length ? [lengths[0], lengths[lengths.length - 1]] : [1, 2];
+  return (
+    <XAxis
+      dataKey="length"
+      type="number"
+      scale="log"
+      domain={domain}
+      ticks={[...lengths]}
+      allowDataOverflow
+      tick={AXIS_TICK}
+      stroke="var(--axis)"
+      label={LENGTH_AXIS_LABEL}
+    />
+  );
+}
+
 /** One line per series, in its style (thicker for the current one), its points drawn by renderDot; `keyOf(i)` is series i's column in the rows. */
 export function seriesLines(series: readonly Series[], currentId: string | null, keyOf: (i: number) => string) {
   return series.map((s, i) => {
@@ -128,7 +148,6 @@ export const PerplexityChart = memo(function PerplexityChart({
   });
   const values = series.flatMap((s) => s.points.map((p) => p.ppl));
   const y = logTicks(values.length ? Math.min(...values) : 1, values.length ? Math.max(...values) : 10);
-  const xDomain: [number, number] = allLengths.length ? [allLengths[0], allLengths[allLengths.length - 1]] : [1, 2];
   const nameOf = (key: string) => {
     const s = series[Number(key.slice(1))];
     if (!s) return key;
@@ -137,26 +156,9 @@ export const PerplexityChart = memo(function PerplexityChart({
   };
 
   return (
-    <LineChart
-      title={title}
-      desc={desc}
-      data={rows}
-      responsive
-      style={{ width: '100%', height }}
-      margin={{ top: 24, right: 24, bottom: 28, left: 12 }}
-    >
+    <LineChart title={title} desc={desc} data={rows} responsive style={{ width: '100%', height }} margin={LENGTH_CHART_MARGIN}>
       <CartesianGrid stroke="var(--grid)" strokeDasharray="3 3" />
-      <XAxis
-        dataKey="length"
-        type="number"
-        scale="log"
-        domain={xDomain}
-        ticks={allLengths}
-        allowDataOverflow
-        tick={{ fill: 'var(--muted)', fontSize: 13 }}
-        stroke="var(--axis)"
-        label={LENGTH_AXIS_LABEL}
-      />
+      {lengthAxis(allLengths)}
       <YAxis
         type="number"
         scale="log"
@@ -164,7 +166,7 @@ export const PerplexityChart = memo(function PerplexityChart({
         ticks={y.ticks}
         allowDataOverflow
         tickFormatter={(v: number) => String(v)}
-        tick={{ fill: 'var(--muted)', fontSize: 13 }}
+        tick={AXIS_TICK}
         stroke="var(--axis)"
         width={56}
         label={valueAxisLabel('Perplexity per token (log scale)')}

@@ -54,6 +54,12 @@ export const TOOLTIP_CONTENT_STYLE = {
 };
 export const TOOLTIP_WRAPPER_STYLE = { maxWidth: 'min(22rem, 80vw)', whiteSpace: 'normal', zIndex: 2 } as const;
 
+/** The margin of the charts against length (perplexity, retrieval). */
+export const LENGTH_CHART_MARGIN = { top: 24, right: 24, bottom: 28, left: 12 } as const;
+
+/** Tick labels of every chart's axes. */
+export const AXIS_TICK = { fill: 'var(--muted)', fontSize: 13 } as const;
+
 export const LENGTH_AXIS_LABEL = {
   value: 'Sequence length (tokens, log scale)',
   position: 'insideBottom',

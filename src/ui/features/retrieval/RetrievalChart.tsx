@@ -4,15 +4,16 @@
 // model's eval.json, as on the perplexity chart.
 
 import { memo } from 'react';
-import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, Line, LineChart, Tooltip, YAxis } from 'recharts';
 import {
   lengthHeading,
-  LENGTH_AXIS_LABEL,
+  AXIS_TICK,
+  LENGTH_CHART_MARGIN,
   TOOLTIP_CONTENT_STYLE,
   TOOLTIP_WRAPPER_STYLE,
   valueAxisLabel,
 } from '../../components/chart-style.ts';
-import { seriesLines, trainingLengthMark } from '../../components/PerplexityChart.tsx';
+import { lengthAxis, seriesLines, trainingLengthMark } from '../../components/PerplexityChart.tsx';
 import type { Series } from '../../store/run-slice.ts';
 import { CHANCE_KEY, MEASURE_LABELS, retrievalDataKey, retrievalRows, type RetrievalMeasure } from './logic.ts';
 
@@ -42,7 +43,6 @@ export const RetrievalChart = memo(function RetrievalChart({
   height: number;
 }) {
   const rows = retrievalRows(series, measure, lengths);
-  const xDomain: [number, number] = lengths.length ? [lengths[0], lengths[lengths.length - 1]] : [1, 2];
   const nameOf = (key: string) => series[Number(key.slice(1))]?.label ?? key;
 
   return (
@@ -52,26 +52,16 @@ export const RetrievalChart = memo(function RetrievalChart({
       data={rows}
       responsive
       style={{ width: '100%', height }}
-      margin={{ top: 24, right: 24, bottom: 28, left: 12 }}
+      margin={LENGTH_CHART_MARGIN}
     >
       <CartesianGrid stroke="var(--grid)" strokeDasharray="3 3" />
-      <XAxis
-        dataKey="length"
-        type="number"
-        scale="log"
-        domain={xDomain}
-        ticks={lengths}
-        allowDataOverflow
-        tick={{ fill: 'var(--muted)', fontSize: 13 }}
-        stroke="var(--axis)"
-        label={LENGTH_AXIS_LABEL}
-      />
+      {lengthAxis(lengths)}
       <YAxis
         type="number"
         domain={[0, 100]}
         ticks={[0, 20, 40, 60, 80, 100]}
         tickFormatter={(v: number) => `${v}%`}
-        tick={{ fill: 'var(--muted)', fontSize: 13 }}
+        tick={AXIS_TICK}
         stroke="var(--axis)"
         width={56}
         label={valueAxisLabel(`Success: ${MEASURE_LABELS[measure].toLowerCase()}`)}
