@@ -140,7 +140,9 @@ struct Running {
 fn online_update(r: Running, s: f32, vc: Chans) -> Running {
   let m_new = max(r.m, s);
   let correction = exp2(r.m - m_new);
-  let w = select(0.0, exp2(s - m_new), s > NEG);
+  // A masked key never counts. Without a window every query's first key (key 0) is visible, so m
+  // is a real maximum from then on and exp2(NEG - m) is already 0: the test is only for windows.
+  let w = select(0.0, exp2(s - m_new), !WINDOWED || s > NEG);
   return Running(m_new, r.l * correction + w, axpy_chans(r.acc, correction, w, vc));
 }
 

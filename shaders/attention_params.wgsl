@@ -25,12 +25,17 @@ const LN2: f32 = 0.6931471805599453;
 const LOG2E: f32 = 1.4426950408889634;
 const NEG: f32 = -3.0e38;  // logit of a masked key: exp2(NEG - m) = 0 for any real max m
 
+// False when the window holds every key (window >= T: plain causal attention). The tests that a
+// window needs then fold away when the pipeline is created, instead of costing a compare and a
+// select per (query, key).
+override WINDOWED: bool = true;
+
 // Causal attention within a window: query t sees keys t - window + 1 .. t.
 fn key_visible(key: u32, t: u32, window: u32) -> bool {
-  return key <= t && t < key + window;
+  return key <= t && (!WINDOWED || t < key + window);
 }
 
 // The first key query t sees.
 fn first_visible_key(t: u32, window: u32) -> u32 {
-  return select(0u, t + 1u - window, t + 1u > window);
+  return select(0u, t + 1u - window, WINDOWED && t + 1u > window);
 }

@@ -109,6 +109,15 @@ function validateQK(what: string, shape: AttentionShape, q: Tensor, k: Tensor, o
   return { B: u32(B), T: u32(T), H: u32(H), KVH: u32(KVH), qk_scale: qkScale, window: u32(Math.min(window, T)) };
 }
 
+/**
+ * The WINDOWED override of the online-softmax entry points (attention_params.wgsl): 1 when the
+ * window leaves some earlier key out, 0 for plain causal attention, whose pipelines then skip the
+ * window's tests.
+ */
+function windowed({ T }: AttentionShape, { window = T }: AttentionOptions): number {
+  return window < T ? 1 : 0;
+}
+
 /** The checks of the sizes, scale, beta and window; returns the base-2 logit scale and the window (T when absent). */
 function validateSizes(what: string, sizes: AttentionShape, options: AttentionOptions): { qkScale: Scalar; window: number } {
   const { B, T, H, KVH, D } = sizes;
@@ -160,7 +169,7 @@ export function attentionForward(
     shader: 'attention',
     entryPoint: 'forward',
     precision,
-    constants: { HEAD_DIM: D, CH, NQ, QB, BK },
+    constants: { HEAD_DIM: D, CH, NQ, QB, BK, WINDOWED: windowed(shape, options) },
     outputs: [out, lse],
     inputs: [q, k, v],
     uniforms,
@@ -310,7 +319,7 @@ export function attentionBackward(
     uniforms,
     workgroups: [ceilDiv(B * H * T, NAIVE_WG)],
   });
-  const constants = { HEAD_DIM: D, CH, NQ, QB, BK };
+  const constants = { HEAD_DIM: D, CH, NQ, QB, BK, WINDOWED: windowed(shape, options) };
   const blocks = ceilDiv(T, NQ * QB);
   engine.run({
     shader: 'attention',
