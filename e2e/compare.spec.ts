@@ -86,8 +86,9 @@ test('side by side: streamed tokens, RoPE removed mid-generation (per slot and m
   expect(await tokenCount(page, 'A')).toBeLessThan(120);
   await page.getByRole('button', { name: 'Drop RoPE' }).click();
   await expect(slot(page, 'A').getByRole('checkbox', { name: 'Rotary embeddings' })).not.toBeChecked();
+  // Tokens after the drop prove A went on without RoPE; whether it is still generating at this
+  // instant is a race (the drop may land on one of its last tokens), so the end is what is checked.
   await expect(continuation(page, 'A').locator('.after-drop')).toHaveCount(1, { timeout: 20_000 });
-  await expect(slot(page, 'A').getByText(/^Generating: \d+ tokens?$/)).toBeVisible();
   await expect(slot(page, 'A').getByText('Done: 120 tokens')).toBeVisible({ timeout: 60_000 });
   await expect(slot(page, 'B').getByText('Done: 120 tokens')).toBeVisible({ timeout: 60_000 });
   await expect(continuation(page, 'A').locator('.after-drop')).toHaveCount(1);
