@@ -1,14 +1,20 @@
 // The worker client (src/ui/worker/client.ts) over a scripted worker: which event ends which
-// request, progress on the way, control commands, a GPU failure, batching, and a restart.
+// request, progress on the way, control commands, a GPU failure, batching, and a stop then a start.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WorkerClient, type WorkerPort } from '../../src/ui/worker/client.ts';
 import type { ProgressEvent } from '../../src/ui/worker/protocol.ts';
-import { scriptedController, settle } from './helpers/scripted-worker.ts';
+import { scriptedController } from './helpers/scripted-worker.ts';
 
 afterEach(() => {
   vi.useRealTimers();
 });
+
+/** Whether a request has ended: its promise settled (with the microtasks queued so far run). */
+async function ended(result: Promise<unknown>): Promise<boolean> {
+  const pending = Symbol('pending');
+  return (await Promise.race([result, Promise.resolve(pending)])) !== pending;
+}
 
 describe('WorkerClient', () => {
   it('numbers each request; progress goes to its callback, the final event resolves its promise', async () => {
@@ -26,14 +32,14 @@ describe('WorkerClient', () => {
     expect(count.id).not.toBe(evaluation.id);
     emit(0, { type: 'progress', done: 1, total: 2, length: 32 });
     emit(0, { type: 'point', length: 32, ppl: 9.5 });
-    expect(client.isOpen(evaluation.id)).toBe(true);
+    expect(await ended(evaluation.result)).toBe(false);
     emit(0, { type: 'done' });
-    expect(client.isOpen(evaluation.id)).toBe(false);
+    expect(await ended(evaluation.result)).toBe(true);
     // Nothing listens to a request once it ended.
     emit(0, { type: 'point', length: 64, ppl: 8 });
     expect(points.map((p) => p.type)).toEqual(['progress', 'point']);
     await expect(evaluation.result).resolves.toEqual({ type: 'done', id: evaluation.id });
-    expect(client.isOpen(count.id)).toBe(true);
+    expect(await ended(count.result)).toBe(false);
   });
 
   it('each command ends on its own final event: init on ready or noWebGPU, loadModel on modelLoaded, fitC on fitted', async () => {
@@ -86,14 +92,15 @@ describe('WorkerClient', () => {
     const run = client.request({ type: 'dropRope', from: 'base' });
     ports[0].onmessage!({ data: { type: 'gpuFailure', id: 0, message: 'device lost', lost: true } } as MessageEvent);
     expect(gpuFailures).toEqual(['device lost']);
-    expect(client.isOpen(run.id)).toBe(true);
+    expect(await ended(run.result)).toBe(false);
   });
 
-  it('restart: the open requests end as cancelled, the old worker’s late events are dropped, new requests go to the new one', async () => {
+  it('stop, then start: the open requests end as cancelled, the old worker’s late events are dropped, new requests go to the new one', async () => {
     const { client, ports, requests, emit } = scriptedController();
     const terminated = vi.spyOn(ports[0], 'terminate');
     const before = client.request({ type: 'restoreVariants' });
-    client.restart();
+    client.stop();
+    client.start();
     expect(terminated).toHaveBeenCalledOnce();
     expect(ports).toHaveLength(2);
     expect(await before.result).toEqual({ type: 'cancelled', id: before.id });
@@ -134,11 +141,9 @@ describe('WorkerClient', () => {
     // The next batch waits for the rest of the 100 ms since the last one.
     port.onmessage!({ data: { type: 'done', id: run.id } } as MessageEvent);
     vi.advanceTimersByTime(50);
-    expect(client.isOpen(run.id)).toBe(true);
+    expect(await ended(run.result)).toBe(false);
     vi.advanceTimersByTime(60);
-    expect(client.isOpen(run.id)).toBe(false);
-    vi.useRealTimers();
-    await settle();
+    expect(await ended(run.result)).toBe(true);
     expect((await run.result).type).toBe('done');
   });
 

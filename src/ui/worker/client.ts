@@ -4,8 +4,8 @@
 // which event ends which command. Control commands (cancel, stop, retune…) go through `control`.
 //
 // Events are applied in batches, at most every `batchMs`: one task per batch, so React renders once
-// per batch however fast points, progress and training steps arrive. `restart()` is the one place
-// a worker is replaced (after a lost device): the requests still open then end as cancelled.
+// per batch however fast points, progress and training steps arrive. `stop()` ends the worker and
+// the requests still open (as cancelled); `start()` then makes a fresh one (after a lost device).
 
 import {
   FINAL_EVENTS,
@@ -26,7 +26,7 @@ export interface WorkerPort {
 }
 
 export interface WorkerClientOptions {
-  /** A fresh worker: at the start and at each restart. */
+  /** A fresh worker: at each start. */
   create: () => WorkerPort;
   /** A lost device, or a GPU error no request caught (the worker's `gpuFailure`, request id 0). */
   onGpuFailure: (event: Extract<WorkerEvent, { type: 'gpuFailure' }>) => void;
@@ -61,7 +61,7 @@ export class WorkerClient {
     this.options = options;
   }
 
-  /** Starts the worker (once; `restart` replaces it). */
+  /** Starts a worker, unless one runs (after `stop`, a fresh one). */
   start(): void {
     if (this.worker) return;
     const worker = this.options.create();
@@ -90,18 +90,7 @@ export class WorkerClient {
     this.post({ ...command, id: this.nextId++ } as Command);
   }
 
-  /** Whether request `id` has not ended yet. */
-  isOpen(id: number): boolean {
-    return this.open.has(id);
-  }
-
-  /** A fresh worker (after a lost device): the open requests end as cancelled, their queued events are dropped. */
-  restart(): void {
-    this.stop();
-    this.start();
-  }
-
-  /** Ends the worker; the open requests end as cancelled (the worker that would answer them is gone). */
+  /** Ends the worker; the open requests end as cancelled (the worker that would answer them is gone), their queued events are dropped. */
   stop(): void {
     this.worker?.terminate();
     this.worker = null;
