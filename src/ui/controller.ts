@@ -59,15 +59,17 @@ export class Controller {
   get state(): AppState {
     return this.store.getState();
   }
+
   /** Reads the URL, checks for WebGPU, starts the worker and reads the model index. */
   start(): void {
-    this.evaluation.live = new URLSearchParams(window.location.search).get('live') !== '0';
+    const query = new URLSearchParams(window.location.search);
+    this.evaluation.live = query.get('live') !== '0';
     // Tests only: `?test-hooks` in the URL exposes window.__playgroundTest.loseDevice(), which
     // destroys the worker's GPU device (a real loss, as a driver reset causes; e2e/device-loss.spec.ts).
     // A URL flag rather than Vite's dev mode: it works against a production build as well, stays
     // off in everyday dev sessions, and can only harm the tab that asked for it. Read before
     // syncUrl, which drops it from the address bar.
-    if (new URLSearchParams(window.location.search).has('test-hooks')) {
+    if (query.has('test-hooks')) {
       (window as unknown as { __playgroundTest?: { loseDevice(): void } }).__playgroundTest = {
         loseDevice: () => this.worker.control({ type: 'loseDevice' }),
       };

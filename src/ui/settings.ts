@@ -57,6 +57,11 @@ export interface VariantInfo {
   detail: string;
 }
 
+/** The evaluation settings of a larger object (the page's config): what crosses to the worker. */
+export function evalSettingsOf({ rope, scaling, factor, c }: EvalSettings): EvalSettings {
+  return { rope, scaling, factor, c };
+}
+
 export const BASE_VARIANT = 'base';
 
 /** The position kinds the page evaluates: every series kind of src/eval/curves.ts but dynamic NTK. */

@@ -7,6 +7,7 @@ import {
   attentionWindowOf,
   positionKey,
   positionSetting,
+  evalSettingsOf,
   evaluationLengths,
   lengthLadder,
   positionModeAt,
@@ -57,6 +58,11 @@ describe('settings', () => {
     expect(positionSetting({ rope: true, scaling: 'none', c: 0 }, true)).toEqual({ kind: 'rope' });
     expect(positionSetting({ rope: false, scaling: 'ntk', c: 0 }, true)).toEqual({ kind: 'none' });
     expect(positionSetting({ rope: true, scaling: 'ntk', c: 0 }, false)).toEqual({ kind: 'none' });
+  });
+
+  it('evalSettingsOf keeps the four settings that cross to the worker and nothing else', () => {
+    const config = { model: 'austen-rope', rope: false, scaling: 'yarn' as const, factor: 8 as const, c: 0.2, steps: 3 };
+    expect(evalSettingsOf(config)).toEqual({ rope: false, scaling: 'yarn', factor: 8, c: 0.2 });
   });
 
   it('a fixed scaling factor F is kind:F at every length, below the training length too', () => {

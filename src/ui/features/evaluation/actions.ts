@@ -4,7 +4,7 @@
 // newer request cancels an older one still running; cancelling by hand stops that until the user
 // asks again. "Fit c" is a grid search over the logit scale in the worker.
 
-import { evaluationLengths, positionSetting, seriesLabel } from '../../settings.ts';
+import { evalSettingsOf, evaluationLengths, positionSetting, seriesLabel } from '../../settings.ts';
 import { activeVariant, currentSeriesId, fitting, recalibrating, type AppState } from '../../store/store.ts';
 import type { Controller } from '../../controller.ts';
 
@@ -94,7 +94,7 @@ export class Evaluation {
     if (s.evaluation) this.app.worker.control({ type: 'cancel', target: s.evaluation.requestId });
     const position = positionSetting(s.config, variant.hasRope);
     const label = seriesLabel(variant, position, s.config.c, s.meta.trainContext);
-    const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
+    const settings = evalSettingsOf(s.config);
     const request = this.app.worker.request(
       { type: 'evaluate', variant: variant.id, settings, lengths, tokens: s.config.tokens },
       (event) => {
@@ -146,7 +146,7 @@ export class Evaluation {
     const variant = activeVariant(s);
     if (s.weights.kind !== 'ready' || !variant || !s.meta || fitting(s)) return;
     const lengths = evaluationLengths(s.meta.trainContext).slice(-2);
-    const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
+    const settings = evalSettingsOf(s.config);
     const request = this.app.worker.request(
       { type: 'fitC', variant: variant.id, settings, lengths, tokens: s.config.tokens, grid: FIT_GRID },
       (event) => {

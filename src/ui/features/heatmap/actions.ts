@@ -1,6 +1,7 @@
 // The attention heatmap's requests: one head's attention pattern for the current variant and
 // settings, at most one request in the worker at a time.
 
+import { evalSettingsOf } from '../../settings.ts';
 import { activeVariant, type AppState } from '../../store/store.ts';
 import type { FinalEvent, ProgressEvent } from '../../worker/protocol.ts';
 import type { Controller } from '../../controller.ts';
@@ -36,7 +37,7 @@ export class Heatmap {
     const s = this.state;
     const variant = activeVariant(s);
     if (s.gpu.kind !== 'ready' || s.weights.kind !== 'ready' || !variant) return;
-    const settings = { rope: s.config.rope, scaling: s.config.scaling, factor: s.config.factor, c: s.config.c };
+    const settings = evalSettingsOf(s.config);
     const start = () => {
       // A superseded request's result is dropped: the newer one is on its way.
       const request = this.app.worker.request({ type: 'attentionMap', variant: variant.id, settings, layer, head }, (event) => {

@@ -9,7 +9,7 @@
 import type { StateCreator } from 'zustand';
 import type { Controller } from '../../controller.ts';
 import { activeVariant, appStore, useApp, type AppState, type Middlewares } from '../../store/store.ts';
-import { positionSetting, seriesId, seriesLabel, type EvalSettings } from '../../settings.ts';
+import { evalSettingsOf, positionSetting, seriesId, seriesLabel } from '../../settings.ts';
 import type { PendingRequest } from '../../worker/client.ts';
 import type { ProgressEvent } from '../../worker/protocol.ts';
 import type { ModelMeta } from '../../store/run-slice.ts';
@@ -180,11 +180,6 @@ function selectedJobs(): Job[] {
   });
 }
 
-function currentSettings(): EvalSettings {
-  const { config } = appStore().getState();
-  return { rope: config.rope, scaling: config.scaling, factor: config.factor, c: config.c };
-}
-
 type JobProgress = ProgressEvent<'evaluate' | 'needle'>;
 
 /** Runs `jobs` one request after another; `onPoint` gets each length's result as it arrives. */
@@ -242,7 +237,7 @@ export function measurePerplexity(controller: Controller): void {
   updateResults(meta, (r) =>
     r.textKey === key ? {} : { textKey: key, textLabel: state.source === 'bundled' ? 'Persuasion' : 'your text', perplexity: [] },
   );
-  const settings = currentSettings();
+  const settings = evalSettingsOf(appStore().getState().config);
   runJobs(
     'perplexity',
     selectedJobs(),
@@ -268,7 +263,7 @@ export function runNeedle(controller: Controller): void {
   const meta = app.meta!;
   const lengths = needleLengths(meta.trainContext);
   const text = state.source === 'pasted' ? state.text : undefined;
-  const settings = currentSettings();
+  const settings = evalSettingsOf(appStore().getState().config);
   const trials = state.trials;
   runJobs(
     'needle',

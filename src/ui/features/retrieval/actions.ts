@@ -4,7 +4,7 @@
 // go through the controller's `request` / `control`, as the long-context panel's do.
 
 import type { Controller } from '../../controller.ts';
-import { positionSetting, seriesLabel } from '../../settings.ts';
+import { evalSettingsOf, positionSetting, seriesLabel } from '../../settings.ts';
 import { activeVariant, appStore, currentSeriesId, type AppState } from '../../store/store.ts';
 import { retrievalLengths, RETRIEVAL_SEED } from './logic.ts';
 
@@ -42,10 +42,9 @@ export function measureRetrieval(controller: Controller): void {
   const lengths = plannedLengths(state);
   const position = positionSetting(state.config, variant.hasRope);
   const label = seriesLabel(variant, position, state.config.c, state.meta.trainContext);
-  const { rope, scaling, factor, c } = state.config;
   const trials = state.retrievalTrials;
   const request = controller.worker.request(
-    { type: 'retrieval', variant: variant.id, settings: { rope, scaling, factor, c }, lengths, trials, seed: RETRIEVAL_SEED },
+    { type: 'retrieval', variant: variant.id, settings: evalSettingsOf(state.config), lengths, trials, seed: RETRIEVAL_SEED },
     (event) => {
       const app = appStore().getState();
       if (app.retrievalRun?.requestId !== request.id) return;
